@@ -1,0 +1,35 @@
+"""scalinglaws: fit, forecast and plan with neural scaling laws.
+
+A flat public API: laws are values (`Law`, `Param`, the registry), `fit` turns a table of runs into
+a `FitResult`, `compute_optimal` plans a budget.
+"""
+
+from . import _jax  # noqa: F401  (float64 and the compilation cache, before anything else)
+from .data import DATASETS, Runs, load_dataset, load_runs, read_runs
+from .errors import FitError, InputError, ScalingLawsError
+from .fit import FitResult, Starts, fit
+from .laws import Law, Param, get_law, list_laws, register_law
+from .plan import compute_optimal
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DATASETS",
+    "FitError",
+    "FitResult",
+    "InputError",
+    "Law",
+    "Param",
+    "Runs",
+    "ScalingLawsError",
+    "Starts",
+    "__version__",
+    "compute_optimal",
+    "fit",
+    "get_law",
+    "list_laws",
+    "load_dataset",
+    "load_runs",
+    "read_runs",
+    "register_law",
+]

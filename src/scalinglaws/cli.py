@@ -1,0 +1,316 @@
+"""The command-line interface. The only module that prints or sets exit codes.
+
+Exit codes: 0 ok, 1 the input or the fit failed (one line on stderr, no traceback), 2 usage.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Fit, forecast and plan with neural scaling laws.")
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+FORMATS = ("table", "json")
+
+
+def _guard(command):
+    """Turn the package's errors into one line on stderr and exit code 1."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        from .errors import ScalingLawsError
+
+        try:
+            return command(*args, **kwargs)
+        except ScalingLawsError as exc:
+            err.print(f"error: {exc}", markup=False)
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+def _usage(option: str, rule: str, value) -> None:
+    from .errors import InputError
+
+    raise InputError(f"{option} {rule}; got {value!r}")
+
+
+def _check_format(fmt: str) -> None:
+    if fmt not in FORMATS:
+        _usage("--format", f"must be one of {', '.join(FORMATS)}", fmt)
+
+
+def _pairs(option: str, items: List[str], numeric: bool) -> dict:
+    """``["K=V,K=V", ...]`` -> dict; errors name the option."""
+    result = {}
+    for item in items:
+        for part in item.split(","):
+            if not part.strip():
+                continue
+            key, sep, value = part.partition("=")
+            if not sep or not key.strip() or not value.strip():
+                _usage(option, "must look like NAME=VALUE", part)
+            if numeric:
+                try:
+                    value = float(value)
+                except ValueError:
+                    _usage(option, f"{key.strip()} must be a number", value)
+            result[key.strip()] = value if numeric else value.strip()
+    return result
+
+
+def _print_json(doc) -> None:
+    sys.stdout.write(json.dumps(doc, indent=2, allow_nan=False, default=_json_default) + "\n")
+
+
+def _json_default(v):
+    if hasattr(v, "item"):
+        return v.item()
+    raise TypeError(f"not JSON serialisable: {type(v).__name__}")
+
+
+def _fmt(v: float) -> str:
+    return f"{v:.6g}" if isinstance(v, float) and math.isfinite(v) else str(v)
+
+
+def _spinner(text: str):
+    import contextlib
+
+    return err.status(text) if err.is_terminal else contextlib.nullcontext()
+
+
+@app.command()
+@_guard
+def fit(
+    data: str = typer.Argument(..., help="a run table (.csv, .parquet, .jsonl) or a bundled dataset name"),
+    law: str = typer.Option(..., "--law", help="registered law name (see `scalinglaws laws`)"),
+    x: List[str] = typer.Option([], "--x", help="map a law input to a column: VAR=COLUMN (repeatable)"),
+    y: Optional[str] = typer.Option(None, "--y", help="target column"),
+    where: Optional[str] = typer.Option(None, "--where", help='rows to fit, e.g. "C < 1e21"'),
+    by: Optional[str] = typer.Option(None, "--by", help="fit each group of this column separately"),
+    fix: List[str] = typer.Option([], "--fix", help="hold parameters: K=V,..."),
+    loss: str = typer.Option("huber", "--loss", help="huber | mse | huber-mle"),
+    delta: float = typer.Option(1e-3, "--delta", help="Huber threshold on log residuals"),
+    method: str = typer.Option("varpro", "--method", help="varpro (default) | hoffmann2022"),
+    starts: Optional[int] = typer.Option(None, "--starts", help="screening grid size (default method)"),
+    seed: Optional[int] = typer.Option(None, "--seed", help="jitter the start grid with this seed"),
+    include_excluded: bool = typer.Option(False, "--include-excluded", help="also fit rows marked excluded"),
+    out_path: Optional[Path] = typer.Option(None, "--out", help="write the fit document (JSON) here"),
+    fmt: str = typer.Option("table", "--format", help="table | json"),
+):
+    """Fit a law to a table of runs."""
+    _check_format(fmt)
+    from . import fit as fit_law
+    from .data import Runs, load_runs
+    from .laws import get_law
+
+    runs = load_runs(data)
+    options = dict(x=_pairs("--x", x, numeric=False), y=y, where=where, include_excluded=include_excluded,
+                   fix=_pairs("--fix", fix, numeric=True), loss=loss, delta=delta, method=method, starts=starts,
+                   rng=seed)
+    get_law(law)
+    with _spinner(f"fitting {law} ({method})"):
+        if by is None:
+            doc = fit_law(law, runs, **options).summary()
+        else:
+            if by not in runs.columns:
+                _usage("--by", f"must name a column ({', '.join(runs.columns)})", by)
+            fits = []
+            for group, table in runs.table.groupby(by, sort=True):
+                sub = Runs(table.reset_index(drop=True), source=runs.source, excluded=runs.excluded, y=runs.y)
+                fits.append({"group": _json_default(group) if hasattr(group, "item") else group,
+                             **fit_law(law, sub, **options).summary()})
+            doc = {"by": by, "fits": fits}
+    if out_path is not None:
+        try:
+            out_path.write_text(json.dumps(doc, indent=2, allow_nan=False) + "\n")
+        except OSError as exc:
+            _usage("--out", "must be a writable path", f"{out_path} ({exc.strerror})")
+    if fmt == "json":
+        _print_json(doc)
+    else:
+        for one in doc.get("fits", [doc]):
+            _print_fit(one)
+
+
+def _print_fit(doc: dict) -> None:
+    from .laws import get_law
+
+    law = get_law(doc["law"])
+    title = f"{law.name}: {law.equation}" + (f"   [{doc['by']}={doc['group']}]" if "group" in doc else "")
+    table = Table(title=title, title_justify="left")
+    table.add_column("param")
+    table.add_column("value", justify="right")
+    table.add_column("note")
+    for name, value in doc["params"].items():
+        note = "fixed" if name in doc["fixed"] else ("AT BOUND" if name in doc["at_bound"] else "")
+        table.add_row(name, _fmt(value), note)
+    out.print(table)
+    extras = "".join(f", {k}={_fmt(v)}" for k, v in doc["loss_params"].items())
+    out.print(
+        f"objective ({doc['loss']}, delta={doc['delta']:g}) = {doc['objective']:.10g}{extras}; status {doc['status']}; "
+        f"{doc['n_points']} runs; method {doc['method']}: {doc['n_at_best']} of {doc['n_starts']} starts reached the best"
+        f" ({doc['n_screened']} screened)"
+    )
+    for note in doc["notes"]:
+        out.print(f"note: {note}")
+
+
+def _load_fit(path: Path):
+    from .errors import InputError
+    from .fit import FitResult
+
+    try:
+        doc = json.loads(Path(path).read_text())
+    except OSError as exc:
+        raise InputError(f"FIT `{path}` could not be read: {exc.strerror}") from None
+    except json.JSONDecodeError as exc:
+        raise InputError(f"FIT `{path}` is not JSON: {exc}") from None
+    if isinstance(doc, dict) and "fits" in doc:
+        raise InputError(f"FIT `{path}` holds several fits (--by); predict needs one")
+    if not isinstance(doc, dict):
+        raise InputError(f"FIT `{path}` is not a fit document")
+    return FitResult.from_dict(doc)
+
+
+@app.command()
+@_guard
+def predict(
+    fit_path: Path = typer.Argument(..., metavar="FIT.json", help="a fit document written by `fit --out`"),
+    at: List[str] = typer.Option([], "--at", help="one point: VAR=VALUE[,VAR=VALUE...] (repeatable)"),
+    points: Optional[Path] = typer.Option(None, "--points", help="a table of points (.csv, .parquet, .jsonl)"),
+    fmt: str = typer.Option("table", "--format", help="table | json"),
+):
+    """Predict the fitted law at new points."""
+    _check_format(fmt)
+    import numpy as np
+
+    from .data import read_runs
+
+    if bool(at) == (points is not None):
+        _usage("predict", "takes exactly one of --at or --points", {"--at": at, "--points": str(points)})
+    result = _load_fit(fit_path)
+    if points is not None:
+        table = read_runs(points).table
+        rows = [dict(zip(table.columns, r)) for r in table.itertuples(index=False)]
+        values = result.predict(table)
+    else:
+        rows = [_pairs("--at", [item], numeric=True) for item in at]
+        for row in rows:
+            missing = [n for n in result.law.inputs if n not in row and result.columns.get(n) not in row]
+            if missing:
+                _usage("--at", f"must give every input of law {result.law.name} ({', '.join(result.law.inputs)})", at)
+        values = np.concatenate([result.predict(row) for row in rows])
+    preds = [{**{k: _json_default(v) if hasattr(v, "item") else v for k, v in row.items()}, "y": float(val)}
+             for row, val in zip(rows, values)]
+    if fmt == "json":
+        _print_json({"law": result.law.name, "predictions": preds})
+        return
+    table = Table(title=f"{result.law.name} predictions", title_justify="left")
+    keys = [k for k in preds[0] if k != "y"]
+    for k in keys + [result.y_column]:
+        table.add_column(k, justify="right")
+    for p in preds:
+        table.add_row(*[_fmt(p[k]) if isinstance(p[k], float) else str(p[k]) for k in keys], _fmt(p["y"]))
+    out.print(table)
+
+
+@app.command()
+@_guard
+def plan(
+    fit_path: Optional[Path] = typer.Argument(None, metavar="[FIT.json]", help="a fit document"),
+    law: Optional[str] = typer.Option(None, "--law", help="a law name (with --params) instead of a fit"),
+    params: List[str] = typer.Option([], "--params", help="the law's parameters: K=V,..."),
+    compute: str = typer.Option(..., "--compute", help="budgets in FLOP: C[,C...]"),
+    fmt: str = typer.Option("table", "--format", help="table | json"),
+):
+    """Compute-optimal N and D (C = 6 N D) for each budget."""
+    _check_format(fmt)
+    from .plan import compute_optimal
+
+    budgets = list(_pairs("--compute", [f"C{i}={c}" for i, c in enumerate(compute.split(",")) if c.strip()],
+                          numeric=True).values())
+    if (fit_path is None) == (law is None):
+        _usage("plan", "takes exactly one of FIT.json or --law", {"FIT.json": str(fit_path), "--law": law})
+    source = _load_fit(fit_path) if fit_path is not None else law
+    plans = compute_optimal(source, budgets, params=_pairs("--params", params, numeric=True) if law else None)
+    if fmt == "json":
+        _print_json({"plans": plans})
+        return
+    table = Table(title="compute-optimal allocation (C = 6 N D)", title_justify="left")
+    for k in ("C", "N", "D", "loss", "tokens_per_param"):
+        table.add_column(k, justify="right")
+    for p in plans:
+        table.add_row(*(_fmt(p[k]) for k in ("C", "N", "D", "loss", "tokens_per_param")))
+    out.print(table)
+
+
+@app.command()
+@_guard
+def laws(
+    name: Optional[str] = typer.Argument(None, help="one law to describe"),
+    fmt: str = typer.Option("table", "--format", help="table | json"),
+):
+    """List the registered laws (or describe one)."""
+    _check_format(fmt)
+    from .laws import get_law, list_laws
+
+    docs = [get_law(name).describe()] if name else [law.describe() for law in list_laws()]
+    if fmt == "json":
+        _print_json(docs if name is None else docs[0])
+        return
+    table = Table(title="scaling laws", title_justify="left", show_lines=True)
+    for col in ("name", "equation", "inputs", "params", "reference"):
+        table.add_column(col)
+    for d in docs:
+        params = ", ".join(p["name"] + (" (linear)" if p["linear"] else "") for p in d["params"])
+        table.add_row(d["name"], d["equation"], ", ".join(d["inputs"]), params, d["reference"])
+    out.print(table)
+
+
+@app.command()
+@_guard
+def datasets(
+    name: Optional[str] = typer.Argument(None, help="one dataset: print its provenance"),
+    fmt: str = typer.Option("table", "--format", help="table | json"),
+):
+    """List the bundled datasets (or show one's provenance)."""
+    _check_format(fmt)
+    from .data import DATASETS, get_dataset, load_dataset
+
+    if name is not None:
+        d = get_dataset(name)
+        runs = load_dataset(name)
+        if fmt == "json":
+            _print_json({**d.describe(), "rows": len(runs), "columns": runs.columns, "provenance": d.provenance()})
+        else:
+            out.print(d.provenance(), markup=False)
+        return
+    docs = [{**d.describe(), "rows": len(load_dataset(d.name))} for d in DATASETS.values()]
+    if fmt == "json":
+        _print_json(docs)
+        return
+    table = Table(title="bundled datasets", title_justify="left")
+    for col in ("name", "rows", "description"):
+        table.add_column(col)
+    for d in docs:
+        table.add_row(d["name"], str(d["rows"]), d["description"])
+    out.print(table)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

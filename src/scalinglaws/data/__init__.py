@@ -1,0 +1,23 @@
+"""Runs: the canonical table of runs, file readers and bundled datasets. The only place that reads files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import InputError
+from .bundled import DATASETS, Dataset, get_dataset, load_dataset
+from .readers import read_runs
+from .runs import Design, Runs, design
+
+
+def load_runs(spec: str | Path) -> Runs:
+    """``spec`` is a file path or the name of a bundled dataset (a file of that name wins)."""
+    path = Path(spec)
+    if path.exists():
+        return read_runs(path)
+    if str(spec) in DATASETS:
+        return load_dataset(str(spec))
+    raise InputError(f"DATA `{spec}` is neither a file nor a bundled dataset (bundled: {', '.join(sorted(DATASETS))})")
+
+
+__all__ = ["DATASETS", "Dataset", "Design", "Runs", "design", "get_dataset", "load_dataset", "load_runs", "read_runs"]

@@ -1,0 +1,35 @@
+"""Read run tables from CSV, Parquet and JSON Lines files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from ..errors import InputError
+from .runs import Runs
+
+_READERS = {
+    ".csv": pd.read_csv,
+    ".parquet": pd.read_parquet,
+    ".pq": pd.read_parquet,
+    ".jsonl": lambda p: pd.read_json(p, lines=True),
+    ".ndjson": lambda p: pd.read_json(p, lines=True),
+}
+
+
+def read_runs(path: str | Path, *, excluded: str | None = None, y: str | None = None) -> Runs:
+    """Read a table of runs; the format follows the extension (.csv, .parquet/.pq, .jsonl/.ndjson)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"DATA `{path}` is not a file")
+    reader = _READERS.get(path.suffix.lower())
+    if reader is None:
+        raise InputError(f"DATA `{path}` has extension `{path.suffix}`; supported: {', '.join(_READERS)}")
+    try:
+        table = reader(path)
+    except Exception as exc:  # the parsers raise many kinds
+        raise InputError(f"DATA `{path}` could not be read as {path.suffix[1:]}: {exc}") from None
+    if table.empty:
+        raise InputError(f"DATA `{path}` has no rows")
+    return Runs(table, source=str(path), excluded=excluded, y=y)

@@ -1,0 +1,197 @@
+"""`Runs`: the one canonical table of runs, and `design`, which turns it into a law's inputs.
+
+Validation happens here, once: every error names the column, the rule and the offending value.
+Nothing the user gave is changed: selections are views recorded by row position.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InputError
+
+#: column names recognised without a mapping, per law input (first match wins; case-insensitive)
+COMMON_NAMES: dict[str, tuple[str, ...]] = {
+    "N": ("N", "params", "n_params", "N_params", "parameters", "model_size"),
+    "D": ("D", "tokens", "n_tokens", "D_tokens", "data"),
+    "C": ("C", "flops", "compute", "C_flops"),
+    "step": ("step", "steps", "iteration"),
+    "k": ("k", "samples", "n_samples"),
+    "x": ("x",),
+}
+TARGET_NAMES = ("loss", "L", "y", "error", "err")
+
+
+@dataclass(frozen=True)
+class Runs:
+    """A table of runs, one row per measurement.
+
+    Args:
+        table: the runs (kept as given; never modified).
+        source: where they came from (a path or a bundled dataset name).
+        excluded: the boolean column that keeps rows out of fits by default, if any.
+        y: the default target column, if the source declares one.
+    """
+
+    table: pd.DataFrame = field(repr=False)
+    source: str = "<table>"
+    excluded: str | None = None
+    y: str | None = None
+
+    def __post_init__(self):
+        if not isinstance(self.table, pd.DataFrame):
+            raise InputError(f"runs must be a pandas DataFrame; got {type(self.table).__name__}")
+        if self.excluded is None and "excluded" in self.table.columns:
+            object.__setattr__(self, "excluded", "excluded")
+        if self.excluded is not None:
+            _check_boolean(self.table, self.excluded)
+
+    @classmethod
+    def coerce(cls, runs) -> "Runs":
+        """A `Runs` from a `Runs`, a DataFrame or a mapping of columns."""
+        if isinstance(runs, Runs):
+            return runs
+        if isinstance(runs, pd.DataFrame):
+            return cls(runs)
+        if isinstance(runs, Mapping):
+            return cls(pd.DataFrame(dict(runs)))
+        raise InputError(f"runs must be a Runs, a DataFrame or a mapping of columns; got {type(runs).__name__}")
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    @property
+    def columns(self) -> list[str]:
+        return [str(c) for c in self.table.columns]
+
+
+@dataclass(frozen=True)
+class Design:
+    """The selected rows of a run table as the inputs and target of one law."""
+
+    x: dict[str, np.ndarray]
+    y: np.ndarray
+    rows: np.ndarray  # positions (0-based) of the selected rows in the original table
+    columns: dict[str, str]  # law input -> column
+    y_column: str
+    n_excluded: int
+    notes: tuple[str, ...]
+
+
+def _check_boolean(table: pd.DataFrame, column: str) -> None:
+    if column not in table.columns:
+        raise InputError(f"excluded column `{column}` not found; columns are {', '.join(map(str, table.columns))}")
+    values = table[column]
+    ok = values.map(lambda v: isinstance(v, (bool, np.bool_)) or v in (0, 1)).all() if len(values) else True
+    if not ok:
+        bad = next(i for i, v in enumerate(values) if not (isinstance(v, (bool, np.bool_)) or v in (0, 1)))
+        raise InputError(f"column `{column}` must be boolean (true/false or 0/1); row {bad + 1} has {values.iloc[bad]!r}")
+
+
+def find_column(columns: list[str], name: str, candidates: tuple[str, ...]) -> str | None:
+    for cand in candidates:
+        if cand in columns:
+            return cand
+    lower = {c.lower(): c for c in columns}
+    for cand in candidates:
+        if cand.lower() in lower:
+            return lower[cand.lower()]
+    return None
+
+
+def resolve_columns(runs: Runs, inputs: tuple[str, ...], x: Mapping[str, str] | None, law_name: str) -> dict[str, str]:
+    """Law input -> column, from the explicit mapping or the recognised common names."""
+    x = dict(x or {})
+    unknown = set(x) - set(inputs)
+    if unknown:
+        name = sorted(unknown)[0]
+        raise InputError(f"--x names `{name}`, which is not an input of law {law_name} (inputs: {', '.join(inputs)})")
+    mapping = {}
+    for name in inputs:
+        column = x.get(name) or find_column(runs.columns, name, COMMON_NAMES.get(name, (name,)))
+        if column is None or column not in runs.columns:
+            missing = column or name
+            raise InputError(
+                f"column `{missing}` not found for input {name} of law {law_name} (map one with --x {name}=COLUMN); "
+                f"columns are {', '.join(runs.columns)}"
+            )
+        mapping[name] = column
+    return mapping
+
+
+def resolve_target(runs: Runs, y: str | None) -> str:
+    column = y or runs.y or find_column(runs.columns, "y", TARGET_NAMES)
+    if column is None or column not in runs.columns:
+        raise InputError(
+            f"target column `{column or 'loss'}` not found (choose one with --y COLUMN); columns are {', '.join(runs.columns)}"
+        )
+    return column
+
+
+def numeric_column(table: pd.DataFrame, column: str, rows: np.ndarray, *, positive: str | None = None) -> np.ndarray:
+    """Float64 values of ``column`` at ``rows``; errors name the column, the rule and the first bad row."""
+    raw = table[column].to_numpy()[rows]
+    values = pd.to_numeric(pd.Series(raw), errors="coerce").to_numpy(dtype=np.float64)
+    for rule, bad in (
+        ("must be numeric", np.isnan(values) & ~pd.isna(pd.Series(raw)).to_numpy()),
+        ("must be finite", ~np.isfinite(values)),
+        (f"must be positive ({positive})" if positive else None, values <= 0 if positive else None),
+    ):
+        if rule is not None and bad.any():
+            i = int(np.argmax(bad))
+            shown = raw[i] if rule == "must be numeric" else values[i]
+            raise InputError(f"column `{column}` {rule}; row {rows[i] + 1} has {shown!r}")
+    return values
+
+
+def select_rows(runs: Runs, where: str | None, include_excluded: bool) -> tuple[np.ndarray, int]:
+    """Positions of rows used for fitting, and how many were left out as excluded."""
+    keep = np.ones(len(runs), dtype=bool)
+    n_excluded = 0
+    if runs.excluded is not None and not include_excluded:
+        excluded = runs.table[runs.excluded].astype(bool).to_numpy()
+        n_excluded = int(excluded.sum())
+        keep &= ~excluded
+    if where:
+        try:
+            mask = runs.table.eval(where)
+        except Exception as exc:  # pandas raises many kinds; the user sees one line
+            raise InputError(f"--where `{where}` could not be evaluated: {exc}") from None
+        if not (isinstance(mask, pd.Series) and mask.dtype == bool):
+            raise InputError(f"--where `{where}` must be a true/false condition on columns (e.g. \"C < 1e21\")")
+        keep &= mask.to_numpy()
+    return np.flatnonzero(keep), n_excluded
+
+
+def design(runs, law, *, x: Mapping[str, str] | None = None, y: str | None = None, where: str | None = None,
+           include_excluded: bool = False, n_free: int | None = None) -> Design:
+    """Validate ``runs`` for ``law`` and return the selected inputs and target."""
+    runs = Runs.coerce(runs)
+    columns = resolve_columns(runs, law.inputs, x, law.name)
+    y_column = resolve_target(runs, y)
+    rows, n_excluded = select_rows(runs, where, include_excluded)
+    need = (n_free if n_free is not None else len(law.params)) + 1
+    if len(rows) < need:
+        raise InputError(
+            f"law {law.name} has {need - 1} free parameters but only {len(rows)} runs were selected; need at least {need}"
+        )
+    xs = {
+        name: numeric_column(runs.table, col, rows, positive=f"law {law.name} takes powers of {name}" if name in law.log_inputs else None)
+        for name, col in columns.items()
+    }
+    target = numeric_column(runs.table, y_column, rows, positive="the fit compares log values")
+    notes = _duplicates(runs.table, rows, list(columns.values()) + [y_column])
+    return Design(xs, target, rows, columns, y_column, n_excluded, notes)
+
+
+def _duplicates(table: pd.DataFrame, rows: np.ndarray, cols: list[str]) -> tuple[str, ...]:
+    sub = table.iloc[rows][cols]
+    dup = sub.duplicated(keep="first").to_numpy()
+    if not dup.any():
+        return ()
+    shown = ", ".join(str(r + 1) for r in rows[dup][:10])
+    return (f"{int(dup.sum())} duplicated rows (same inputs and target as an earlier row): rows {shown}; kept in the fit",)

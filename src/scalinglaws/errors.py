@@ -1,0 +1,17 @@
+"""Errors raised for problems in what the user gave (data, arguments) or in a fit."""
+
+from __future__ import annotations
+
+__all__ = ["ScalingLawsError", "InputError", "FitError"]
+
+
+class ScalingLawsError(Exception):
+    """Base class: a problem the user can act on. The CLI prints its message as one line."""
+
+
+class InputError(ScalingLawsError, ValueError):
+    """Bad input: the message names the argument or column, the rule and the value."""
+
+
+class FitError(ScalingLawsError, RuntimeError):
+    """A fit that could not produce a usable result (every start failed)."""

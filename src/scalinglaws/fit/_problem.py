@@ -1,0 +1,82 @@
+"""A fitting problem as pure JAX functions of the unconstrained parameter vector ``u``.
+
+``Spec`` is the static part (law, which parameters are free, the loss) and is hashable, so compiled
+solvers are cached per spec and reused for any data of the same shape: a second fit of the same
+law and data shape never recompiles. ``Data`` is the traced part (inputs, targets, fixed values).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ..laws import Law
+from ..laws._transforms import from_unconstrained, to_unconstrained
+from .losses import Loss, get_loss, huber_log_normaliser
+
+
+@dataclass(frozen=True)
+class Spec:
+    law: Law
+    free: tuple[str, ...]
+    fixed: tuple[str, ...]
+    loss_name: str
+
+    @property
+    def loss(self) -> Loss:
+        return get_loss(self.loss_name)
+
+    @property
+    def free_linear(self) -> tuple[str, ...]:
+        return tuple(n for n in self.free if n in self.law.linear)
+
+    @property
+    def free_nonlinear(self) -> tuple[str, ...]:
+        return tuple(n for n in self.free if n not in self.law.linear)
+
+
+class Data(NamedTuple):
+    x: dict  # input name -> (n,) float64
+    log_y: jax.Array  # (n,)
+    y: jax.Array  # (n,)
+    fixed: jax.Array  # values of Spec.fixed, in order
+    delta: jax.Array  # loss scale
+    log_z: jax.Array  # log normaliser of the Huber likelihood (huber-mle only)
+
+
+def make_data(spec: Spec, x: dict, y: np.ndarray, fixed: dict, delta: float) -> Data:
+    y = jnp.asarray(y, dtype=jnp.float64)
+    return Data(
+        x={k: jnp.asarray(v, dtype=jnp.float64) for k, v in x.items()},
+        log_y=jnp.log(y),
+        y=y,
+        fixed=jnp.asarray([fixed[k] for k in spec.fixed], dtype=jnp.float64),
+        delta=jnp.asarray(delta, dtype=jnp.float64),
+        log_z=jnp.asarray(huber_log_normaliser(delta) if spec.loss_name == "huber-mle" else 0.0),
+    )
+
+
+def theta(spec: Spec, u, fixed) -> dict:
+    """All parameters of the law from the free unconstrained vector ``u`` and the fixed values."""
+    p = {n: from_unconstrained(u[..., i], spec.law.param(n).bounds) for i, n in enumerate(spec.free)}
+    p.update({n: fixed[i] for i, n in enumerate(spec.fixed)})
+    return p
+
+
+def unconstrain(spec: Spec, params: dict) -> np.ndarray:
+    """Inverse of ``theta`` for the free parameters: a ``(..., len(free))`` array."""
+    cols = [to_unconstrained(jnp.asarray(params[n]), spec.law.param(n).bounds) for n in spec.free]
+    return np.asarray(jnp.stack(cols, axis=-1))
+
+
+def residuals(spec: Spec, u, data: Data):
+    """Log residuals ``log y - log f(theta(u), x)``."""
+    return data.log_y - jnp.log(spec.law(theta(spec, u, data.fixed), data.x))
+
+
+def objective(spec: Spec, u, data: Data):
+    return spec.loss.objective(residuals(spec, u, data), data.delta, data.log_z)

@@ -1,0 +1,145 @@
+"""`fit`: the one entry point that turns runs and a law into a `FitResult`."""
+
+from __future__ import annotations
+
+import math
+from typing import Mapping
+
+import numpy as np
+
+from ..data import design
+from ..errors import FitError, InputError
+from ..laws import Law, get_law
+from ..laws._transforms import near_bound
+from ._newton import CONVERGED, STATUS_NAMES
+from ._problem import Spec, make_data, residuals, unconstrain
+from .losses import get_loss
+from .methods import get_method
+from .result import FitResult, Starts
+
+DEFAULT_METHOD = "varpro"
+BEST_RTOL = 1e-6
+
+
+def fit(
+    law: str | Law,
+    runs,
+    *,
+    x: Mapping[str, str] | None = None,
+    y: str | None = None,
+    where: str | None = None,
+    include_excluded: bool = False,
+    fix: Mapping[str, float] | None = None,
+    loss: str = "huber",
+    delta: float = 1e-3,
+    method: str = DEFAULT_METHOD,
+    starts: int | None = None,
+    rng: int | np.random.Generator | None = None,
+) -> FitResult:
+    """Fit ``law`` to ``runs``.
+
+    Args:
+        law: a registered name or a `Law`.
+        runs: a `Runs`, a DataFrame or a mapping of columns.
+        x: law input -> column (common names such as ``N``, ``params``, ``tokens`` need none).
+        y: target column (default: the table's declared target, else ``loss``/``y``/...).
+        where: a pandas expression selecting the rows to fit (``"C < 1e21"``).
+        include_excluded: also fit rows the ``excluded`` column marks.
+        fix: parameters held at given values.
+        loss: ``huber`` (default, summed over points, on log residuals), ``mse`` or ``huber-mle``.
+        delta: the Huber threshold (1e-3, the Chinchilla objective).
+        method: ``varpro`` (default) or ``hoffmann2022``.
+        starts: grid size for the default method's screen (default 256).
+        rng: seed or generator; jitters the start grid (``None``: the fixed grid).
+
+    Returns:
+        A `FitResult`. Raises `InputError` for bad input and `FitError` if every start failed.
+
+    Example:
+        >>> import scalinglaws as sl
+        >>> r = sl.fit("chinchilla", sl.load_dataset("chinchilla"))
+        >>> round(r.params["alpha"], 3), r.status
+        (0.347, 'converged')
+    """
+    law = get_law(law)
+    loss_spec = get_loss(loss)
+    if not (isinstance(delta, (int, float)) and math.isfinite(delta) and delta > 0):
+        raise InputError(f"--delta must be a positive number; got {delta!r}")
+    solver = get_method(method)
+    fixed = _check_fix(law, fix or {})
+    spec = Spec(law, tuple(n for n in law.param_names if n not in fixed), tuple(fixed), loss_spec.name)
+    if not spec.free:
+        raise InputError(f"--fix holds every parameter of law {law.name}; leave at least one free")
+    dm = design(runs, law, x=x, y=y, where=where, include_excluded=include_excluded, n_free=len(spec.free))
+    data = make_data(spec, dm.x, dm.y, fixed, float(delta))
+    options = {}
+    if method == "varpro":
+        if starts is not None:
+            if not (isinstance(starts, (int, np.integer)) and starts >= 1):
+                raise InputError(f"--starts must be a positive integer; got {starts!r}")
+            options["starts"] = int(starts)
+        options["rng"] = None if rng is None else np.random.default_rng(rng)
+    solved = solver(spec, data, **options)
+    return _result(spec, data, dm, solved, fixed, loss_spec, float(delta), method)
+
+
+def _check_fix(law: Law, fix: Mapping[str, float]) -> dict[str, float]:
+    out = {}
+    for name, value in fix.items():
+        prm = law.param(name)
+        try:
+            v = float(value)
+        except (TypeError, ValueError):
+            raise InputError(f"--fix {name} must be a number; got {value!r}") from None
+        lo, hi = prm.bounds
+        if not (math.isfinite(v) and lo <= v <= hi):
+            raise InputError(f"--fix {name} must be finite and within its bounds [{lo}, {hi}]; got {v!r}")
+        out[name] = v
+    return out
+
+
+def _result(spec, data, dm, solved, fixed, loss_spec, delta, method) -> FitResult:
+    f = np.where(np.isfinite(solved.objective), solved.objective, np.inf)
+    ok = solved.status == CONVERGED
+    if not np.isfinite(f).any():
+        raise FitError(f"every start of law {spec.law.name} failed (non-finite objective); check the data and bounds")
+    pool = np.flatnonzero(ok & np.isfinite(f)) if (ok & np.isfinite(f)).any() else np.flatnonzero(np.isfinite(f))
+    best = int(pool[np.argmin(f[pool])])
+    f_best = float(f[best])
+    n_at_best = int(np.sum(f <= f_best + BEST_RTOL * max(abs(f_best), 1e-300)))
+    params = {n: float(solved.theta[best, i]) for i, n in enumerate(spec.free)}
+    params.update(fixed)
+    params = {n: params[n] for n in spec.law.param_names}
+    at_bound = tuple(n for n in spec.free if near_bound(params[n], spec.law.param(n).bounds))
+    u_best = unconstrain(spec, {n: np.asarray(params[n]) for n in spec.free})
+    r = residuals(spec, u_best, data)
+    extras = {k: float(v) for k, v in loss_spec.extras(r, data.delta).items()}
+    starts = Starts(
+        params={n: tuple(float(v) for v in solved.theta[:, i]) for i, n in enumerate(spec.free)},
+        objective=tuple(float(v) for v in solved.objective),
+        status=tuple(STATUS_NAMES[int(s)] for s in solved.status),
+        iterations=tuple(int(i) for i in solved.iterations),
+    )
+    notes = dm.notes + ((f"{dm.n_excluded} rows marked excluded were left out",) if dm.n_excluded else ())
+    return FitResult(
+        law=spec.law,
+        params=params,
+        objective=f_best,
+        status=STATUS_NAMES[int(solved.status[best])],
+        loss=loss_spec.name,
+        delta=delta,
+        method=method,
+        n_points=int(dm.y.size),
+        n_starts=int(len(f)),
+        n_at_best=n_at_best,
+        n_screened=int(solved.n_screened),
+        fixed=tuple(fixed),
+        at_bound=at_bound,
+        loss_params=extras,
+        columns=dict(dm.columns),
+        y_column=dm.y_column,
+        x_range={k: (float(v.min()), float(v.max())) for k, v in dm.x.items()},
+        n_excluded=dm.n_excluded,
+        notes=notes,
+        starts=starts,
+    )

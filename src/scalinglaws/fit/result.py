@@ -1,0 +1,160 @@
+"""`FitResult`: an immutable record of a fit, its starts and its status."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InputError
+from ..laws import Law, get_law
+
+
+@dataclass(frozen=True)
+class Starts:
+    """Every start the solver ran: its final parameters, objective and status."""
+
+    params: dict[str, tuple[float, ...]]
+    objective: tuple[float, ...]
+    status: tuple[str, ...]
+    iterations: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """The outcome of `scalinglaws.fit`.
+
+    Attributes:
+        law: the fitted law.
+        params: fitted values keyed by the law's symbols (fixed ones included).
+        objective: the loss at ``params`` (a sum over points for ``huber``; the negative
+            log-likelihood for ``huber-mle``; the mean for ``mse``).
+        status: ``"converged"``, ``"max_iterations"`` or ``"failed"`` (of the best start).
+        n_starts: starts the solver ran; ``n_at_best``: how many reached the best objective
+            (relative 1e-6); ``n_screened``: candidates screened before solving.
+        at_bound: parameters that ended on one of their bounds.
+        loss_params: fitted parameters of the loss itself (``sigma`` for ``huber-mle``).
+        columns, y_column: which table columns fed the law's inputs and target.
+        x_range: the observed ``[min, max]`` of each input (for extrapolation checks).
+        notes: data hygiene findings (duplicates, excluded rows).
+    """
+
+    law: Law
+    params: dict[str, float]
+    objective: float
+    status: str
+    loss: str
+    delta: float
+    method: str
+    n_points: int
+    n_starts: int
+    n_at_best: int
+    n_screened: int
+    fixed: tuple[str, ...] = ()
+    at_bound: tuple[str, ...] = ()
+    loss_params: dict[str, float] = field(default_factory=dict)
+    columns: dict[str, str] = field(default_factory=dict)
+    y_column: str = "y"
+    x_range: dict[str, tuple[float, float]] = field(default_factory=dict)
+    n_excluded: int = 0
+    notes: tuple[str, ...] = ()
+    starts: Starts | None = field(default=None, repr=False)
+
+    @property
+    def converged(self) -> bool:
+        return self.status == "converged"
+
+    def predict(self, x: Mapping[str, Any] | pd.DataFrame) -> np.ndarray:
+        """The law at new points: a mapping or table keyed by law inputs (or the fit's column names)."""
+        values = {}
+        for name in self.law.inputs:
+            column = self.columns.get(name, name)
+            if name in x:
+                values[name] = x[name]
+            elif column in x:
+                values[name] = x[column]
+            else:
+                raise InputError(f"prediction points need input `{name}` (column `{column}`) of law {self.law.name}")
+        arrays = {k: np.atleast_1d(np.asarray(v, dtype=np.float64)) for k, v in values.items()}
+        for name, v in arrays.items():
+            if not np.all(np.isfinite(v)):
+                raise InputError(f"prediction input `{name}` must be finite; got {v[~np.isfinite(v)][0]!r}")
+        return self.law.predict(self.params, arrays)
+
+    def summary(self) -> dict:
+        """Plain JSON-safe data: everything but the per-start records."""
+        d = self.to_dict()
+        d.pop("starts")
+        return d
+
+    def to_dict(self) -> dict:
+        d = {
+            "law": self.law.name,
+            "params": dict(self.params),
+            "objective": self.objective,
+            "status": self.status,
+            "loss": self.loss,
+            "delta": self.delta,
+            "method": self.method,
+            "n_points": self.n_points,
+            "n_starts": self.n_starts,
+            "n_at_best": self.n_at_best,
+            "n_screened": self.n_screened,
+            "fixed": list(self.fixed),
+            "at_bound": list(self.at_bound),
+            "loss_params": dict(self.loss_params),
+            "columns": dict(self.columns),
+            "y": self.y_column,
+            "x_range": {k: list(v) for k, v in self.x_range.items()},
+            "n_excluded": self.n_excluded,
+            "notes": list(self.notes),
+            "starts": None if self.starts is None else {
+                k: (dict(v) if isinstance(v, dict) else list(v)) for k, v in asdict(self.starts).items()
+            },
+        }
+        if d["starts"] is not None:
+            d["starts"]["params"] = {k: list(v) for k, v in self.starts.params.items()}
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "FitResult":
+        """Inverse of `to_dict` (and of `summary`, which lacks the per-start records)."""
+        try:
+            law = get_law(d["law"])
+            missing = [n for n in law.param_names if n not in d["params"]]
+            if missing:
+                raise InputError(f"fit document lacks parameter `{missing[0]}` of law {law.name}")
+            starts = d.get("starts")
+            return cls(
+                law=law,
+                params={k: float(v) for k, v in d["params"].items()},
+                objective=float(d["objective"]),
+                status=str(d["status"]),
+                loss=str(d["loss"]),
+                delta=float(d["delta"]),
+                method=str(d["method"]),
+                n_points=int(d["n_points"]),
+                n_starts=int(d["n_starts"]),
+                n_at_best=int(d["n_at_best"]),
+                n_screened=int(d.get("n_screened", d["n_starts"])),
+                fixed=tuple(d.get("fixed", ())),
+                at_bound=tuple(d.get("at_bound", ())),
+                loss_params={k: float(v) for k, v in d.get("loss_params", {}).items()},
+                columns=dict(d.get("columns", {})),
+                y_column=str(d.get("y", "y")),
+                x_range={k: (float(v[0]), float(v[1])) for k, v in d.get("x_range", {}).items()},
+                n_excluded=int(d.get("n_excluded", 0)),
+                notes=tuple(d.get("notes", ())),
+                starts=None if starts is None else Starts(
+                    params={k: tuple(float(x) for x in v) for k, v in starts["params"].items()},
+                    objective=tuple(float(x) for x in starts["objective"]),
+                    status=tuple(starts["status"]),
+                    iterations=tuple(int(x) for x in starts["iterations"]),
+                ),
+            )
+        except InputError:
+            raise
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            raise InputError(f"not a fit document: {type(exc).__name__}: {exc}") from None

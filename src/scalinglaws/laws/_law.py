@@ -1,0 +1,137 @@
+"""`Law` and `Param`: a scaling law is a value, not a class hierarchy."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+from .._jax import jax  # noqa: F401  (float64 before any array is made)
+from ..errors import InputError
+from ._transforms import transform_kind
+
+SCALES = ("linear", "log")
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter of a law, keyed by the paper's symbol.
+
+    Args:
+        name: the symbol (``"alpha"``, ``"E"``).
+        bounds: ``(lo, hi)``; infinite ends are open. The fit never leaves them.
+        start: ``(lo, hi)`` range that multi-start grids cover (inside ``bounds``).
+        scale: ``"linear"`` or ``"log"``: how starts are spread over ``start``.
+        description: what the symbol means, with units.
+    """
+
+    name: str
+    bounds: tuple[float, float] = (-math.inf, math.inf)
+    start: tuple[float, float] = (0.0, 1.0)
+    scale: str = "linear"
+    description: str = ""
+
+    def __post_init__(self):
+        lo, hi = self.bounds
+        if not lo < hi:
+            raise ValueError(f"Param {self.name}: bounds must satisfy lo < hi, got {self.bounds}")
+        s_lo, s_hi = self.start
+        if not (lo <= s_lo < s_hi <= hi):
+            raise ValueError(f"Param {self.name}: start range {self.start} must lie inside bounds {self.bounds}")
+        if self.scale not in SCALES:
+            raise ValueError(f"Param {self.name}: scale must be one of {SCALES}, got {self.scale!r}")
+        if self.scale == "log" and s_lo <= 0:
+            raise ValueError(f"Param {self.name}: a log-scale start range must be positive, got {self.start}")
+
+    @property
+    def transform(self) -> str:
+        return transform_kind(self.bounds)
+
+    def grid(self, n: int) -> np.ndarray:
+        """``n`` starting values spread over the start range, interior points only."""
+        lo, hi = self.start
+        q = (np.arange(n) + 0.5) / n
+        if self.scale == "log":
+            return np.exp(np.log(lo) + q * (np.log(hi) - np.log(lo)))
+        return lo + q * (hi - lo)
+
+
+@dataclass(frozen=True)
+class Law:
+    """A scaling law: a pure ``fn(params, x)`` written with ``jax.numpy``.
+
+    Args:
+        name: registry name; a registered name never changes what it computes.
+        inputs: names of the input variables ``fn`` reads from ``x`` (``("N", "D")``).
+        params: the parameters, in the paper's order.
+        fn: ``fn(params: dict[str, array], x: dict[str, array]) -> array`` (the prediction).
+        equation: the law in plain text / LaTeX, as the paper writes it.
+        reference: the citation (authors, year, arXiv id, equation number).
+        linear: parameters that enter ``fn`` linearly (offsets, amplitudes); the default method
+            solves these exactly for each candidate set of the other parameters.
+        output: what the law predicts (``"loss"``, ``"error"``).
+        log_inputs: inputs the law takes powers/logs of, which must be positive.
+    """
+
+    name: str
+    inputs: tuple[str, ...]
+    params: tuple[Param, ...]
+    fn: Callable[[Mapping[str, Any], Mapping[str, Any]], Any] = field(repr=False, compare=False)
+    equation: str
+    reference: str
+    linear: tuple[str, ...] = ()
+    output: str = "loss"
+    log_inputs: tuple[str, ...] | None = None
+
+    def __post_init__(self):
+        names = self.param_names
+        if len(set(names)) != len(names):
+            raise ValueError(f"Law {self.name}: duplicate parameter names {names}")
+        unknown = set(self.linear) - set(names)
+        if unknown:
+            raise ValueError(f"Law {self.name}: linear names {sorted(unknown)} are not parameters")
+        if self.log_inputs is None:
+            object.__setattr__(self, "log_inputs", tuple(self.inputs))
+
+    @property
+    def param_names(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.params)
+
+    def param(self, name: str) -> Param:
+        for p in self.params:
+            if p.name == name:
+                return p
+        raise InputError(f"law {self.name} has no parameter `{name}`; its parameters are {', '.join(self.param_names)}")
+
+    def __call__(self, params: Mapping[str, Any], x: Mapping[str, Any]):
+        """Evaluate the law (JAX arrays in, JAX array out)."""
+        return self.fn(params, x)
+
+    def predict(self, params: Mapping[str, float], x: Mapping[str, Any]) -> np.ndarray:
+        """Evaluate the law on NumPy inputs, returning a float64 NumPy array."""
+        import jax.numpy as jnp
+
+        p = {k: jnp.asarray(params[k], dtype=jnp.float64) for k in self.param_names}
+        xs = {k: jnp.asarray(np.asarray(x[k], dtype=np.float64)) for k in self.inputs}
+        return np.asarray(self.fn(p, xs), dtype=np.float64)
+
+    def describe(self) -> dict:
+        """Plain JSON-safe description (what ``scalinglaws laws`` prints)."""
+        return {
+            "name": self.name,
+            "inputs": list(self.inputs),
+            "params": [
+                {"name": p.name, "bounds": [_json_float(b) for b in p.bounds], "linear": p.name in self.linear,
+                 "description": p.description}
+                for p in self.params
+            ],
+            "equation": self.equation,
+            "reference": self.reference,
+            "output": self.output,
+        }
+
+
+def _json_float(v: float):
+    return v if math.isfinite(v) else ("inf" if v > 0 else "-inf")
