@@ -14,8 +14,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test,plot]'
 	touch $(STAMP)
 
+# The main job on the bundled Chinchilla runs: fit the law, forecast a 70B model on 1.4T tokens,
+# and the compute-optimal N and D at 5.88e23 FLOPs.
 demo: $(STAMP)
-	$(BIN)/scalinglaws demo
+	@mkdir -p .demo
+	$(BIN)/scalinglaws fit chinchilla --law chinchilla --out .demo/chinchilla-fit.json
+	$(BIN)/scalinglaws predict .demo/chinchilla-fit.json --at N=7e10,D=1.4e12
+	$(BIN)/scalinglaws plan .demo/chinchilla-fit.json --compute 5.88e23
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -143,7 +143,7 @@ def numeric_column(table: pd.DataFrame, column: str, rows: np.ndarray, *, positi
     ):
         if rule is not None and bad.any():
             i = int(np.argmax(bad))
-            shown = raw[i] if rule == "must be numeric" else values[i]
+            shown = raw[i] if rule == "must be numeric" else float(values[i])
             raise InputError(f"column `{column}` {rule}; row {rows[i] + 1} has {shown!r}")
     return values
 

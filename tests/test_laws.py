@@ -1,0 +1,111 @@
+"""Conformance suite, run over every registered law."""
+
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import scalinglaws as sl
+from scalinglaws.laws._transforms import from_unconstrained, to_unconstrained
+
+LAWS = sl.list_laws()
+
+
+def _mid_params(law):
+    out = {}
+    for p in law.params:
+        lo, hi = p.start
+        out[p.name] = float(np.sqrt(lo * hi) if p.scale == "log" else 0.5 * (lo + hi))
+    return out
+
+
+def _points(law, n=7):
+    return {name: np.geomspace(1e6, 1e12, n) for name in law.inputs}
+
+
+@pytest.mark.parametrize("law", LAWS, ids=lambda l: l.name)
+def test_shapes_and_finite_values(law):
+    y = law.predict(_mid_params(law), _points(law))
+    assert y.shape == (7,) and np.all(np.isfinite(y))
+
+
+@pytest.mark.parametrize("law", LAWS, ids=lambda l: l.name)
+def test_finite_gradients_inside_bounds(law):
+    x = {k: jnp.asarray(v) for k, v in _points(law).items()}
+    p = {k: jnp.asarray(v) for k, v in _mid_params(law).items()}
+    grads = jax.grad(lambda q: jnp.sum(law(q, x)))(p)
+    assert all(np.isfinite(float(g)) for g in grads.values())
+
+
+@pytest.mark.parametrize("law", LAWS, ids=lambda l: l.name)
+def test_transform_round_trip(law):
+    for p in law.params:
+        for value in p.grid(5):
+            u = to_unconstrained(jnp.asarray(value), p.bounds)
+            assert float(from_unconstrained(u, p.bounds)) == pytest.approx(value, rel=1e-12, abs=1e-12)
+
+
+@pytest.mark.parametrize("law", LAWS, ids=lambda l: l.name)
+def test_linear_parameters_really_enter_linearly(law):
+    x = {k: jnp.asarray(v) for k, v in _points(law).items()}
+    p = {k: jnp.asarray(v) for k, v in _mid_params(law).items()}
+    for name in law.linear:
+        f = lambda c: law({**p, name: c}, x)  # noqa: E731
+        hess = jax.jacfwd(jax.jacfwd(f))(jnp.asarray(1.3))
+        assert np.allclose(hess, 0.0)
+
+
+@pytest.mark.parametrize("law", LAWS, ids=lambda l: l.name)
+def test_describe_is_json_safe(law):
+    d = json.loads(json.dumps(law.describe()))
+    assert d["name"] == law.name and d["inputs"] == list(law.inputs)
+    assert [p["name"] for p in d["params"]] == list(law.param_names)
+
+
+@pytest.mark.parametrize("law", LAWS, ids=lambda l: l.name)
+def test_fit_result_round_trips_exactly(law):
+    from conftest import simulate
+
+    params = _mid_params(law)
+    runs = simulate(law, params, n=3 * len(law.params) + 5, noise=0.01, seed=1)
+    result = sl.fit(law, runs, starts=16)
+    doc = json.loads(json.dumps(result.to_dict()))
+    assert sl.FitResult.from_dict(doc) == result
+    assert sl.FitResult.from_dict(result.to_dict()) == result
+    summary = sl.FitResult.from_dict(json.loads(json.dumps(result.summary())))
+    assert summary.params == result.params and summary.starts is None
+
+
+def test_registry_rejects_a_second_law_under_a_taken_name():
+    law = sl.get_law("power_law")
+    clone = sl.Law(name="power_law", inputs=law.inputs, params=law.params, fn=law.fn, equation="", reference="")
+    with pytest.raises(ValueError, match="already registered"):
+        sl.register_law(clone)
+
+
+def test_param_validates_its_bounds_and_start_range():
+    with pytest.raises(ValueError, match="lo < hi"):
+        sl.Param("a", bounds=(1.0, 0.0))
+    with pytest.raises(ValueError, match="inside bounds"):
+        sl.Param("a", bounds=(0.0, 1.0), start=(0.5, 2.0))
+    with pytest.raises(ValueError, match="scale"):
+        sl.Param("a", scale="cubic")
+
+
+def test_law_rejects_linear_names_that_are_not_parameters():
+    with pytest.raises(ValueError, match="not parameters"):
+        sl.Law("x", ("x",), (sl.Param("a"),), lambda p, x: p["a"], "", "", linear=("b",))
+
+
+def test_chinchilla_reads_against_its_equation():
+    p = {"E": 1.69, "A": 406.4, "B": 410.7, "alpha": 0.34, "beta": 0.28}
+    y = sl.get_law("chinchilla").predict(p, {"N": [7e10], "D": [1.4e12]})[0]
+    assert y == pytest.approx(1.69 + 406.4 / 7e10**0.34 + 410.7 / 1.4e12**0.28, rel=1e-14)
+
+
+def test_kaplan_nd_reduces_to_kaplan_n_at_infinite_data():
+    p = {"N_c": 6.4e13, "D_c": 1.8e13, "alpha_N": 0.076, "alpha_D": 0.103}
+    y = sl.get_law("kaplan_nd").predict(p, {"N": [1e9], "D": [1e300]})[0]
+    assert y == pytest.approx((6.4e13 / 1e9) ** 0.076, rel=1e-12)
