@@ -6,7 +6,6 @@ import math
 from typing import Mapping
 
 import numpy as np
-from scipy.optimize import minimize_scalar
 
 from .errors import InputError
 from .laws import Law, get_law
@@ -28,6 +27,8 @@ def compute_optimal(fit_or_law, compute, *, params: Mapping[str, float] | None =
     with Brent's method, so any law with inputs ``(N, D)`` works. For ``chinchilla`` the result
     matches the closed form ``N_opt = G (C/6)^(beta/(alpha+beta))``, ``G = (alpha A / (beta B))^(1/(alpha+beta))``.
     """
+    from scipy.optimize import minimize_scalar
+
     law, values = _law_and_params(fit_or_law, params)
     if set(law.inputs) != {"N", "D"}:
         raise InputError(f"compute-optimal planning needs a law of N and D; law {law.name} has inputs {', '.join(law.inputs)}")

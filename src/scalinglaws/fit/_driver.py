@@ -5,6 +5,10 @@ every start pay. The driver advances all lanes a few iterations at a time and ke
 unfinished ones for the next chunk, padded to a small set of batch sizes (powers of two) so the
 number of compiled shapes stays bounded.
 
+Optionally the driver prunes: at given evaluation counts it keeps only the starts whose objective
+ranks among the best ``keep`` and marks the rest ``discarded`` (successive halving, as in
+hyperparameter search: starts that are far behind after a few steps are the hopeless ones).
+
 A solver is a pair of jitted, vmapped functions over a state dict with leading batch axis and the
 keys ``u``, ``f``, ``it``, ``done``: ``init(u0, data)`` and ``advance(state, data, until)``, which
 iterates each lane while ``not done and it < until``.
@@ -16,7 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._newton import CONVERGED, FAILED, MAX_ITERATIONS
+from ._newton import CONVERGED, DISCARDED, FAILED, MAX_ITERATIONS
 
 MIN_BUCKET = 8
 
@@ -27,14 +31,20 @@ def _bucket(n: int, full: int) -> int:
     return max(MIN_BUCKET, 1 << (n - 1).bit_length())
 
 
-def run_batched(init, advance, u0, data, *, max_iter: int, chunk: int = 25):
-    """Returns ``(u, f, status, iterations)`` as NumPy arrays, one row per start."""
+def run_batched(init, advance, u0, data, *, max_iter: int, chunk: int = 25, prune: tuple = ()):
+    """Returns ``(u, f, status, iterations)`` as NumPy arrays, one row per start.
+
+    ``prune``: ``((evaluations, keep), ...)``: after that many evaluations keep the ``keep`` best.
+    """
     state = {k: np.array(v) for k, v in init(jnp.asarray(u0, dtype=jnp.float64), data).items()}
     full = len(state["u"])
+    discarded = np.zeros(full, dtype=bool)
     active = np.flatnonzero(~state["done"])
-    until = 0
-    while active.size and until < max_iter:
-        until = min(until + chunk, max_iter)
+    cuts = dict(prune)
+    stops = sorted(set(range(chunk, max_iter, chunk)) | {max_iter} | {k for k in cuts if k < max_iter})
+    for until in stops:
+        if not active.size:
+            break
         size = _bucket(active.size, full)
         idx = np.concatenate([active, np.full(size - active.size, active[0])])
         sub = advance({k: v[idx] for k, v in state.items()}, data, jnp.asarray(until))
@@ -42,6 +52,13 @@ def run_batched(init, advance, u0, data, *, max_iter: int, chunk: int = 25):
         for k in state:
             state[k][active] = sub[k][: active.size]
         active = active[~state["done"][active]]
+        if until in cuts and active.size:
+            f_all = np.where(np.isfinite(state["f"]), state["f"], np.inf)
+            rank = np.argsort(np.argsort(f_all, kind="stable"), kind="stable")
+            drop = active[rank[active] >= cuts[until]]
+            discarded[drop] = True
+            active = active[rank[active] < cuts[until]]
     f = state["f"]
     status = np.where(~np.isfinite(f), FAILED, np.where(state["done"], CONVERGED, MAX_ITERATIONS))
+    status = np.where(discarded, DISCARDED, status)
     return state["u"], f, status, state["it"]

@@ -36,22 +36,20 @@ def _direction(g, S, Y, rho, newest):
     return z
 
 
-def _init_one(fun, u0, data):
-    f0, g0 = jax.value_and_grad(fun)(u0, data)
+def _init_one(value_and_grad, u0, data):
+    f0, g0 = value_and_grad(u0, data)
     p = u0.shape[-1]
     return dict(u=u0, f=f0, g=g0, d=-g0, slope=-(g0 @ g0), t=jnp.minimum(1.0, 1.0 / jnp.maximum(jnp.sum(jnp.abs(g0)), 1e-300)),
                 halvings=jnp.asarray(0), S=jnp.zeros((MEMORY, p)), Y=jnp.zeros((MEMORY, p)), rho=jnp.zeros(MEMORY),
                 newest=jnp.asarray(0), it=jnp.asarray(0), done=~jnp.isfinite(f0))
 
 
-def _advance_one(fun, state, data, until):
+def _advance_one(value_and_grad, state, data, until):
     """Each loop pass is one evaluation: a trial step that is accepted (Armijo) or halved.
 
     The line search lives in the loop state, so under ``vmap`` a lane that backtracks does not
     make the other lanes wait (``it`` counts evaluations).
     """
-    value_and_grad = jax.value_and_grad(fun)
-
     def body(s):
         u, f, g, d, t = s["u"], s["f"], s["g"], s["d"], s["t"]
         u_t = u + t * d
@@ -83,8 +81,10 @@ def _advance_one(fun, state, data, until):
     return jax.lax.while_loop(lambda s: ~s["done"] & (s["it"] < until), body, state)
 
 
-def compiled_lbfgs(fun):
-    """``(init, advance)`` for `_driver.run_batched` minimising ``fun(u, data)``."""
-    init = jax.jit(jax.vmap(lambda u0, data: _init_one(fun, u0, data), in_axes=(0, None)))
-    advance = jax.jit(jax.vmap(lambda s, data, until: _advance_one(fun, s, data, until), in_axes=(0, None, None)))
+def compiled_lbfgs(value_and_grad):
+    """``(init, advance)`` for `_driver.run_batched`; ``value_and_grad(u, data) -> (f, g)``."""
+    init = jax.jit(jax.vmap(lambda u0, data: _init_one(value_and_grad, u0, data), in_axes=(0, None)))
+    advance = jax.jit(
+        jax.vmap(lambda s, data, until: _advance_one(value_and_grad, s, data, until), in_axes=(0, None, None))
+    )
     return init, advance

@@ -18,8 +18,8 @@ import jax.numpy as jnp
 
 from ._problem import Data, Spec, objective, residuals
 
-CONVERGED, MAX_ITERATIONS, FAILED = 0, 1, 2
-STATUS_NAMES = {CONVERGED: "converged", MAX_ITERATIONS: "max_iterations", FAILED: "failed"}
+CONVERGED, MAX_ITERATIONS, FAILED, DISCARDED = 0, 1, 2, 3
+STATUS_NAMES = {CONVERGED: "converged", MAX_ITERATIONS: "max_iterations", FAILED: "failed", DISCARDED: "discarded"}
 
 _LAM0, _LAM_MAX, _FTOL = 1e-3, 1e10, 1e-15
 
@@ -39,7 +39,7 @@ def _advance_one(spec: Spec, state, data: Data, until):
         u, f, lam = s["u"], s["f"], s["lam"]
         r = r_of(u)
         J = jax.jacfwd(r_of)(u)
-        g = jax.grad(lambda rr: loss.objective(rr, data.delta, data.log_z))(r) @ J
+        g = loss.gradient(r, data.delta) @ J
         best_u, best_f = u, f
         for w in (loss.majorizer(r, data.delta), loss.curvature(r, data.delta)):
             H = (J * w[:, None]).T @ J

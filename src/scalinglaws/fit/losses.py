@@ -1,7 +1,7 @@
 """Losses on log residuals ``r = log y - log f(x)``, as pure functions of the residual vector.
 
-Each loss gives the objective the fit reports, plus two curvature weights per point that the
-Newton-type polisher uses (see ``_newton.py``):
+Each loss gives the objective the fit reports, its derivative in each residual, and two curvature
+weights per point that the Newton-type polisher uses (see ``_newton.py``):
 
 * ``majorizer``: ``rho'(r) / r``, the weights of iteratively reweighted least squares, whose
   quadratic model lies above the loss (a sure descent direction for robust losses);
@@ -20,8 +20,6 @@ from typing import Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
-from scipy.stats import norm
-
 from ..errors import InputError
 
 _TINY = 1e-300
@@ -35,7 +33,8 @@ def huber(r, delta):
 
 def huber_log_normaliser(delta: float) -> float:
     """log Z(delta), Z = sqrt(2 pi) (2 Phi(delta) - 1) + (2 / delta) exp(-delta^2 / 2)."""
-    return math.log(math.sqrt(2 * math.pi) * (1.0 - 2.0 * norm.sf(delta)) + (2.0 / delta) * math.exp(-0.5 * delta**2))
+    # 2 Phi(delta) - 1 = erf(delta / sqrt 2)
+    return math.log(math.sqrt(2 * math.pi) * math.erf(delta / math.sqrt(2.0)) + (2.0 / delta) * math.exp(-0.5 * delta**2))
 
 
 def huber_sigma(r, delta, iterations: int = 40):
@@ -57,6 +56,7 @@ def huber_sigma(r, delta, iterations: int = 40):
 class Loss(NamedTuple):
     name: str
     objective: Callable  # (r, delta, log_z) -> scalar
+    gradient: Callable  # (r, delta) -> d objective / d r, per point
     majorizer: Callable  # (r, delta) -> per-point weights
     curvature: Callable  # (r, delta) -> per-point weights
     extras: Callable  # (r, delta) -> dict of fitted loss parameters
@@ -64,6 +64,10 @@ class Loss(NamedTuple):
 
 def _huber_objective(r, delta, log_z):
     return jnp.sum(huber(r, delta))
+
+
+def _huber_gradient(r, delta):
+    return jnp.clip(r, -delta, delta)
 
 
 def _huber_majorizer(r, delta):
@@ -77,6 +81,11 @@ def _huber_curvature(r, delta):
 def _mle_objective(r, delta, log_z):
     s = jax.lax.stop_gradient(huber_sigma(r, delta))  # envelope theorem: d/dsigma = 0 at sigma*
     return jnp.sum(huber(r / s, delta)) + r.shape[-1] * (jnp.log(s) + log_z)
+
+
+def _mle_gradient(r, delta):
+    s = huber_sigma(r, delta)
+    return jnp.clip(r / s, -delta, delta) / s
 
 
 def _mle_majorizer(r, delta):
@@ -93,16 +102,21 @@ def _mse_objective(r, delta, log_z):
     return jnp.mean(r * r)
 
 
+def _mse_gradient(r, delta):
+    return 2.0 * r / r.shape[-1]
+
+
 def _mse_weights(r, delta):
     return jnp.full_like(r, 2.0 / r.shape[-1])
 
 
 LOSSES: dict[str, Loss] = {
-    "huber": Loss("huber", _huber_objective, _huber_majorizer, _huber_curvature, lambda r, d: {}),
+    "huber": Loss("huber", _huber_objective, _huber_gradient, _huber_majorizer, _huber_curvature, lambda r, d: {}),
     "huber-mle": Loss(
-        "huber-mle", _mle_objective, _mle_majorizer, _mle_curvature, lambda r, d: {"sigma": huber_sigma(r, d)}
+        "huber-mle", _mle_objective, _mle_gradient, _mle_majorizer, _mle_curvature,
+        lambda r, d: {"sigma": huber_sigma(r, d)},
     ),
-    "mse": Loss("mse", _mse_objective, _mse_weights, _mse_weights, lambda r, d: {}),
+    "mse": Loss("mse", _mse_objective, _mse_gradient, _mse_weights, _mse_weights, lambda r, d: {}),
 }
 
 
