@@ -21,6 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._newton import CONVERGED, DISCARDED, FAILED, MAX_ITERATIONS
+from ._problem import take_lanes
 
 MIN_BUCKET = 8
 
@@ -31,10 +32,11 @@ def _bucket(n: int, full: int) -> int:
     return max(MIN_BUCKET, 1 << (n - 1).bit_length())
 
 
-def run_batched(init, advance, u0, data, *, max_iter: int, chunk: int = 25, prune: tuple = ()):
+def run_batched(init, advance, u0, data, *, max_iter: int, chunk: int = 25, prune: tuple = (), per_lane=False):
     """Returns ``(u, f, status, iterations)`` as NumPy arrays, one row per start.
 
     ``prune``: ``((evaluations, keep), ...)``: after that many evaluations keep the ``keep`` best.
+    ``per_lane``: ``data`` carries one row of targets and weights per start (see `take_lanes`).
     """
     state = {k: np.array(v) for k, v in init(jnp.asarray(u0, dtype=jnp.float64), data).items()}
     full = len(state["u"])
@@ -47,7 +49,8 @@ def run_batched(init, advance, u0, data, *, max_iter: int, chunk: int = 25, prun
             break
         size = _bucket(active.size, full)
         idx = np.concatenate([active, np.full(size - active.size, active[0])])
-        sub = advance({k: v[idx] for k, v in state.items()}, data, jnp.asarray(until))
+        sub_data = take_lanes(data, idx) if per_lane else data
+        sub = advance({k: v[idx] for k, v in state.items()}, sub_data, jnp.asarray(until))
         sub = jax.device_get(sub)
         for k in state:
             state[k][active] = sub[k][: active.size]

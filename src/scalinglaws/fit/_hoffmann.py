@@ -46,9 +46,9 @@ def lse_value_and_grad(loss_name: str, v, data: Data):
     E = jnp.exp(e)
     pred = E + T1 + T2
     r = data.log_y - jnp.log(pred)
-    w = -loss.gradient(r, data.delta) / pred  # d objective / d pred
+    w = -loss.gradient(r, data.w, data.delta, loss.scale(r, data.w, data.delta)) / pred  # d objective / d pred
     grad = jnp.stack([w @ T1, w @ T2, jnp.sum(w) * E, -(w * log_n) @ T1, -(w * log_d) @ T2])
-    return loss.objective(r, data.delta, data.log_z), grad
+    return loss.objective(r, data.w, data.delta, data.log_z), grad
 
 
 @functools.lru_cache(maxsize=None)
@@ -75,4 +75,5 @@ def solve_hoffmann2022(spec: Spec, data: Data, *, max_iter: int = 1500, prune: b
     v, f, status, it = run_batched(*_compiled(spec.loss_name), grid, data, max_iter=max_iter, prune=cuts)
     values = {"A": np.exp(v[:, 0]), "B": np.exp(v[:, 1]), "E": np.exp(v[:, 2]), "alpha": v[:, 3], "beta": v[:, 4]}
     theta_out = np.stack([values[n] for n in spec.free], axis=-1)
-    return Solved(theta_out, np.asarray(f), np.asarray(status), np.asarray(it), len(v))
+    order = np.argsort(np.where(np.isfinite(f), f, np.inf), kind="stable")[:16]
+    return Solved(theta_out, np.asarray(f), np.asarray(status), np.asarray(it), len(v), theta_out[order])

@@ -46,6 +46,7 @@ class Data(NamedTuple):
     fixed: jax.Array  # values of Spec.fixed, in order
     delta: jax.Array  # loss scale
     log_z: jax.Array  # log normaliser of the Huber likelihood (huber-mle only)
+    w: jax.Array  # (n,) weights of the points: ones, or resampling counts of a bootstrap replicate
 
 
 def make_data(spec: Spec, x: dict, y: np.ndarray, fixed: dict, delta: float) -> Data:
@@ -57,7 +58,17 @@ def make_data(spec: Spec, x: dict, y: np.ndarray, fixed: dict, delta: float) -> 
         fixed=jnp.asarray([fixed[k] for k in spec.fixed], dtype=jnp.float64),
         delta=jnp.asarray(delta, dtype=jnp.float64),
         log_z=jnp.asarray(huber_log_normaliser(delta) if spec.loss_name == "huber-mle" else 0.0),
+        w=jnp.ones_like(y),
     )
+
+
+#: vmap axes of `Data` when each lane (bootstrap replicate) has its own targets and weights
+PER_LANE = Data(x=None, log_y=0, y=0, fixed=None, delta=None, log_z=None, w=0)
+
+
+def take_lanes(data: Data, idx) -> Data:
+    """The per-lane fields of ``data`` at lanes ``idx`` (shared fields unchanged)."""
+    return data._replace(log_y=data.log_y[idx], y=data.y[idx], w=data.w[idx])
 
 
 def theta(spec: Spec, u, fixed) -> dict:
@@ -79,4 +90,4 @@ def residuals(spec: Spec, u, data: Data):
 
 
 def objective(spec: Spec, u, data: Data):
-    return spec.loss.objective(residuals(spec, u, data), data.delta, data.log_z)
+    return spec.loss.objective(residuals(spec, u, data), data.w, data.delta, data.log_z)

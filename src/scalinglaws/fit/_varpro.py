@@ -54,8 +54,9 @@ def _solve_linear(spec: Spec, phi, data: Data):
     values = {n: phi[i] for i, n in enumerate(nonlin)}
     if lin:
         Phi = jax.jacfwd(f_of_c)(zero)  # (n, k)
-        A = Phi / data.y[:, None]
-        b = (data.y - f0) / data.y
+        sw = jnp.sqrt(data.w)
+        A = Phi * (sw / data.y)[:, None]
+        b = (data.y - f0) * sw / data.y
         scale = jnp.sqrt(jnp.sum(A * A, axis=0)) + 1e-300
         c = jnp.linalg.lstsq(A / scale, b)[0] / scale
         for i, n in enumerate(lin):
@@ -75,7 +76,7 @@ def compiled_screen(spec: Spec):
         p = {n: th[i] for i, n in enumerate(spec.free)}
         p.update({n: data.fixed[i] for i, n in enumerate(spec.fixed)})
         r = data.log_y - jnp.log(spec.law(p, data.x))
-        f = loss.objective(r, data.delta, data.log_z)
+        f = loss.objective(r, data.w, data.delta, data.log_z)
         return th, jnp.where(jnp.isfinite(f), f, jnp.inf)
 
     return jax.jit(jax.vmap(one, in_axes=(0, None)))

@@ -7,14 +7,17 @@ from typing import Mapping
 
 import numpy as np
 
-from ..data import design
+from dataclasses import replace
+
+from ..data import Runs, design
 from ..errors import FitError, InputError
 from ..laws import Law, get_law
 from ..laws._transforms import near_bound
+from ..uncertainty import Bootstrap, check_options, resample
 from ._newton import CONVERGED, STATUS_NAMES
 from ._problem import Spec, make_data, residuals, unconstrain
 from .losses import get_loss
-from .methods import get_method
+from .methods import get_method, solve_replicates
 from .result import FitResult, Starts
 
 DEFAULT_METHOD = "varpro"
@@ -35,6 +38,10 @@ def fit(
     method: str = DEFAULT_METHOD,
     starts: int | None = None,
     rng: int | np.random.Generator | None = None,
+    bootstrap: int = 0,
+    resample: str = "rows",
+    cluster: str | None = None,
+    level: float = 0.95,
 ) -> FitResult:
     """Fit ``law`` to ``runs``.
 
@@ -50,7 +57,11 @@ def fit(
         delta: the Huber threshold (1e-3, the Chinchilla objective).
         method: ``varpro`` (default) or ``hoffmann2022``.
         starts: grid size for the default method's screen (default 256).
-        rng: seed or generator; jitters the start grid (``None``: the fixed grid).
+        rng: seed or generator: jitters the start grid and draws the bootstrap replicates
+            (``None``: the fixed grid, and replicates from seed 0).
+        bootstrap: number of bootstrap replicates (0: none); see `scalinglaws.uncertainty`.
+        resample: ``rows``, ``clusters`` (with ``cluster=COLUMN``) or ``residuals`` (wild).
+        level: the level of the percentile intervals in ``result.bootstrap.ci``.
 
     Returns:
         A `FitResult`. Raises `InputError` for bad input and `FitError` if every start failed.
@@ -63,6 +74,10 @@ def fit(
     """
     law = get_law(law)
     loss_spec = get_loss(loss)
+    check_options(bootstrap, resample, cluster, level)
+    runs = Runs.coerce(runs)
+    if cluster is not None and cluster not in runs.columns:
+        raise InputError(f"--cluster column `{cluster}` not found; columns are {', '.join(runs.columns)}")
     if not (isinstance(delta, (int, float)) and math.isfinite(delta) and delta > 0):
         raise InputError(f"--delta must be a positive number; got {delta!r}")
     solver = get_method(method)
@@ -80,7 +95,42 @@ def fit(
             options["starts"] = int(starts)
         options["rng"] = None if rng is None else np.random.default_rng(rng)
     solved = solver(spec, data, **options)
-    return _result(spec, data, dm, solved, fixed, loss_spec, float(delta), method)
+    result = _result(spec, data, dm, solved, fixed, loss_spec, float(delta), method)
+    if bootstrap:
+        gen = np.random.default_rng(0 if rng is None else rng)
+        clusters = runs.table[cluster].to_numpy()[dm.rows] if cluster else None
+        result = replace(result, bootstrap=_bootstrap(spec, data, result, solved, bootstrap, resample, clusters, level, gen))
+    return result
+
+
+COLD_STARTS = 4  # a guard replicate's multi-start: the best candidates of the full-data screen
+
+
+def _bootstrap(spec, data, result, solved, replicates, scheme, clusters, level, rng) -> Bootstrap:
+    """Replicates refitted from the full-data optimum, with a guard.
+
+    The guard refits a random 5% of the replicates (at least 10) from a cold multi-start (the best
+    candidates of the full-data screen). If any finds a better optimum than its warm start, every
+    replicate is refitted from the warm start and the cold starts together.
+    """
+    best = np.array([[result.params[n] for n in spec.free]])
+    cold = solved.candidates[:COLD_STARTS]
+    log_y = np.asarray(data.log_y)
+    log_fit = np.log(result.law.predict(result.params, {k: np.asarray(v) for k, v in data.x.items()}))
+    w, log_y_star = resample(scheme, replicates, log_y.size, rng, clusters=clusters, log_y=log_y, log_fit=log_fit)
+    log_y_star = np.ascontiguousarray(log_y_star)
+    theta_r, f_r, status = solve_replicates(spec, data, best, w, log_y_star)
+    guarded = rng.choice(replicates, size=min(replicates, max(10, replicates // 20)), replace=False)
+    _, f_cold, _ = solve_replicates(spec, data, cold, w[guarded], log_y_star[guarded])
+    beaten = int(np.sum(f_cold < f_r[guarded] - 1e-9 * np.abs(f_r[guarded])))
+    if beaten:
+        theta_r, f_r, status = solve_replicates(spec, data, np.concatenate([best, cold]), w, log_y_star)
+    ok = status == CONVERGED
+    params = {n: tuple(float(v) for v in theta_r[ok, i]) for i, n in enumerate(spec.free)}
+    params.update({n: (v,) * int(ok.sum()) for n, v in result.params.items() if n in spec.fixed})
+    params = {n: params[n] for n in spec.law.param_names}
+    return Bootstrap(scheme=scheme, level=float(level), params=params, n_replicates=int(replicates),
+                     n_failed=int((~ok).sum()), n_guarded=int(guarded.size), n_guard_better=beaten)
 
 
 def _check_fix(law: Law, fix: Mapping[str, float]) -> dict[str, float]:
@@ -113,7 +163,7 @@ def _result(spec, data, dm, solved, fixed, loss_spec, delta, method) -> FitResul
     at_bound = tuple(n for n in spec.free if near_bound(params[n], spec.law.param(n).bounds))
     u_best = unconstrain(spec, {n: np.asarray(params[n]) for n in spec.free})
     r = residuals(spec, u_best, data)
-    extras = {k: float(v) for k, v in loss_spec.extras(r, data.delta).items()}
+    extras = {k: float(v) for k, v in loss_spec.extras(r, data.w, data.delta).items()}
     starts = Starts(
         params={n: tuple(float(v) for v in solved.theta[:, i]) for i, n in enumerate(spec.free)},
         objective=tuple(float(v) for v in solved.objective),

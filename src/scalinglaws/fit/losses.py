@@ -1,7 +1,9 @@
 """Losses on log residuals ``r = log y - log f(x)``, as pure functions of the residual vector.
 
-Each loss gives the objective the fit reports, its derivative in each residual, and two curvature
-weights per point that the Newton-type polisher uses (see ``_newton.py``):
+Every function takes per-point weights ``w`` (ones for a plain fit; resampling counts for a
+bootstrap replicate), so a weighted sum over points is the one code path. Each loss gives the
+objective the fit reports, its derivative in each residual, and two curvature weights per point
+that the Newton-type polisher uses (see ``_newton.py``):
 
 * ``majorizer``: ``rho'(r) / r``, the weights of iteratively reweighted least squares, whose
   quadratic model lies above the loss (a sure descent direction for robust losses);
@@ -20,6 +22,7 @@ from typing import Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
+
 from ..errors import InputError
 
 _TINY = 1e-300
@@ -37,17 +40,17 @@ def huber_log_normaliser(delta: float) -> float:
     return math.log(math.sqrt(2 * math.pi) * math.erf(delta / math.sqrt(2.0)) + (2.0 / delta) * math.exp(-0.5 * delta**2))
 
 
-def huber_sigma(r, delta, iterations: int = 40):
-    """The sigma maximising the Huber likelihood of residuals ``r``.
+def huber_sigma(r, w, delta, iterations: int = 30):
+    """The sigma maximising the (weighted) Huber likelihood of residuals ``r``.
 
-    Stationarity gives ``sigma = mean(psi_delta(r / sigma) r)`` with ``psi`` the clipped identity;
-    started from the all-linear-zone solution ``delta mean|r|`` the fixed point converges fast.
+    Stationarity gives ``sigma = sum w psi_delta(r / sigma) r / sum w`` with ``psi`` the clipped
+    identity; started from the all-linear-zone solution ``delta mean|r|`` the fixed point converges fast.
     """
-    n = r.shape[-1]
-    s0 = delta * jnp.sum(jnp.abs(r)) / n + _TINY
+    n = jnp.sum(w)
+    s0 = delta * jnp.sum(w * jnp.abs(r)) / n + _TINY
 
     def step(s, _):
-        return jnp.sum(jnp.clip(r / s, -delta, delta) * r) / n + _TINY, None
+        return jnp.sum(w * jnp.clip(r / s, -delta, delta) * r) / n + _TINY, None
 
     s, _ = jax.lax.scan(step, s0, None, length=iterations)
     return s
@@ -55,68 +58,69 @@ def huber_sigma(r, delta, iterations: int = 40):
 
 class Loss(NamedTuple):
     name: str
-    objective: Callable  # (r, delta, log_z) -> scalar
-    gradient: Callable  # (r, delta) -> d objective / d r, per point
-    majorizer: Callable  # (r, delta) -> per-point weights
-    curvature: Callable  # (r, delta) -> per-point weights
-    extras: Callable  # (r, delta) -> dict of fitted loss parameters
+    objective: Callable  # (r, w, delta, log_z) -> scalar
+    scale: Callable  # (r, w, delta) -> the loss's fitted scale (sigma; 1 when it has none)
+    gradient: Callable  # (r, w, delta, scale) -> d objective / d r, per point
+    majorizer: Callable  # (r, w, delta, scale) -> per-point weights
+    curvature: Callable  # (r, w, delta, scale) -> per-point weights
+    extras: Callable  # (r, w, delta) -> dict of fitted loss parameters
 
 
-def _huber_objective(r, delta, log_z):
-    return jnp.sum(huber(r, delta))
+def _huber_objective(r, w, delta, log_z):
+    return jnp.sum(w * huber(r, delta))
 
 
-def _huber_gradient(r, delta):
-    return jnp.clip(r, -delta, delta)
+def _no_scale(r, w, delta):
+    return jnp.ones((), r.dtype)
 
 
-def _huber_majorizer(r, delta):
-    return jnp.minimum(1.0, delta / jnp.maximum(jnp.abs(r), _TINY))
+def _huber_gradient(r, w, delta, s=1.0):
+    return w * jnp.clip(r, -delta, delta)
 
 
-def _huber_curvature(r, delta):
-    return (jnp.abs(r) <= delta).astype(r.dtype)
+def _huber_majorizer(r, w, delta, s=1.0):
+    return w * jnp.minimum(1.0, delta / jnp.maximum(jnp.abs(r), _TINY))
 
 
-def _mle_objective(r, delta, log_z):
-    s = jax.lax.stop_gradient(huber_sigma(r, delta))  # envelope theorem: d/dsigma = 0 at sigma*
-    return jnp.sum(huber(r / s, delta)) + r.shape[-1] * (jnp.log(s) + log_z)
+def _huber_curvature(r, w, delta, s=1.0):
+    return w * (jnp.abs(r) <= delta)
 
 
-def _mle_gradient(r, delta):
-    s = huber_sigma(r, delta)
-    return jnp.clip(r / s, -delta, delta) / s
+def _mle_objective(r, w, delta, log_z):
+    s = jax.lax.stop_gradient(huber_sigma(r, w, delta))  # envelope theorem: d/dsigma = 0 at sigma*
+    return jnp.sum(w * huber(r / s, delta)) + jnp.sum(w) * (jnp.log(s) + log_z)
 
 
-def _mle_majorizer(r, delta):
-    s = huber_sigma(r, delta)
-    return _huber_majorizer(r / s, delta) / s**2
+def _mle_gradient(r, w, delta, s):
+    return _huber_gradient(r / s, w, delta) / s
 
 
-def _mle_curvature(r, delta):
-    s = huber_sigma(r, delta)
-    return _huber_curvature(r / s, delta) / s**2
+def _mle_majorizer(r, w, delta, s):
+    return _huber_majorizer(r / s, w, delta) / s**2
 
 
-def _mse_objective(r, delta, log_z):
-    return jnp.mean(r * r)
+def _mle_curvature(r, w, delta, s):
+    return _huber_curvature(r / s, w, delta) / s**2
 
 
-def _mse_gradient(r, delta):
-    return 2.0 * r / r.shape[-1]
+def _mse_objective(r, w, delta, log_z):
+    return jnp.sum(w * r * r) / jnp.sum(w)
 
 
-def _mse_weights(r, delta):
-    return jnp.full_like(r, 2.0 / r.shape[-1])
+def _mse_gradient(r, w, delta, s=1.0):
+    return 2.0 * w * r / jnp.sum(w)
+
+
+def _mse_weights(r, w, delta, s=1.0):
+    return 2.0 * w / jnp.sum(w)
 
 
 LOSSES: dict[str, Loss] = {
-    "huber": Loss("huber", _huber_objective, _huber_gradient, _huber_majorizer, _huber_curvature, lambda r, d: {}),
-    "huber-mle": Loss(
-        "huber-mle", _mle_objective, _mle_gradient, _mle_majorizer, _mle_curvature,
-        lambda r, d: {"sigma": huber_sigma(r, d)},
-    ),
-    "mse": Loss("mse", _mse_objective, _mse_gradient, _mse_weights, _mse_weights, lambda r, d: {}),
+    "huber": Loss("huber", _huber_objective, _no_scale, _huber_gradient, _huber_majorizer, _huber_curvature,
+                  lambda r, w, d: {}),
+    "huber-mle": Loss("huber-mle", _mle_objective, huber_sigma, _mle_gradient, _mle_majorizer, _mle_curvature,
+                      lambda r, w, d: {"sigma": huber_sigma(r, w, d)}),
+    "mse": Loss("mse", _mse_objective, _no_scale, _mse_gradient, _mse_weights, _mse_weights, lambda r, w, d: {}),
 }
 
 

@@ -25,6 +25,7 @@ class Solved(NamedTuple):
     status: np.ndarray  # (B,) codes of _newton.STATUS_NAMES
     iterations: np.ndarray  # (B,)
     n_screened: int  # candidates looked at before the solver ran
+    candidates: np.ndarray  # (K, p) other good starting points (parameter values), best first
 
 
 def solve_varpro(spec: Spec, data: Data, *, starts: int = 256, polish_starts: int = 16, rng=None, max_iter=300):
@@ -36,7 +37,27 @@ def solve_varpro(spec: Spec, data: Data, *, starts: int = 256, polish_starts: in
     u, f, status, it = run_batched(*compiled_polisher(spec), u0, data, max_iter=max_iter)
     values = theta(spec, u, data.fixed)
     theta_out = np.stack([np.asarray(values[n]) for n in spec.free], axis=-1)
-    return Solved(theta_out, np.asarray(f), np.asarray(status), np.asarray(it), len(phi))
+    return Solved(theta_out, np.asarray(f), np.asarray(status), np.asarray(it), len(phi), th)
+
+
+def solve_replicates(spec: Spec, data: Data, starts: np.ndarray, w: np.ndarray, log_y: np.ndarray, *,
+                     max_iter: int = 300):
+    """Refit every replicate (rows of ``w``, ``log_y``) from each of ``starts`` (parameter values).
+
+    Returns ``(theta (R, p), objective (R,), status (R,))`` of each replicate's best start.
+    """
+    R, K = w.shape[0], starts.shape[0]
+    u_starts = unconstrain(spec, {n: starts[:, i] for i, n in enumerate(spec.free)})
+    u0 = np.tile(u_starts, (R, 1))
+    lanes = data._replace(log_y=jnp.asarray(np.repeat(log_y, K, axis=0)), y=jnp.asarray(np.exp(np.repeat(log_y, K, axis=0))),
+                          w=jnp.asarray(np.repeat(w, K, axis=0)))
+    u, f, status, _ = run_batched(*compiled_polisher(spec, per_lane=True), u0, lanes, max_iter=max_iter, per_lane=True)
+    f = np.where(np.isfinite(f), f, np.inf).reshape(R, K)
+    best = np.argmin(f, axis=1)
+    pick = np.arange(R) * K + best
+    values = theta(spec, u[pick], data.fixed)
+    theta_out = np.stack([np.asarray(values[n]) for n in spec.free], axis=-1)
+    return theta_out, f[np.arange(R), best], status[pick]
 
 
 def solve_hoffmann2022(spec: Spec, data: Data, **options):

@@ -10,6 +10,7 @@ import pandas as pd
 
 from ..errors import InputError
 from ..laws import Law, get_law
+from ..uncertainty import Bootstrap
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,7 @@ class FitResult:
     n_excluded: int = 0
     notes: tuple[str, ...] = ()
     starts: Starts | None = field(default=None, repr=False)
+    bootstrap: Bootstrap | None = field(default=None, repr=False)
 
     @property
     def converged(self) -> bool:
@@ -87,6 +89,11 @@ class FitResult:
         """Plain JSON-safe data: everything but the per-start records."""
         d = self.to_dict()
         d.pop("starts")
+        b = d.pop("bootstrap")
+        if b is not None:
+            d["se"] = self.bootstrap.se
+            d["ci"] = {"level": self.bootstrap.level, **{k: list(v) for k, v in self.bootstrap.ci.items()}}
+            d["bootstrap"] = {k: v for k, v in b.items() if k != "params"}
         return d
 
     def to_dict(self) -> dict:
@@ -110,6 +117,7 @@ class FitResult:
             "x_range": {k: list(v) for k, v in self.x_range.items()},
             "n_excluded": self.n_excluded,
             "notes": list(self.notes),
+            "bootstrap": None if self.bootstrap is None else self.bootstrap.to_dict(),
             "starts": None if self.starts is None else {
                 k: (dict(v) if isinstance(v, dict) else list(v)) for k, v in asdict(self.starts).items()
             },
@@ -153,6 +161,7 @@ class FitResult:
                     status=tuple(starts["status"]),
                     iterations=tuple(int(x) for x in starts["iterations"]),
                 ),
+                bootstrap=Bootstrap.from_dict(d["bootstrap"]) if d.get("bootstrap") and "params" in d["bootstrap"] else None,
             )
         except InputError:
             raise

@@ -15,6 +15,18 @@ from ._transforms import transform_kind
 SCALES = ("linear", "log")
 
 
+def power(x, p):
+    """``x ** p`` for positive ``x``, written ``exp(p log x)``.
+
+    Laws use this instead of ``**``: when ``x`` is data and ``p`` a parameter batched over many
+    starts or replicates, ``log x`` is computed once per point instead of once per candidate
+    (``pow`` recomputes it), which makes fits several times faster. Same value for ``x > 0``.
+    """
+    import jax.numpy as jnp
+
+    return jnp.exp(p * jnp.log(x))
+
+
 @dataclass(frozen=True)
 class Param:
     """One parameter of a law, keyed by the paper's symbol.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from ._law import Law, Param
+from ._law import Law, Param, power
 from ._registry import register_law
 
 INF = math.inf
@@ -12,12 +12,12 @@ INF = math.inf
 
 def _power_law(p, x):
     # y = a x^-b
-    return p["a"] * x["x"] ** (-p["b"])
+    return p["a"] * power(x["x"], -p["b"])
 
 
 def _power_law_offset(p, x):
     # Hestness et al. 2017 / Alabdulmohsin et al. 2022 (M2): y = E + a x^-b
-    return p["E"] + p["a"] * x["x"] ** (-p["b"])
+    return p["E"] + p["a"] * power(x["x"], -p["b"])
 
 
 power_law = register_law(

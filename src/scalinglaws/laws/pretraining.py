@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import math
 
-from ._law import Law, Param
+from ._law import Law, Param, power
 from ._registry import register_law
 
 INF = math.inf
 _EXPONENT = dict(bounds=(0.0, 3.0), start=(0.05, 1.5))
 
-
 def _chinchilla(p, x):
     # Hoffmann et al. 2022, eq. (2): L(N, D) = E + A / N^alpha + B / D^beta
     E, A, B, alpha, beta = p["E"], p["A"], p["B"], p["alpha"], p["beta"]
     N, D = x["N"], x["D"]
-    return E + A / N**alpha + B / D**beta
-
+    return E + A * power(N, -alpha) + B * power(D, -beta)
 
 chinchilla = register_law(
     Law(
@@ -36,22 +34,19 @@ chinchilla = register_law(
     )
 )
 
-
 def _kaplan_n(p, x):
     # Kaplan et al. 2020, eq. (1.1): L(N) = (N_c / N)^alpha_N
-    return (p["N_c"] / x["N"]) ** p["alpha_N"]
-
+    return power(p["N_c"], p["alpha_N"]) * power(x["N"], -p["alpha_N"])
 
 def _kaplan_d(p, x):
     # Kaplan et al. 2020, eq. (1.2): L(D) = (D_c / D)^alpha_D
-    return (p["D_c"] / x["D"]) ** p["alpha_D"]
-
+    return power(p["D_c"], p["alpha_D"]) * power(x["D"], -p["alpha_D"])
 
 def _kaplan_nd(p, x):
     # Kaplan et al. 2020, eq. (1.5): L(N, D) = [(N_c / N)^(alpha_N / alpha_D) + D_c / D]^alpha_D
     N_c, D_c, alpha_N, alpha_D = p["N_c"], p["D_c"], p["alpha_N"], p["alpha_D"]
-    return ((N_c / x["N"]) ** (alpha_N / alpha_D) + D_c / x["D"]) ** alpha_D
-
+    r = alpha_N / alpha_D
+    return power(power(N_c, r) * power(x["N"], -r) + D_c / x["D"], alpha_D)
 
 _KAPLAN_REF = "Kaplan et al. 2020, Scaling Laws for Neural Language Models, arXiv:2001.08361"
 _SCALE_CONST = dict(bounds=(0.0, INF), start=(1e8, 1e18), scale="log")
