@@ -103,7 +103,11 @@ def fit(
     delta: float = typer.Option(1e-3, "--delta", help="Huber threshold on log residuals"),
     method: str = typer.Option("varpro", "--method", help="varpro (default) | hoffmann2022"),
     starts: Optional[int] = typer.Option(None, "--starts", help="screening grid size (default method)"),
-    seed: Optional[int] = typer.Option(None, "--seed", help="jitter the start grid with this seed"),
+    seed: Optional[int] = typer.Option(None, "--seed", help="seed for the start grid jitter and the bootstrap"),
+    bootstrap: int = typer.Option(0, "--bootstrap", help="bootstrap replicates (0: none)"),
+    resample: str = typer.Option("rows", "--resample", help="rows | clusters | residuals"),
+    cluster: Optional[str] = typer.Option(None, "--cluster", help="column naming each configuration (clusters)"),
+    level: float = typer.Option(0.95, "--level", help="level of the bootstrap intervals"),
     include_excluded: bool = typer.Option(False, "--include-excluded", help="also fit rows marked excluded"),
     out_path: Optional[Path] = typer.Option(None, "--out", help="write the fit document (JSON) here"),
     fmt: str = typer.Option("table", "--format", help="table | json"),
@@ -117,7 +121,7 @@ def fit(
     runs = load_runs(data)
     options = dict(x=_pairs("--x", x, numeric=False), y=y, where=where, include_excluded=include_excluded,
                    fix=_pairs("--fix", fix, numeric=True), loss=loss, delta=delta, method=method, starts=starts,
-                   rng=seed)
+                   rng=seed, bootstrap=bootstrap, resample=resample, cluster=cluster, level=level)
     get_law(law)
     with _spinner(f"fitting {law} ({method})"):
         if by is None:
@@ -152,9 +156,14 @@ def _print_fit(doc: dict) -> None:
     table.add_column("param")
     table.add_column("value", justify="right")
     table.add_column("note")
+    ci = doc.get("ci")
+    if ci:
+        table.add_column("se", justify="right")
+        table.add_column(f"{ci['level']:.0%} interval", justify="right")
     for name, value in doc["params"].items():
         note = "fixed" if name in doc["fixed"] else ("AT BOUND" if name in doc["at_bound"] else "")
-        table.add_row(name, _fmt(value), note)
+        extra = [_fmt(doc["se"][name]), f"[{_fmt(ci[name][0])}, {_fmt(ci[name][1])}]"] if ci else []
+        table.add_row(name, _fmt(value), note, *extra)
     out.print(table)
     extras = "".join(f", {k}={_fmt(v)}" for k, v in doc["loss_params"].items())
     out.print(
@@ -162,6 +171,10 @@ def _print_fit(doc: dict) -> None:
         f"{doc['n_points']} runs; method {doc['method']}: {doc['n_at_best']} of {doc['n_starts']} starts reached the best"
         f" ({doc['n_screened']} screened)"
     )
+    if ci:
+        b = doc["bootstrap"]
+        out.print(f"bootstrap: {b['n_replicates']} replicates ({b['scheme']}), {b['n_failed']} not converged; guard: "
+                  f"{b['n_guard_better']} of {b['n_guarded']} cold multi-starts beat the warm start")
     for note in doc["notes"]:
         out.print(f"note: {note}")
 

@@ -1,0 +1,107 @@
+"""Bootstrap: each resampling scheme, reproducibility, the guard, intervals, serialisation."""
+
+import json
+
+import numpy as np
+import pytest
+from conftest import simulate
+
+import scalinglaws as sl
+from scalinglaws.uncertainty import resample
+
+EPOCH_SE = {"A": 124.5, "B": 1293.0, "E": 0.0257, "alpha": 0.0154, "beta": 0.0206}
+
+
+@pytest.fixture(scope="module")
+def boot_fit(chinchilla_runs):
+    return sl.fit("chinchilla", chinchilla_runs, bootstrap=1000, rng=0)
+
+
+def test_row_bootstrap_matches_epochs_standard_errors_and_intervals(boot_fit):
+    """Epoch (plain Huber refits, 4000 replicates): se within 15%, alpha/beta 95% intervals near theirs."""
+    b = boot_fit.bootstrap
+    assert b.n_failed == 0 and b.n_replicates == 1000 and len(b.params["alpha"]) == 1000
+    for name, se in EPOCH_SE.items():
+        assert b.se[name] == pytest.approx(se, rel=0.15), name
+    assert b.ci["alpha"] == pytest.approx((0.317, 0.373), abs=0.004)
+    assert b.ci["beta"] == pytest.approx((0.331, 0.415), abs=0.006)
+
+
+def test_guard_finds_no_better_basin_than_the_warm_start(boot_fit):
+    assert boot_fit.bootstrap.n_guarded == 50 and boot_fit.bootstrap.n_guard_better == 0
+
+
+def test_derived_quantity_interval(boot_fit):
+    """The compute-optimal exponent a = beta / (alpha + beta); Epoch: 0.513 (se 0.020)."""
+    lo, hi = boot_fit.bootstrap.interval(lambda p: p["beta"] / (p["alpha"] + p["beta"]))
+    a = boot_fit.params["beta"] / (boot_fit.params["alpha"] + boot_fit.params["beta"])
+    assert lo < a < hi and 0.45 < lo and hi < 0.57
+
+
+def test_same_seed_same_replicates(chinchilla_runs):
+    a = sl.fit("chinchilla", chinchilla_runs, bootstrap=20, rng=3)
+    b = sl.fit("chinchilla", chinchilla_runs, bootstrap=20, rng=3)
+    c = sl.fit("chinchilla", chinchilla_runs, bootstrap=20, rng=4)
+    assert a.bootstrap == b.bootstrap
+    assert a.bootstrap.params["alpha"] != c.bootstrap.params["alpha"]
+
+
+def test_resampling_schemes_draw_what_they_say():
+    rng = np.random.default_rng(0)
+    w, ly = resample("rows", 50, 30, rng, log_y=np.zeros(30))
+    assert w.shape == (50, 30) and np.all(w.sum(axis=1) == 30)
+    clusters = np.repeat(np.arange(6), 5)
+    w, _ = resample("clusters", 50, 30, rng, clusters=clusters, log_y=np.zeros(30))
+    assert np.all(w.sum(axis=1) == 30)
+    for row in w:  # every member of a cluster gets the same count
+        assert np.all(row.reshape(6, 5) == row.reshape(6, 5)[:, :1])
+    log_y, log_fit = np.linspace(0, 1, 30), np.linspace(0, 1, 30) + 0.1
+    w, ly = resample("residuals", 50, 30, rng, log_y=log_y, log_fit=log_fit)
+    assert np.all(w == 1) and np.allclose(np.abs(ly - log_fit), 0.1)
+
+
+def test_cluster_and_residual_bootstraps_fit():
+    law = sl.get_law("power_law_offset")
+    truth = {"E": 1.5, "a": 30.0, "b": 0.3}
+    runs = simulate(law, truth, n=120, noise=0.01, seed=2, ranges={"x": (1e6, 1e11)})
+    runs["model"] = np.repeat(np.arange(12), 10)
+    for scheme in ("clusters", "residuals"):
+        r = sl.fit(law, runs, bootstrap=200, resample=scheme, cluster="model" if scheme == "clusters" else None, rng=1)
+        b = r.bootstrap
+        assert b.scheme == scheme and b.n_failed == 0
+        lo, hi = b.ci["b"]
+        assert lo < r.params["b"] < hi and hi - lo < 0.3
+
+
+def test_bootstrap_round_trips_and_summarises(chinchilla_runs):
+    r = sl.fit("chinchilla", chinchilla_runs, bootstrap=20, rng=1)
+    assert sl.FitResult.from_dict(json.loads(json.dumps(r.to_dict()))) == r
+    s = r.summary()
+    assert set(s["se"]) == set(r.params) and s["ci"]["level"] == 0.95 and len(s["ci"]["alpha"]) == 2
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    (dict(bootstrap=5), "at least 10 replicates"),
+    (dict(bootstrap=-1), "non-negative integer"),
+    (dict(bootstrap=20, resample="jackknife"), "--resample must be one of rows, clusters, residuals"),
+    (dict(bootstrap=20, resample="clusters"), "needs --cluster COLUMN"),
+    (dict(bootstrap=20, resample="clusters", cluster="nope"), "--cluster column `nope` not found"),
+    (dict(bootstrap=20, level=1.5), "--level must lie strictly between 0 and 1"),
+])
+def test_bootstrap_option_errors(chinchilla_runs, kwargs, message):
+    with pytest.raises(sl.InputError, match=message):
+        sl.fit("chinchilla", chinchilla_runs, **kwargs)
+
+
+def test_cli_bootstrap_json():
+    from typer.testing import CliRunner
+
+    from scalinglaws.cli import app
+
+    res = CliRunner().invoke(app, ["fit", "chinchilla", "--law", "chinchilla", "--bootstrap", "50", "--seed", "1",
+                                   "--format", "json"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert set(doc["se"]) == {"E", "A", "B", "alpha", "beta"}
+    assert doc["ci"]["level"] == 0.95 and doc["ci"]["alpha"][0] < doc["params"]["alpha"] < doc["ci"]["alpha"][1]
+    assert doc["bootstrap"]["n_replicates"] == 50
