@@ -2,8 +2,8 @@
 
 Under ``vmap`` a ``while_loop`` runs until its slowest lane stops, so one slow start would make
 every start pay. The driver advances all lanes a few iterations at a time and keeps only the
-unfinished ones for the next chunk, padded to a small set of batch sizes (powers of two) so the
-number of compiled shapes stays bounded.
+unfinished ones for the next chunk, padded to the full batch or a power of two of at least 64, so
+few shapes are compiled (each costs tracing and compilation on a cold start).
 
 Optionally the driver prunes: at given evaluation counts it keeps only the starts whose objective
 ranks among the best ``keep`` and marks the rest ``discarded`` (successive halving, as in
@@ -23,13 +23,13 @@ import numpy as np
 from ._newton import CONVERGED, DISCARDED, FAILED, MAX_ITERATIONS
 from ._problem import take_lanes
 
-MIN_BUCKET = 8
+MIN_BUCKET = 64
 
 
 def _bucket(n: int, full: int) -> int:
-    if n > full // 2:
-        return full
-    return max(MIN_BUCKET, 1 << (n - 1).bit_length())
+    """The batch size that holds ``n`` of ``full`` lanes."""
+    size = max(MIN_BUCKET, 1 << (n - 1).bit_length())
+    return full if size * 2 > full else size
 
 
 def run_batched(init, advance, u0, data, *, max_iter: int, chunk: int = 25, prune: tuple = (), per_lane=False):

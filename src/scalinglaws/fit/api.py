@@ -119,12 +119,20 @@ def _bootstrap(spec, data, result, solved, replicates, scheme, clusters, level, 
     log_fit = np.log(result.law.predict(result.params, {k: np.asarray(v) for k, v in data.x.items()}))
     w, log_y_star = resample(scheme, replicates, log_y.size, rng, clusters=clusters, log_y=log_y, log_fit=log_fit)
     log_y_star = np.ascontiguousarray(log_y_star)
-    theta_r, f_r, status = solve_replicates(spec, data, best, w, log_y_star)
     guarded = rng.choice(replicates, size=min(replicates, max(10, replicates // 20)), replace=False)
-    _, f_cold, _ = solve_replicates(spec, data, cold, w[guarded], log_y_star[guarded])
+    # one batch: every replicate from the warm start, the guarded ones also from each cold start
+    lanes_w = np.concatenate([w, np.repeat(w[guarded], len(cold), axis=0)])
+    lanes_y = np.concatenate([log_y_star, np.repeat(log_y_star[guarded], len(cold), axis=0)])
+    starts = np.concatenate([np.repeat(best, replicates, axis=0), np.tile(cold, (len(guarded), 1))])
+    theta_all, f_all, status_all = solve_replicates(spec, data, starts, lanes_w, lanes_y)
+    theta_r, f_r, status = theta_all[:replicates], f_all[:replicates], status_all[:replicates]
+    f_cold = f_all[replicates:].reshape(len(guarded), len(cold)).min(axis=1)
     beaten = int(np.sum(f_cold < f_r[guarded] - 1e-9 * np.abs(f_r[guarded])))
     if beaten:
-        theta_r, f_r, status = solve_replicates(spec, data, np.concatenate([best, cold]), w, log_y_star)
+        multi = np.concatenate([best, cold])
+        theta_r, f_r, status = solve_replicates(spec, data, np.tile(multi, (replicates, 1)),
+                                                np.repeat(w, len(multi), axis=0), np.repeat(log_y_star, len(multi), axis=0),
+                                                per_replicate=len(multi))
     ok = status == CONVERGED
     params = {n: tuple(float(v) for v in theta_r[ok, i]) for i, n in enumerate(spec.free)}
     params.update({n: (v,) * int(ok.sum()) for n, v in result.params.items() if n in spec.fixed})

@@ -41,23 +41,21 @@ def solve_varpro(spec: Spec, data: Data, *, starts: int = 256, polish_starts: in
 
 
 def solve_replicates(spec: Spec, data: Data, starts: np.ndarray, w: np.ndarray, log_y: np.ndarray, *,
-                     max_iter: int = 300):
-    """Refit every replicate (rows of ``w``, ``log_y``) from each of ``starts`` (parameter values).
+                     per_replicate: int = 1, max_iter: int = 300):
+    """Polish lane ``i`` from ``starts[i]`` (parameter values) on targets ``log_y[i]`` with weights ``w[i]``.
 
-    Returns ``(theta (R, p), objective (R,), status (R,))`` of each replicate's best start.
+    Lanes come in consecutive groups of ``per_replicate`` (one replicate, several starts); returns
+    ``(theta (R, p), objective (R,), status (R,))`` of each group's best lane.
     """
-    R, K = w.shape[0], starts.shape[0]
-    u_starts = unconstrain(spec, {n: starts[:, i] for i, n in enumerate(spec.free)})
-    u0 = np.tile(u_starts, (R, 1))
-    lanes = data._replace(log_y=jnp.asarray(np.repeat(log_y, K, axis=0)), y=jnp.asarray(np.exp(np.repeat(log_y, K, axis=0))),
-                          w=jnp.asarray(np.repeat(w, K, axis=0)))
+    u0 = unconstrain(spec, {n: starts[:, i] for i, n in enumerate(spec.free)})
+    log_y = jnp.asarray(log_y)
+    lanes = data._replace(log_y=log_y, y=jnp.exp(log_y), w=jnp.asarray(w))
     u, f, status, _ = run_batched(*compiled_polisher(spec, per_lane=True), u0, lanes, max_iter=max_iter, per_lane=True)
-    f = np.where(np.isfinite(f), f, np.inf).reshape(R, K)
-    best = np.argmin(f, axis=1)
-    pick = np.arange(R) * K + best
+    f = np.where(np.isfinite(f), f, np.inf).reshape(-1, per_replicate)
+    pick = np.arange(f.shape[0]) * per_replicate + np.argmin(f, axis=1)
     values = theta(spec, u[pick], data.fixed)
     theta_out = np.stack([np.asarray(values[n]) for n in spec.free], axis=-1)
-    return theta_out, f[np.arange(R), best], status[pick]
+    return theta_out, f.reshape(-1)[pick], status[pick]
 
 
 def solve_hoffmann2022(spec: Spec, data: Data, **options):
