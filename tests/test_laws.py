@@ -52,7 +52,7 @@ def test_linear_parameters_really_enter_linearly(law):
     x = {k: jnp.asarray(v) for k, v in _points(law).items()}
     p = {k: jnp.asarray(v) for k, v in _mid_params(law).items()}
     for name in law.linear:
-        f = lambda c: law({**p, name: c}, x)  # noqa: E731
+        f = lambda c, name=name: law({**p, name: c}, x)  # noqa: E731
         hess = jax.jacfwd(jax.jacfwd(f))(jnp.asarray(1.3))
         assert np.allclose(hess, 0.0)
 

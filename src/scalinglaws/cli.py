@@ -215,7 +215,7 @@ def predict(
     result = _load_fit(fit_path)
     if points is not None:
         table = read_runs(points).table
-        rows = [dict(zip(table.columns, r)) for r in table.itertuples(index=False)]
+        rows = [dict(zip(table.columns, r, strict=True)) for r in table.itertuples(index=False)]
         values = result.predict(table)
     else:
         rows = [_pairs("--at", [item], numeric=True) for item in at]
@@ -225,7 +225,7 @@ def predict(
                 _usage("--at", f"must give every input of law {result.law.name} ({', '.join(result.law.inputs)})", at)
         values = np.concatenate([result.predict(row) for row in rows])
     preds = [{**{k: _json_default(v) if hasattr(v, "item") else v for k, v in row.items()}, "y": float(val)}
-             for row, val in zip(rows, values)]
+             for row, val in zip(rows, values, strict=True)]
     if fmt == "json":
         _print_json({"law": result.law.name, "predictions": preds})
         return
