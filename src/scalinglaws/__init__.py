@@ -7,6 +7,7 @@ a `FitResult`, `compute_optimal` plans a budget.
 from . import _jax  # noqa: F401  (float64 and the compilation cache, before anything else)
 from .data import DATASETS, Runs, load_dataset, load_runs, read_runs
 from .errors import FitError, InputError, ScalingLawsError
+from .evaluate import Backtest, backtest
 from .fit import FitResult, Starts, fit
 from .laws import Law, Param, get_law, list_laws, register_law
 from .plan import compute_optimal
@@ -14,6 +15,7 @@ from .plan import compute_optimal
 __version__ = "0.1.0"
 
 __all__ = [
+    "Backtest",
     "DATASETS",
     "FitError",
     "FitResult",
@@ -24,6 +26,7 @@ __all__ = [
     "ScalingLawsError",
     "Starts",
     "__version__",
+    "backtest",
     "compute_optimal",
     "fit",
     "get_law",

@@ -240,6 +240,42 @@ def predict(
 
 @app.command()
 @_guard
+def backtest(
+    data: str = typer.Argument(..., help="a run table or a bundled dataset name"),
+    law: str = typer.Option(..., "--law", help="one or more laws: NAME[,NAME...]"),
+    train_where: str = typer.Option(..., "--train-where", help='the training runs, e.g. "C < 1e21"; the rest are scored'),
+    x: List[str] = typer.Option([], "--x", help="map a law input to a column: VAR=COLUMN (repeatable)"),
+    y: Optional[str] = typer.Option(None, "--y", help="target column"),
+    loss: str = typer.Option("huber", "--loss", help="huber | mse | huber-mle"),
+    method: str = typer.Option("varpro", "--method", help="varpro (default) | hoffmann2022"),
+    fmt: str = typer.Option("table", "--format", help="table | json"),
+):
+    """Fit on the runs --train-where selects; score the forecasts of the held-out runs."""
+    _check_format(fmt)
+    from .data import load_runs
+    from .evaluate import backtest as run_backtest
+
+    with _spinner(f"backtesting {law}"):
+        result = run_backtest(law, load_runs(data), train_where=train_where, x=_pairs("--x", x, numeric=False), y=y,
+                              loss=loss, method=method)
+    doc = result.to_dict()
+    if fmt == "json":
+        _print_json(doc)
+        return
+    table = Table(title=f"backtest: train on {train_where} ({doc['n_train']} runs), score {doc['n_test']} held-out runs",
+                  title_justify="left")
+    columns = ("law", "status", "are", "max_are", "rmse_log", "bias_log", "wins")
+    for col in columns:
+        table.add_column(col, justify="left" if col in ("law", "status") else "right")
+    for score in doc["laws"]:
+        table.add_row(*(f"{score[c]:.4g}" if isinstance(score[c], float) else str(score[c]) for c in columns))
+    out.print(table)
+    out.print("are: mean |forecast / actual - 1|; rmse_log, bias_log: of log(forecast / actual); "
+              "wins: held-out runs where the law was closest")
+
+
+@app.command()
+@_guard
 def plan(
     fit_path: Optional[Path] = typer.Argument(None, metavar="[FIT.json]", help="a fit document"),
     law: Optional[str] = typer.Option(None, "--law", help="a law name (with --params) instead of a fit"),
