@@ -105,3 +105,46 @@ def test_cli_bootstrap_json():
     assert set(doc["se"]) == {"E", "A", "B", "alpha", "beta"}
     assert doc["ci"]["level"] == 0.95 and doc["ci"]["alpha"][0] < doc["params"]["alpha"] < doc["ci"]["alpha"][1]
     assert doc["bootstrap"]["n_replicates"] == 50
+
+
+def test_prediction_interval_and_extrapolation_labels(boot_fit):
+    x = {"N": np.array([7e10, 1e9]), "D": np.array([1.4e12, 2e10])}
+    labels, decades = boot_fit.extrapolation(x)
+    assert labels == ["extrapolation", "interpolation"]
+    n_max = boot_fit.x_range["N"][1]
+    assert decades["N"][0] == pytest.approx(np.log10(7e10 / n_max)) and decades["N"][1] == 0.0
+    lo, hi = boot_fit.predict_interval(x, level=0.9)
+    y = boot_fit.predict(x)
+    assert np.all(lo < y) and np.all(y < hi)
+    assert (hi[0] / lo[0]) > (hi[1] / lo[1])  # wider where it extrapolates
+    lo80, hi80 = boot_fit.predict_interval(x, level=0.8)
+    assert np.all(lo80 > lo) and np.all(hi80 < hi)
+
+
+def test_prediction_interval_needs_bootstrap(default_fit):
+    with pytest.raises(sl.InputError, match="need a fit with bootstrap replicates"):
+        default_fit.predict_interval({"N": 1e9, "D": 1e10})
+
+
+def test_summary_with_bootstrap_round_trips_for_predict(boot_fit):
+    doc = json.loads(json.dumps(boot_fit.summary()))
+    again = sl.FitResult.from_dict(doc)
+    assert again.bootstrap == boot_fit.bootstrap
+    x = {"N": 7e10, "D": 1.4e12}
+    assert again.predict_interval(x) == boot_fit.predict_interval(x)
+
+
+def test_cli_predict_interval(tmp_path):
+    from typer.testing import CliRunner
+
+    from scalinglaws.cli import app
+
+    runner = CliRunner()
+    path = tmp_path / "fit.json"
+    res = runner.invoke(app, ["fit", "chinchilla", "--law", "chinchilla", "--bootstrap", "100", "--out", str(path)])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(app, ["predict", str(path), "--at", "N=7e10,D=1.4e12", "--interval", "0.9", "--format", "json"])
+    (p,) = json.loads(res.stdout)["predictions"]
+    assert p["lo"] < p["y"] < p["hi"] and p["level"] == 0.9 and p["extrapolation"] == "extrapolation"
+    res = runner.invoke(app, ["predict", str(path), "--at", "N=7e10,D=1.4e12", "--interval", "1.5"])
+    assert res.exit_code == 1 and "--interval must lie strictly between 0 and 1" in res.stderr

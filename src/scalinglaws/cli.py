@@ -202,9 +202,11 @@ def predict(
     fit_path: Path = typer.Argument(..., metavar="FIT.json", help="a fit document written by `fit --out`"),
     at: List[str] = typer.Option([], "--at", help="one point: VAR=VALUE[,VAR=VALUE...] (repeatable)"),
     points: Optional[Path] = typer.Option(None, "--points", help="a table of points (.csv, .parquet, .jsonl)"),
+    interval: Optional[float] = typer.Option(None, "--interval", help="prediction interval level, e.g. 0.9 "
+                                             "(needs a fit with --bootstrap)"),
     fmt: str = typer.Option("table", "--format", help="table | json"),
 ):
-    """Predict the fitted law at new points."""
+    """Predict the fitted law at new points, each labelled interpolation or extrapolation."""
     _check_format(fmt)
     import numpy as np
 
@@ -216,25 +218,36 @@ def predict(
     if points is not None:
         table = read_runs(points).table
         rows = [dict(zip(table.columns, r, strict=True)) for r in table.itertuples(index=False)]
-        values = result.predict(table)
+        inputs = table
     else:
         rows = [_pairs("--at", [item], numeric=True) for item in at]
         for row in rows:
             missing = [n for n in result.law.inputs if n not in row and result.columns.get(n) not in row]
             if missing:
                 _usage("--at", f"must give every input of law {result.law.name} ({', '.join(result.law.inputs)})", at)
-        values = np.concatenate([result.predict(row) for row in rows])
-    preds = [{**{k: _json_default(v) if hasattr(v, "item") else v for k, v in row.items()}, "y": float(val)}
-             for row, val in zip(rows, values, strict=True)]
+        inputs = {k: np.array([row.get(k, row.get(result.columns.get(k))) for row in rows]) for k in result.law.inputs}
+    values = result.predict(inputs)
+    labels, decades = result.extrapolation(inputs)
+    bounds = result.predict_interval(inputs, interval) if interval is not None else None
+    preds = []
+    for i, row in enumerate(rows):
+        p = {**{k: _json_default(v) if hasattr(v, "item") else v for k, v in row.items()}, "y": float(values[i])}
+        if bounds is not None:
+            p.update(level=interval, lo=float(bounds[0][i]), hi=float(bounds[1][i]))
+        p.update(extrapolation=labels[i], decades={k: float(v[i]) for k, v in decades.items()})
+        preds.append(p)
     if fmt == "json":
         _print_json({"law": result.law.name, "predictions": preds})
         return
     table = Table(title=f"{result.law.name} predictions", title_justify="left")
-    keys = [k for k in preds[0] if k != "y"]
-    for k in keys + [result.y_column]:
+    keys = list(rows[0])
+    for k in keys + [result.y_column] + ([f"{interval:.0%} interval"] if bounds is not None else []) + ["where"]:
         table.add_column(k, justify="right")
     for p in preds:
-        table.add_row(*[_fmt(p[k]) if isinstance(p[k], float) else str(p[k]) for k in keys], _fmt(p["y"]))
+        span = [f"[{_fmt(p['lo'])}, {_fmt(p['hi'])}]"] if bounds is not None else []
+        far = ", ".join(f"{k} +{v:.2g} dec" for k, v in p["decades"].items() if v > 0)
+        where = p["extrapolation"] + (f" ({far})" if far else "")
+        table.add_row(*[_fmt(p[k]) if isinstance(p[k], float) else str(p[k]) for k in keys], _fmt(p["y"]), *span, where)
     out.print(table)
 
 

@@ -38,6 +38,7 @@ class Bootstrap:
     n_failed: int
     n_guarded: int = 0  # replicates also refitted from a cold multi-start
     n_guard_better: int = 0  # of those, how many the cold multi-start beat (then all were multi-started)
+    residuals: tuple[float, ...] = ()  # log residuals of the full-data fit (run-to-run noise)
 
     def values(self) -> dict[str, np.ndarray]:
         return {k: np.asarray(v) for k, v in self.params.items()}
@@ -60,13 +61,32 @@ class Bootstrap:
     def to_dict(self) -> dict:
         return {"scheme": self.scheme, "level": self.level, "n_replicates": self.n_replicates,
                 "n_failed": self.n_failed, "n_guarded": self.n_guarded, "n_guard_better": self.n_guard_better,
-                "params": {k: list(v) for k, v in self.params.items()}}
+                "params": {k: list(v) for k, v in self.params.items()}, "residuals": list(self.residuals)}
 
     @classmethod
     def from_dict(cls, d: Mapping) -> "Bootstrap":
         return cls(scheme=d["scheme"], level=float(d["level"]), n_replicates=int(d["n_replicates"]),
                    n_failed=int(d["n_failed"]), n_guarded=int(d.get("n_guarded", 0)),
-                   n_guard_better=int(d.get("n_guard_better", 0)), params={k: tuple(float(x) for x in v) for k, v in d["params"].items()})
+                   n_guard_better=int(d.get("n_guard_better", 0)),
+                   residuals=tuple(float(x) for x in d.get("residuals", ())), params={k: tuple(float(x) for x in v) for k, v in d["params"].items()})
+
+
+def prediction_interval(law, boot: Bootstrap, x: Mapping[str, np.ndarray], level: float):
+    """``(lo, hi)`` for a new run at ``x``: parameter uncertainty and run-to-run noise together.
+
+    For replicate ``b`` the forecast is ``log f(theta_b, x) + r_b``, with ``r_b`` drawn from the
+    full-data fit's log residuals (a fixed seed, so the interval is reproducible); the interval
+    is the percentile range of those forecasts.
+    """
+    if not (0.0 < level < 1.0):
+        raise InputError(f"--interval must lie strictly between 0 and 1; got {level!r}")
+    values = boot.values()
+    n_rep = len(next(iter(values.values())))
+    log_f = np.stack([np.log(law.predict({k: v[b] for k, v in values.items()}, x)) for b in range(n_rep)])
+    noise = np.random.default_rng(0).choice(np.asarray(boot.residuals), size=(n_rep, 1))
+    tail = (1.0 - level) / 2.0
+    lo, hi = np.quantile(log_f + noise, [tail, 1.0 - tail], axis=0)
+    return np.exp(lo), np.exp(hi)
 
 
 def check_options(replicates, scheme: str, cluster, level: float) -> None:

@@ -138,7 +138,8 @@ def _bootstrap(spec, data, result, solved, replicates, scheme, clusters, level, 
     params.update({n: (v,) * int(ok.sum()) for n, v in result.params.items() if n in spec.fixed})
     params = {n: params[n] for n in spec.law.param_names}
     return Bootstrap(scheme=scheme, level=float(level), params=params, n_replicates=int(replicates),
-                     n_failed=int((~ok).sum()), n_guarded=int(guarded.size), n_guard_better=beaten)
+                     n_failed=int((~ok).sum()), n_guarded=int(guarded.size), n_guard_better=beaten,
+                     residuals=tuple(float(v) for v in log_y - log_fit))
 
 
 def _check_fix(law: Law, fix: Mapping[str, float]) -> dict[str, float]:

@@ -70,6 +70,30 @@ class FitResult:
 
     def predict(self, x: Mapping[str, Any] | pd.DataFrame) -> np.ndarray:
         """The law at new points: a mapping or table keyed by law inputs (or the fit's column names)."""
+        return self.law.predict(self.params, self._inputs(x))
+
+    def predict_interval(self, x: Mapping[str, Any] | pd.DataFrame, level: float = 0.9):
+        """``(lo, hi)`` prediction interval for new runs at ``x`` (needs a fit with ``bootstrap``)."""
+        from ..uncertainty import prediction_interval
+
+        if self.bootstrap is None:
+            raise InputError("prediction intervals need a fit with bootstrap replicates (fit --bootstrap B)")
+        return prediction_interval(self.law, self.bootstrap, self._inputs(x), level)
+
+    def extrapolation(self, x: Mapping[str, Any] | pd.DataFrame) -> tuple[list[str], dict[str, np.ndarray]]:
+        """Per point: ``"interpolation"`` or ``"extrapolation"``, and per input how many decades
+        (log10) it lies outside the range of the runs that were fitted (0 inside)."""
+        arrays = self._inputs(x)
+        decades = {}
+        for name, v in arrays.items():
+            lo, hi = self.x_range.get(name, (-np.inf, np.inf))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                d = np.maximum(np.log10(v / hi), np.log10(lo / v))
+            decades[name] = np.maximum(np.nan_to_num(d, nan=0.0), 0.0)
+        outside = np.any(np.stack(list(decades.values())) > 0, axis=0)
+        return ["extrapolation" if o else "interpolation" for o in outside], decades
+
+    def _inputs(self, x) -> dict[str, np.ndarray]:
         values = {}
         for name in self.law.inputs:
             column = self.columns.get(name, name)
@@ -82,8 +106,8 @@ class FitResult:
         arrays = {k: np.atleast_1d(np.asarray(v, dtype=np.float64)) for k, v in values.items()}
         for name, v in arrays.items():
             if not np.all(np.isfinite(v)):
-                raise InputError(f"prediction input `{name}` must be finite; got {v[~np.isfinite(v)][0]!r}")
-        return self.law.predict(self.params, arrays)
+                raise InputError(f"prediction input `{name}` must be finite; got {float(v[~np.isfinite(v)][0])!r}")
+        return arrays
 
     def summary(self) -> dict:
         """Plain JSON-safe data: everything but the per-start records."""
@@ -93,7 +117,7 @@ class FitResult:
         if b is not None:
             d["se"] = self.bootstrap.se
             d["ci"] = {"level": self.bootstrap.level, **{k: list(v) for k, v in self.bootstrap.ci.items()}}
-            d["bootstrap"] = {k: v for k, v in b.items() if k != "params"}
+            d["bootstrap"] = b  # with the replicates, so `predict --interval` can use them
         return d
 
     def to_dict(self) -> dict:
