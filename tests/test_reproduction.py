@@ -1,5 +1,7 @@
 """Golden reproductions of published Chinchilla fits (Epoch AI's replication, arXiv:2404.10102)."""
 
+from pathlib import Path
+
 import pytest
 
 import scalinglaws as sl
@@ -68,3 +70,22 @@ def test_hoffmann_published_constants_fit_this_extraction_four_times_worse(chinc
     )
     objective = float(np.sum(huber(np.log(runs["loss"].to_numpy()) - np.log(pred), 1e-3)))
     assert objective > 3.5 * default_fit.objective
+
+
+BNSL_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "bnsl_4digit_addition" / "four_digit_addition_learning_curve.csv"
+
+
+@pytest.mark.skipif(not BNSL_DATA.exists(), reason="../shared/data is not beside the checkout")
+def test_bnsl_extrapolates_the_sharp_break_of_4_digit_addition():
+    """Caballero et al. 2023's protocol: fit one break on the first 14 points, forecast the last 3."""
+    import numpy as np
+    import pandas as pd
+
+    t = pd.read_csv(BNSL_DATA)
+    test = t[t["split"] == "extrapolate"]
+    errors = {}
+    for law in ("bnsl", "power_law_offset"):
+        r = sl.fit(law, t, x={"x": "train_dataset_size"}, y="test_cross_entropy", where='split == "fit"', loss="mse")
+        pred = r.predict({"x": test["train_dataset_size"]})
+        errors[law] = np.sqrt(np.mean((np.log1p(pred) - np.log1p(test["test_cross_entropy"])) ** 2))
+    assert errors["bnsl"] < 0.02 < 10 * errors["bnsl"] < errors["power_law_offset"]

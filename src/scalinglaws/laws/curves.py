@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import jax.numpy as jnp
+
 from ._law import Law, Param, power
 from ._registry import register_law
 
@@ -49,6 +51,59 @@ power_law_offset = register_law(
         equation="y = E + a x^-b",
         reference="Hestness et al. 2017, arXiv:1712.00409; Alabdulmohsin et al. 2022 (M2), arXiv:2209.06640",
         linear=("E", "a"),
+        output="y",
+    )
+)
+
+
+def _saturating_power(p, x):
+    # Nezhurina et al. 2025 (LAION): y = a (x + b)^c + d
+    return p["a"] * power(x["x"] + p["b"], p["c"]) + p["d"]
+
+
+def _bnsl(p, x):
+    # Caballero et al. 2023, eq. (1) with one break:
+    # y = a + b x^-c0 (1 + (x / d1)^(1 / f1))^(-c1 f1), the bracket written as exp(-c1 f1 softplus(...))
+    log_x = jnp.log(x["x"])
+    bend = jnp.logaddexp(0.0, (log_x - jnp.log(p["d1"])) / p["f1"])
+    return p["a"] + p["b"] * jnp.exp(-p["c0"] * log_x - p["c1"] * p["f1"] * bend)
+
+
+saturating_power = register_law(
+    Law(
+        name="saturating_power",
+        inputs=("x",),
+        params=(
+            Param("a", (0.0, INF), (1e-2, 1e4), "log", "amplitude"),
+            Param("b", (0.0, INF), (1e-2, 1e10), "log", "shift of the scale variable (x units)"),
+            Param("c", (-10.0, 0.0), (-1.5, -0.02), description="exponent (negative: y falls with x)"),
+            Param("d", (0.0, INF), (0.0, 1.0), description="floor: y as x -> infinity"),
+        ),
+        fn=_saturating_power,
+        equation="y = a (x + b)^c + d",
+        reference="Nezhurina et al. 2025, Scaling Laws for Robust Comparison of Open Foundation Language-Vision "
+        "Models and Datasets, arXiv:2506.04598",
+        linear=("a", "d"),
+        output="y",
+    )
+)
+
+bnsl = register_law(
+    Law(
+        name="bnsl",
+        inputs=("x",),
+        params=(
+            Param("a", (0.0, INF), (0.0, 1.0), description="limit value as x -> infinity"),
+            Param("b", (0.0, INF), (1e-2, 1e4), "log", "offset on log-log axes"),
+            Param("c0", (-INF, INF), (0.0, 1.0), description="slope of the first segment"),
+            Param("c1", (-INF, INF), (-0.5, 1.0), description="change of slope at the break"),
+            Param("d1", (0.0, INF), (1.0, 1e12), "log", "location of the break (x units)"),
+            Param("f1", (0.0, INF), (0.05, 2.0), "log", "sharpness of the break (smaller: sharper)"),
+        ),
+        fn=_bnsl,
+        equation="y = a + b x^-c0 (1 + (x / d1)^(1 / f1))^(-c1 f1)",
+        reference="Caballero et al. 2023, Broken Neural Scaling Laws, arXiv:2210.14891, eq. (1), one break",
+        linear=("a", "b"),
         output="y",
     )
 )
