@@ -39,7 +39,7 @@ def main(simulations: int) -> None:
             runs = simulate(law, case["truth"], case["ranges"], rng, N_RUNS)
             fit = sl.fit(law, runs, bootstrap=REPLICATES, rng=int(rng.integers(1 << 31)))
             for lvl in LEVELS:
-                lo, hi = fit.bootstrap.interval(lambda p: p[case["exponent"]], level=lvl)
+                lo, hi = fit.bootstrap.interval(lambda p, k=case["exponent"]: p[k], level=lvl)
                 hits[(lvl, "param")] += lo <= case["truth"][case["exponent"]] <= hi
             for dec, kind in ((1, "1 decade"), (2, "2 decades")):
                 x = {k: np.array([hi * 10.0**dec]) for k, (lo, hi) in case["ranges"].items()}
