@@ -82,7 +82,9 @@ def prediction_interval(law, boot: Bootstrap, x: Mapping[str, np.ndarray], level
         raise InputError(f"--interval must lie strictly between 0 and 1; got {level!r}")
     values = boot.values()
     n_rep = len(next(iter(values.values())))
-    log_f = np.stack([np.log(law.predict({k: v[b] for k, v in values.items()}, x)) for b in range(n_rep)])
+    # laws are elementwise: replicates along axis 0, points along axis 1, in one evaluation
+    log_f = np.log(law.predict({k: v[:, None] for k, v in values.items()},
+                               {k: np.asarray(v)[None, :] for k, v in x.items()}))
     noise = np.random.default_rng(0).choice(np.asarray(boot.residuals), size=(n_rep, 1))
     tail = (1.0 - level) / 2.0
     lo, hi = np.quantile(log_f + noise, [tail, 1.0 - tail], axis=0)

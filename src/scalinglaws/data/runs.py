@@ -86,9 +86,9 @@ def _check_boolean(table: pd.DataFrame, column: str) -> None:
     if column not in table.columns:
         raise InputError(f"excluded column `{column}` not found; columns are {', '.join(map(str, table.columns))}")
     values = table[column]
-    ok = values.map(lambda v: isinstance(v, (bool, np.bool_)) or v in (0, 1)).all() if len(values) else True
-    if not ok:
-        bad = next(i for i, v in enumerate(values) if not (isinstance(v, (bool, np.bool_)) or v in (0, 1)))
+    ok = np.array([isinstance(v, (bool, np.bool_)) or v in (0, 1) for v in values], dtype=bool)
+    if not ok.all():
+        bad = int(np.argmin(ok))
         raise InputError(f"column `{column}` must be boolean (true/false or 0/1); row {bad + 1} has {values.iloc[bad]!r}")
 
 

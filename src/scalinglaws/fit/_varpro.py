@@ -26,15 +26,9 @@ def nonlinear_grid(spec: Spec, n_total: int, rng: np.random.Generator | None) ->
     if not names:
         return np.zeros((1, 0))
     per_axis = max(2, int(round(n_total ** (1.0 / len(names)))))
-    axes = []
-    for n in names:
-        prm = spec.law.param(n)
-        if rng is None:
-            axes.append(prm.grid(per_axis))
-        else:  # jitter within each cell: a different but equally covering grid per seed
-            q = (np.arange(per_axis) + rng.uniform(0.05, 0.95, per_axis)) / per_axis
-            lo, hi = prm.start
-            axes.append(np.exp(np.log(lo) + q * np.log(hi / lo)) if prm.scale == "log" else lo + q * (hi - lo))
+    # with a generator, jitter within each cell: a different but equally covering grid per seed
+    axes = [spec.law.param(n).grid(per_axis, None if rng is None else rng.uniform(0.05, 0.95, per_axis))
+            for n in names]
     return np.array(list(itertools.product(*axes)), dtype=np.float64)
 
 

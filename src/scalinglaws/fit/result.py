@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 import numpy as np
@@ -143,11 +143,12 @@ class FitResult:
             "notes": list(self.notes),
             "bootstrap": None if self.bootstrap is None else self.bootstrap.to_dict(),
             "starts": None if self.starts is None else {
-                k: (dict(v) if isinstance(v, dict) else list(v)) for k, v in asdict(self.starts).items()
+                "params": {k: list(v) for k, v in self.starts.params.items()},
+                "objective": list(self.starts.objective),
+                "status": list(self.starts.status),
+                "iterations": list(self.starts.iterations),
             },
         }
-        if d["starts"] is not None:
-            d["starts"]["params"] = {k: list(v) for k, v in self.starts.params.items()}
         return d
 
     @classmethod

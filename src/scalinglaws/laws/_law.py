@@ -61,10 +61,13 @@ class Param:
     def transform(self) -> str:
         return transform_kind(self.bounds)
 
-    def grid(self, n: int) -> np.ndarray:
-        """``n`` starting values spread over the start range, interior points only."""
+    def grid(self, n: int, offsets: np.ndarray | None = None) -> np.ndarray:
+        """``n`` starting values spread over the start range, one per equal cell (on ``scale``).
+
+        ``offsets`` in (0, 1) place each value inside its cell (default: the cell centres).
+        """
         lo, hi = self.start
-        q = (np.arange(n) + 0.5) / n
+        q = (np.arange(n) + (0.5 if offsets is None else offsets)) / n
         if self.scale == "log":
             return np.exp(np.log(lo) + q * (np.log(hi) - np.log(lo)))
         return lo + q * (hi - lo)
