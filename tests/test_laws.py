@@ -109,3 +109,46 @@ def test_kaplan_nd_reduces_to_kaplan_n_at_infinite_data():
     p = {"N_c": 6.4e13, "D_c": 1.8e13, "alpha_N": 0.076, "alpha_D": 0.103}
     y = sl.get_law("kaplan_nd").predict(p, {"N": [1e9], "D": [1e300]})[0]
     assert y == pytest.approx((6.4e13 / 1e9) ** 0.076, rel=1e-12)
+
+
+def test_m4_solves_its_implicit_equation_and_reduces_to_m2():
+    m4 = sl.get_law("m4")
+    x = np.geomspace(1e2, 1e9, 9)
+    p = {"eps_inf": 0.1, "eps_0": 0.9, "alpha": 0.6, "beta": 40.0, "c": -0.35}
+    eps = m4.predict(p, {"x": x})
+    lhs = (eps - p["eps_inf"]) / (p["eps_0"] - eps) ** p["alpha"]
+    assert np.allclose(lhs, p["beta"] * x ** p["c"], rtol=1e-10)
+    assert np.all((eps > p["eps_inf"]) & (eps < p["eps_0"]))
+    p2 = {"eps_inf": 0.1, "beta": 4.0, "c": -0.35}
+    eps4 = m4.predict({**p2, "eps_0": 50.0, "alpha": 0.0}, {"x": x})
+    assert np.allclose(eps4, sl.get_law("m2").predict(p2, {"x": x}), rtol=1e-12)
+
+
+def test_m4_gradient_is_the_implicit_function_derivative():
+    m4 = sl.get_law("m4")
+    x = {"x": jnp.asarray([1e4])}
+    p = {"eps_inf": 0.1, "eps_0": 0.9, "alpha": 0.6, "beta": 40.0, "c": -0.35}
+    g = jax.grad(lambda c: m4({**{k: jnp.asarray(v) for k, v in p.items()}, "c": c}, x)[0])(jnp.asarray(p["c"]))
+    h = 1e-6
+    fd = (m4.predict({**p, "c": p["c"] + h}, {"x": [1e4]})[0] - m4.predict({**p, "c": p["c"] - h}, {"x": [1e4]})[0]) / (2 * h)
+    assert float(g) == pytest.approx(fd, rel=1e-6)
+
+
+def test_m1_is_the_power_law_and_m3_saturates():
+    x = {"x": np.geomspace(1e3, 1e9, 5)}
+    assert np.allclose(sl.get_law("m1").predict({"beta": 3.0, "c": -0.4}, x),
+                       sl.get_law("power_law").predict({"a": 3.0, "b": 0.4}, x), rtol=1e-13)
+    y = sl.get_law("m3").predict({"beta": 2.0, "gamma": 1e-4, "c": 0.5}, {"x": [1e15]})[0]
+    assert y == pytest.approx(2.0 * 1e-4**0.5, rel=1e-9)
+
+
+def test_bnsl2_without_a_second_bend_is_bnsl_and_the_sigmoid_spans_its_plateaus():
+    x = {"x": np.geomspace(1e1, 1e9, 7)}
+    p = {"a": 0.1, "b": 3.0, "c0": 0.2, "c1": 0.4, "d1": 1e4, "f1": 0.3}
+    assert np.allclose(sl.get_law("bnsl2").predict({**p, "c2": 0.0, "d2": 1e7, "f2": 0.5}, x),
+                       sl.get_law("bnsl").predict(p, x), rtol=1e-13)
+    s = sl.get_law("sigmoid_log")
+    q = {"y0": 0.25, "y_inf": 0.9, "x0": 1e6, "k": 2.0}
+    lo, mid, hi = s.predict(q, {"x": [1e-3, 1e6, 1e15]})
+    assert lo == pytest.approx(0.25, abs=1e-9) and mid == pytest.approx(0.575) and hi == pytest.approx(0.9, abs=1e-9)
+    assert s.y_range == (0.0, 1.0)

@@ -55,7 +55,8 @@ def _solve_linear(spec: Spec, phi, data: Data):
         c = jnp.linalg.lstsq(A / scale, b)[0] / scale
         for i, n in enumerate(lin):
             lo, hi = law.param(n).bounds
-            room = 1e-6 * (jnp.abs(c[i]) + 1e-3)  # a start strictly inside the bounds
+            # a start strictly inside the bounds
+            room = 1e-6 * (hi - lo if np.isfinite(hi - lo) else jnp.abs(c[i]) + 1e-3)
             values[n] = jnp.clip(c[i], lo + room, hi - room)
     return jnp.stack([values[n] for n in spec.free]) if spec.free else jnp.zeros(0)
 

@@ -31,8 +31,11 @@ class Solved(NamedTuple):
 def solve_varpro(spec: Spec, data: Data, *, starts: int = 256, polish_starts: int = 16, rng=None, max_iter=300):
     phi = nonlinear_grid(spec, starts, rng)
     theta0, f0 = compiled_screen(spec)(jnp.asarray(phi), data)
-    order = np.argsort(np.asarray(f0), kind="stable")[: max(1, min(polish_starts, len(phi)))]
-    th = np.asarray(theta0)[order]
+    theta0, f0 = np.asarray(theta0), np.asarray(f0)
+    usable = np.flatnonzero(np.isfinite(f0) & np.isfinite(theta0).all(axis=1))
+    pool = usable if usable.size else np.arange(len(phi))  # none usable: polish anyway, and fail honestly
+    order = pool[np.argsort(f0[pool], kind="stable")][: max(1, polish_starts)]
+    th = theta0[order]
     u0 = unconstrain(spec, {n: th[:, i] for i, n in enumerate(spec.free)})
     u, f, status, it = run_batched(*compiled_polisher(spec), u0, data, max_iter=max_iter)
     values = theta(spec, u, data.fixed)

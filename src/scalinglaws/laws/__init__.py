@@ -1,6 +1,6 @@
 """Laws: `Law` and `Param` values and the registry. Importing this registers every family."""
 
-from . import curves, pretraining  # noqa: F401  (registration)
+from . import alabdulmohsin, curves, downstream, pretraining  # noqa: F401  (registration)
 from ._law import Law, Param
 from ._registry import get_law, list_laws, register_law
 

@@ -88,6 +88,8 @@ class Law:
             solves these exactly for each candidate set of the other parameters.
         output: what the law predicts (``"loss"``, ``"error"``).
         log_inputs: inputs the law takes powers/logs of, which must be positive.
+        y_range: ``(lo, hi)`` for a law of a bounded metric (accuracy in [0, 1]); ``--law auto``
+            offers it only for targets inside that range.
     """
 
     name: str
@@ -99,6 +101,7 @@ class Law:
     linear: tuple[str, ...] = ()
     output: str = "loss"
     log_inputs: tuple[str, ...] | None = None
+    y_range: tuple[float, float] | None = None
 
     def __post_init__(self):
         names = self.param_names
@@ -145,6 +148,7 @@ class Law:
             "equation": self.equation,
             "reference": self.reference,
             "output": self.output,
+            **({"y_range": list(self.y_range)} if self.y_range else {}),
         }
 
 

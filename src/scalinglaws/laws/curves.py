@@ -61,12 +61,21 @@ def _saturating_power(p, x):
     return p["a"] * power(x["x"] + p["b"], p["c"]) + p["d"]
 
 
+def _bend(log_x, p, i):
+    # log of the break factor (1 + (x / d_i)^(1 / f_i))^(-c_i f_i), written with softplus
+    return -p[f"c{i}"] * p[f"f{i}"] * jnp.logaddexp(0.0, (log_x - jnp.log(p[f"d{i}"])) / p[f"f{i}"])
+
+
 def _bnsl(p, x):
-    # Caballero et al. 2023, eq. (1) with one break:
-    # y = a + b x^-c0 (1 + (x / d1)^(1 / f1))^(-c1 f1), the bracket written as exp(-c1 f1 softplus(...))
+    # Caballero et al. 2023, eq. (1) with one break: y = a + b x^-c0 (1 + (x / d1)^(1 / f1))^(-c1 f1)
     log_x = jnp.log(x["x"])
-    bend = jnp.logaddexp(0.0, (log_x - jnp.log(p["d1"])) / p["f1"])
-    return p["a"] + p["b"] * jnp.exp(-p["c0"] * log_x - p["c1"] * p["f1"] * bend)
+    return p["a"] + p["b"] * jnp.exp(-p["c0"] * log_x + _bend(log_x, p, 1))
+
+
+def _bnsl2(p, x):
+    # Caballero et al. 2023, eq. (1) with two breaks
+    log_x = jnp.log(x["x"])
+    return p["a"] + p["b"] * jnp.exp(-p["c0"] * log_x + _bend(log_x, p, 1) + _bend(log_x, p, 2))
 
 
 saturating_power = register_law(
@@ -88,21 +97,42 @@ saturating_power = register_law(
     )
 )
 
+def _break(i: int, d_start: tuple[float, float]) -> tuple[Param, ...]:
+    return (
+        Param(f"c{i}", (-INF, INF), (-0.5, 1.0), description=f"change of slope at break {i}"),
+        Param(f"d{i}", (0.0, INF), d_start, "log", f"location of break {i} (x units)"),
+        Param(f"f{i}", (0.0, INF), (0.05, 2.0), "log", f"sharpness of break {i} (smaller: sharper)"),
+    )
+
+
+_BNSL_HEAD = (
+    Param("a", (0.0, INF), (0.0, 1.0), description="limit value as x -> infinity"),
+    Param("b", (0.0, INF), (1e-2, 1e4), "log", "offset on log-log axes"),
+    Param("c0", (-INF, INF), (0.0, 1.0), description="slope of the first segment"),
+)
+BNSL_REFERENCE = "Caballero et al. 2023, Broken Neural Scaling Laws, arXiv:2210.14891, eq. (1)"
+
 bnsl = register_law(
     Law(
         name="bnsl",
         inputs=("x",),
-        params=(
-            Param("a", (0.0, INF), (0.0, 1.0), description="limit value as x -> infinity"),
-            Param("b", (0.0, INF), (1e-2, 1e4), "log", "offset on log-log axes"),
-            Param("c0", (-INF, INF), (0.0, 1.0), description="slope of the first segment"),
-            Param("c1", (-INF, INF), (-0.5, 1.0), description="change of slope at the break"),
-            Param("d1", (0.0, INF), (1.0, 1e12), "log", "location of the break (x units)"),
-            Param("f1", (0.0, INF), (0.05, 2.0), "log", "sharpness of the break (smaller: sharper)"),
-        ),
+        params=_BNSL_HEAD + _break(1, (1.0, 1e12)),
         fn=_bnsl,
         equation="y = a + b x^-c0 (1 + (x / d1)^(1 / f1))^(-c1 f1)",
-        reference="Caballero et al. 2023, Broken Neural Scaling Laws, arXiv:2210.14891, eq. (1), one break",
+        reference=BNSL_REFERENCE + ", one break",
+        linear=("a", "b"),
+        output="y",
+    )
+)
+
+bnsl2 = register_law(
+    Law(
+        name="bnsl2",
+        inputs=("x",),
+        params=_BNSL_HEAD + _break(1, (1.0, 1e6)) + _break(2, (1e6, 1e12)),
+        fn=_bnsl2,
+        equation="y = a + b x^-c0 (1 + (x / d1)^(1 / f1))^(-c1 f1) (1 + (x / d2)^(1 / f2))^(-c2 f2)",
+        reference=BNSL_REFERENCE + ", two breaks",
         linear=("a", "b"),
         output="y",
     )
