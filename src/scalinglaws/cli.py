@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Fit, forecast and plan with neural scaling laws.")
-out = Console(highlight=False, soft_wrap=True)
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 FORMATS = ("table", "json")
@@ -93,7 +93,8 @@ def _spinner(text: str):
 @_guard
 def fit(
     data: str = typer.Argument(..., help="a run table (.csv, .parquet, .jsonl) or a bundled dataset name"),
-    law: str = typer.Option(..., "--law", help="registered law name (see `scalinglaws laws`)"),
+    law: str = typer.Option(..., "--law", help="registered law name (see `scalinglaws laws`), or auto: chosen by "
+                                               "nested backtests on the training runs"),
     x: List[str] = typer.Option([], "--x", help="map a law input to a column: VAR=COLUMN (repeatable)"),
     y: Optional[str] = typer.Option(None, "--y", help="target column"),
     where: Optional[str] = typer.Option(None, "--where", help='rows to fit, e.g. "C < 1e21"'),
@@ -122,7 +123,8 @@ def fit(
     options = dict(x=_pairs("--x", x, numeric=False), y=y, where=where, include_excluded=include_excluded,
                    fix=_pairs("--fix", fix, numeric=True), loss=loss, delta=delta, method=method, starts=starts,
                    rng=seed, bootstrap=bootstrap, resample=resample, cluster=cluster, level=level)
-    get_law(law)
+    if law != "auto":
+        get_law(law)
     with _spinner(f"fitting {law} ({method})"):
         if by is None:
             doc = fit_law(law, runs, **options).summary()
@@ -177,6 +179,20 @@ def _print_fit(doc: dict) -> None:
                   f"{b['n_guard_better']} of {b['n_guarded']} cold multi-starts beat the warm start")
     for note in doc["notes"]:
         out.print(f"note: {note}")
+    if doc.get("selection"):
+        _print_selection(doc["selection"])
+
+
+def _print_selection(sel: dict) -> None:
+    folds = ", ".join(f"{f['n_train']} -> {f['n_test']}" for f in sel["folds"])
+    table = Table(title=f"--law auto chose {sel['law']}: {sel['reason']}", title_justify="left")
+    for col in ("law", "params", "score", "per fold", "status"):
+        table.add_column(col, justify="right" if col in ("params", "score") else "left")
+    for c in sorted(sel["candidates"], key=lambda c: float(c["score"])):
+        table.add_row(c["law"], str(c["n_params"]), _fmt(float(c["score"])),
+                      ", ".join(_fmt(float(v)) for v in c["folds"]), c["status"])
+    out.print(table)
+    out.print(f"score: held-out RMSE of log y, mean over cut-offs along {sel['scale']} (runs trained -> scored: {folds})")
 
 
 def _load_fit(path: Path):
@@ -255,36 +271,48 @@ def predict(
 @_guard
 def backtest(
     data: str = typer.Argument(..., help="a run table or a bundled dataset name"),
-    law: str = typer.Option(..., "--law", help="one or more laws: NAME[,NAME...]"),
-    train_where: str = typer.Option(..., "--train-where", help='the training runs, e.g. "C < 1e21"; the rest are scored'),
+    law: str = typer.Option(..., "--law", help="one or more laws: NAME[,NAME...] (auto included)"),
+    train_where: List[str] = typer.Option([], "--train-where",
+                                          help='the training runs, e.g. "C < 1e21"; the rest are scored (repeat for '
+                                               "growing cut-offs)"),
+    along: Optional[str] = typer.Option(None, "--along", help="backtest along training curves of this column"),
+    by: Optional[str] = typer.Option(None, "--by", help="with --along: the column naming each curve"),
+    train_fraction: float = typer.Option(0.5, "--train-fraction", help="with --along: the share of each curve to fit"),
+    interval: Optional[float] = typer.Option(None, "--interval", help="also score coverage of intervals at this level"),
     x: List[str] = typer.Option([], "--x", help="map a law input to a column: VAR=COLUMN (repeatable)"),
     y: Optional[str] = typer.Option(None, "--y", help="target column"),
     loss: str = typer.Option("huber", "--loss", help="huber | mse | huber-mle"),
     method: str = typer.Option("varpro", "--method", help="varpro (default) | hoffmann2022"),
+    include_excluded: bool = typer.Option(False, "--include-excluded", help="also use rows marked excluded"),
     fmt: str = typer.Option("table", "--format", help="table | json"),
 ):
-    """Fit on the runs --train-where selects; score the forecasts of the held-out runs."""
+    """Fit on the earlier runs (--train-where, or --along a curve); score the forecasts of the rest."""
     _check_format(fmt)
     from .data import load_runs
     from .evaluate import backtest as run_backtest
 
+    where = None if not train_where else train_where[0] if len(train_where) == 1 else train_where
     with _spinner(f"backtesting {law}"):
-        result = run_backtest(law, load_runs(data), train_where=train_where, x=_pairs("--x", x, numeric=False), y=y,
-                              loss=loss, method=method)
-    doc = result.to_dict()
+        result = run_backtest(law, load_runs(data), train_where=where, along=along, by=by,
+                              train_fraction=train_fraction, interval=interval, x=_pairs("--x", x, numeric=False),
+                              y=y, loss=loss, method=method, include_excluded=include_excluded)
+    results = result if isinstance(result, tuple) else (result,)
     if fmt == "json":
-        _print_json(doc)
+        _print_json(result.to_dict() if len(results) == 1 else {"backtests": [r.to_dict() for r in results]})
         return
-    table = Table(title=f"backtest: train on {train_where} ({doc['n_train']} runs), score {doc['n_test']} held-out runs",
-                  title_justify="left")
-    columns = ("law", "status", "are", "max_are", "rmse_log", "bias_log", "wins")
-    for col in columns:
-        table.add_column(col, justify="left" if col in ("law", "status") else "right")
-    for score in doc["laws"]:
-        table.add_row(*(f"{score[c]:.4g}" if isinstance(score[c], float) else str(score[c]) for c in columns))
-    out.print(table)
+    columns = ("law", "status", "are", "max_are", "rmse_log", "bias_log", "wins") + \
+        (("coverage",) if interval is not None else ()) + (("chosen",) if "auto" in law else ())
+    for doc in (r.to_dict() for r in results):
+        table = Table(title=f"backtest: train on {doc['train_where']} ({doc['n_train']} runs), "
+                            f"score {doc['n_test']} held-out runs", title_justify="left")
+        for col in columns:
+            table.add_column(col, justify="left" if col in ("law", "status", "chosen") else "right")
+        for score in doc["laws"]:
+            table.add_row(*(f"{score[c]:.4g}" if isinstance(score[c], float) else str(score[c]) for c in columns))
+        out.print(table)
     out.print("are: mean |forecast / actual - 1|; rmse_log, bias_log: of log(forecast / actual); "
-              "wins: held-out runs where the law was closest")
+              "wins: held-out runs where the law was closest"
+              + (f"; coverage: share inside the {interval:g} prediction interval" if interval is not None else ""))
 
 
 @app.command()

@@ -1,7 +1,15 @@
-"""Backtests: fit on the runs a condition selects (the small scales), score on the rest.
+"""Backtests: fit on the runs available earlier (the small scales), score on the rest.
 
 The question a backtest answers: had this law, fitted this way, been used on the runs available
-earlier, how far off would its forecasts of the later, larger runs have been?
+earlier, how far off would its forecasts of the later, larger runs have been, and how often would
+its interval have held the truth? Three ways to split:
+
+* ``train_where="C < 1e21"``: one condition on columns; the other runs are scored;
+* ``train_where=["C < 1e20", "C < 1e21"]``: a series of growing cut-offs, one backtest each;
+* ``along="step", by="run"``: along training curves: within each run (group), fit on the first
+  ``train_fraction`` of its checkpoints (by ``along``) and forecast the rest, up to the end.
+
+``law="auto"`` is scored like any law: its selection runs inside the training runs only.
 """
 
 from __future__ import annotations
@@ -13,9 +21,11 @@ import numpy as np
 
 from .data import Runs, design
 from .data.runs import select_rows
-from .errors import InputError
+from .errors import InputError, ScalingLawsError
 from .fit import fit
 from .laws import get_law
+
+INTERVAL_REPLICATES = 200  # bootstrap replicates behind a backtest's intervals
 
 
 @dataclass(frozen=True)
@@ -29,6 +39,8 @@ class LawScore:
     rmse_log: float  # sqrt(mean (log y_hat - log y)^2)
     bias_log: float  # mean (log y_hat - log y): > 0 forecasts too high
     wins: int  # held-out runs where this law's forecast was the closest
+    coverage: float | None = None  # share of held-out runs inside the prediction interval
+    chosen: str | None = None  # for law "auto": the law(s) it chose
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -36,25 +48,101 @@ class LawScore:
 
 @dataclass(frozen=True)
 class Backtest:
-    train_where: str
+    train_where: str  # the split: a condition, or a description of the along-the-curve split
     n_train: int
     n_test: int
     scores: tuple[LawScore, ...]
+    interval: float | None = None  # the nominal level of the intervals scored by ``coverage``
 
     def to_dict(self) -> dict:
         return {"train_where": self.train_where, "n_train": self.n_train, "n_test": self.n_test,
-                "laws": [s.to_dict() for s in self.scores]}
+                "interval": self.interval, "laws": [s.to_dict() for s in self.scores]}
 
 
-def backtest(laws: str | Sequence[str], runs, *, train_where: str, **fit_options) -> Backtest:
-    """Fit each law on the rows ``train_where`` selects and score its forecasts on the other rows.
+class _Forecasts:
+    """Per law: log errors, interval hits, statuses and choices, pooled over fits."""
+
+    def __init__(self, names):
+        self.names = names
+        self.errors = {n: [] for n in names}
+        self.hits = {n: [] for n in names}
+        self.status = {n: set() for n in names}
+        self.chosen = {n: [] for n in names}
+
+    def add(self, name, result, test_x, test_y, interval):
+        with np.errstate(all="ignore"):
+            self.errors[name].append(np.log(result.predict(test_x)) - np.log(test_y))
+        if interval is not None:
+            lo, hi = result.predict_interval(test_x, level=interval)
+            self.hits[name].append((lo <= test_y) & (test_y <= hi))
+        self.status[name].add(result.status)
+        if result.selection is not None:
+            self.chosen[name].append(result.law.name)
+
+    def scores(self) -> tuple[LawScore, ...]:
+        errors = {n: np.concatenate(self.errors[n]) for n in self.names}
+        if len({e.size for e in errors.values()}) != 1:
+            raise InputError("the laws compared must be scored on the same held-out runs (same inputs present)")
+        stacked = np.abs(np.stack([errors[n] for n in self.names]))
+        winners = np.argmin(np.where(np.isfinite(stacked), stacked, np.inf), axis=0)
+        out = []
+        for i, n in enumerate(self.names):
+            e = errors[n]
+            chosen = sorted(set(self.chosen[n]), key=self.chosen[n].index)
+            out.append(LawScore(
+                law=n, status="/".join(sorted(self.status[n])), are=float(np.mean(np.abs(np.expm1(e)))),
+                max_are=float(np.max(np.abs(np.expm1(e)))), rmse_log=float(np.sqrt(np.mean(e**2))),
+                bias_log=float(np.mean(e)), wins=int(np.sum(winners == i)),
+                coverage=float(np.mean(np.concatenate(self.hits[n]))) if self.hits[n] else None,
+                chosen=", ".join(chosen) if chosen else None))
+        return tuple(out)
+
+
+def _names(laws) -> list[str]:
+    names = [n.strip() for n in laws.split(",")] if isinstance(laws, str) else list(laws)
+    if not names or not all(names):
+        raise InputError(f"--law must name at least one law; got {laws!r}")
+    for n in names:
+        if n != "auto":
+            get_law(n)
+    return names
+
+
+def _check_interval(interval):
+    if interval is not None and not (isinstance(interval, float) and 0.0 < interval < 1.0):
+        raise InputError(f"--interval must lie strictly between 0 and 1; got {interval!r}")
+
+
+def _fit_and_test(name, runs, train_where, interval, fit_options):
+    """The fit on ``train_where`` and the held-out design (inputs and targets of the other runs)."""
+    options = dict(fit_options)
+    if interval is not None:
+        options.setdefault("bootstrap", INTERVAL_REPLICATES)
+    result = fit(name, runs, where=train_where, **options)
+    test = design(runs, result.law, x=fit_options.get("x"), y=fit_options.get("y"), where=f"~({train_where})",
+                  include_excluded=fit_options.get("include_excluded", False), n_free=0)
+    return result, test
+
+
+def backtest(laws: str | Sequence[str], runs, *, train_where: str | Sequence[str] | None = None,
+             along: str | None = None, by: str | None = None, train_fraction: float = 0.5,
+             interval: float | None = None, **fit_options):
+    """Fit each law on the earlier runs and score its forecasts of the later ones.
 
     Args:
-        laws: a law name, a comma-separated list, or a sequence of names.
+        laws: a law name (``"auto"`` included), a comma-separated list, or a sequence of names.
         runs: a `Runs`, DataFrame or mapping of columns.
         train_where: the condition that selects the training runs (``"C < 1e21"``); every other
-            (non-excluded) run is held out and never seen by the fit.
+            (non-excluded) run is held out and never seen by the fit. A sequence of conditions
+            (growing cut-offs) gives one `Backtest` each.
+        along, by: backtest along training curves instead: within each group of ``by``, train on
+            the checkpoints with ``along <= train_fraction * max(along)`` and score the rest.
+        interval: also score the coverage of prediction intervals at this level (each fit gets a
+            bootstrap of ``INTERVAL_REPLICATES`` replicates).
         **fit_options: passed to `scalinglaws.fit` (``x``, ``y``, ``loss``, ``method``, ...).
+
+    Returns:
+        A `Backtest`, or a tuple of them for a sequence of conditions.
 
     Example:
         >>> import scalinglaws as sl
@@ -62,35 +150,59 @@ def backtest(laws: str | Sequence[str], runs, *, train_where: str, **fit_options
         >>> bt.n_train, bt.n_test
         (217, 23)
     """
-    names = [n.strip() for n in laws.split(",")] if isinstance(laws, str) else list(laws)
-    if not names or not all(names):
-        raise InputError(f"--law must name at least one law; got {laws!r}")
-    if not train_where or not train_where.strip():
-        raise InputError("--train-where must be a condition on columns, e.g. \"C < 1e21\"")
+    names = _names(laws)
+    _check_interval(interval)
     if "where" in fit_options:
-        raise InputError("backtest selects rows with --train-where; --where is not used here")
+        raise InputError("backtest selects rows with --train-where (or --along); --where is not used here")
     runs = Runs.coerce(runs)
-    held_out = f"~({train_where})"
-    x_map, y = fit_options.get("x"), fit_options.get("y")
-    include = fit_options.get("include_excluded", False)
-    if not select_rows(runs, held_out, include)[0].size:
+    if along is not None:
+        if train_where is not None:
+            raise InputError("give either --train-where or --along, not both")
+        return _along_curves(names, runs, along, by, train_fraction, interval, fit_options)
+    if train_where is None:
+        raise InputError("backtest needs --train-where (a condition on columns) or --along COLUMN")
+    if not isinstance(train_where, str):
+        return tuple(backtest(names, runs, train_where=w, interval=interval, **fit_options) for w in train_where)
+    if not train_where.strip():
+        raise InputError("--train-where must be a condition on columns, e.g. \"C < 1e21\"")
+    if not select_rows(runs, f"~({train_where})", fit_options.get("include_excluded", False))[0].size:
         raise InputError(f"--train-where `{train_where}` leaves no runs to test on")
-    errors, statuses, n_train, n_test = {}, {}, 0, 0
+    forecasts, n_train, n_test = _Forecasts(names), 0, 0
     for name in names:
-        law = get_law(name)
-        result = fit(law, runs, where=train_where, **fit_options)
-        test = design(runs, law, x=x_map, y=y, where=held_out, include_excluded=include, n_free=0)
-        errors[name] = np.log(result.predict(test.x)) - np.log(test.y)
-        statuses[name] = result.status
+        result, test = _fit_and_test(name, runs, train_where, interval, fit_options)
+        forecasts.add(name, result, test.x, test.y, interval)
         n_train, n_test = result.n_points, int(test.y.size)
-    if len({e.size for e in errors.values()}) != 1:
-        raise InputError("the laws compared must be scored on the same held-out runs (same inputs present)")
-    stacked = np.abs(np.stack([errors[n] for n in names]))
-    winners = np.argmin(stacked, axis=0)
-    scores = tuple(
-        LawScore(law=n, status=statuses[n], are=float(np.mean(np.abs(np.expm1(e)))),
-                 max_are=float(np.max(np.abs(np.expm1(e)))), rmse_log=float(np.sqrt(np.mean(e**2))),
-                 bias_log=float(np.mean(e)), wins=int(np.sum(winners == i)))
-        for i, (n, e) in enumerate(errors.items())
-    )
-    return Backtest(train_where=train_where, n_train=n_train, n_test=n_test, scores=scores)
+    return Backtest(train_where=train_where, n_train=n_train, n_test=n_test, scores=forecasts.scores(),
+                    interval=interval)
+
+
+def _along_curves(names, runs: Runs, along: str, by: str | None, fraction: float, interval, fit_options) -> Backtest:
+    if along not in runs.columns:
+        raise InputError(f"--along column `{along}` not found; columns are {', '.join(runs.columns)}")
+    if by is not None and by not in runs.columns:
+        raise InputError(f"--by column `{by}` not found; columns are {', '.join(runs.columns)}")
+    if not (isinstance(fraction, float) and 0.0 < fraction < 1.0):
+        raise InputError(f"--train-fraction must lie strictly between 0 and 1; got {fraction!r}")
+    groups = [runs.table] if by is None else [t for _, t in runs.table.groupby(by, sort=True)]
+    forecasts, n_train, n_test, skipped = _Forecasts(names), 0, 0, 0
+    for table in groups:
+        sub = Runs(table.reset_index(drop=True), source=runs.source, excluded=runs.excluded, y=runs.y)
+        cut = fraction * float(np.nanmax(sub.table[along].to_numpy(dtype=np.float64)))
+        train_where = f"`{along}` <= {cut!r}"
+        held = select_rows(sub, f"~({train_where})", fit_options.get("include_excluded", False))[0]
+        if not held.size:
+            skipped += 1
+            continue
+        try:
+            fitted = [_fit_and_test(name, sub, train_where, interval, fit_options) for name in names]
+        except ScalingLawsError:  # too few checkpoints before the cut, or no law could fit this group
+            skipped += 1
+            continue
+        for name, (result, test) in zip(names, fitted):
+            forecasts.add(name, result, test.x, test.y, interval)
+        n_train, n_test = n_train + fitted[0][0].n_points, n_test + int(fitted[0][1].y.size)
+    if not n_test:
+        raise InputError(f"--along {along}: no group has checkpoints beyond {fraction:g} of its last `{along}`")
+    split = f"first {fraction:g} of `{along}` in each " + (f"`{by}` group" if by else "run") + \
+        f" ({len(groups) - skipped} of {len(groups)} groups scored)"
+    return Backtest(train_where=split, n_train=n_train, n_test=n_test, scores=forecasts.scores(), interval=interval)

@@ -49,16 +49,39 @@ class Data(NamedTuple):
     w: jax.Array  # (n,) weights of the points: ones, or resampling counts of a bootstrap replicate
 
 
-def make_data(spec: Spec, x: dict, y: np.ndarray, fixed: dict, delta: float) -> Data:
-    y = jnp.asarray(y, dtype=jnp.float64)
+def padded_size(n: int) -> int:
+    """The problem size ``n`` points are padded to: 16, then four sizes per octave (..., 128, 160, 192, 224, 256, ...).
+
+    Padding points carry weight 0, so they change no objective; fits of nearby sizes (backtest
+    folds, groups of a table, other datasets) then share one compiled solver.
+    """
+    if n <= 16:
+        return 16
+    octave = 1 << (int(n - 1).bit_length() - 1)
+    step = octave // 4
+    return octave + -(-(n - octave) // step) * step
+
+
+def make_data(spec: Spec, x: dict, y: np.ndarray, fixed: dict, delta: float, w: np.ndarray | None = None) -> Data:
+    """The traced problem data, padded to `padded_size` with zero-weight copies of the last point."""
+    y = np.asarray(y, dtype=np.float64)
+    n = y.size
+    pad = padded_size(n) - n
+
+    def padded(v):
+        v = np.asarray(v, dtype=np.float64)
+        return jnp.asarray(np.concatenate([v, np.full(pad, v[-1])]))
+
+    w = np.ones(n) if w is None else np.asarray(w, dtype=np.float64)
+    y_pad = padded(y)
     return Data(
-        x={k: jnp.asarray(v, dtype=jnp.float64) for k, v in x.items()},
-        log_y=jnp.log(y),
-        y=y,
+        x={k: padded(v) for k, v in x.items()},
+        log_y=jnp.log(y_pad),
+        y=y_pad,
         fixed=jnp.asarray([fixed[k] for k in spec.fixed], dtype=jnp.float64),
         delta=jnp.asarray(delta, dtype=jnp.float64),
         log_z=jnp.asarray(huber_log_normaliser(delta) if spec.loss_name == "huber-mle" else 0.0),
-        w=jnp.ones_like(y),
+        w=jnp.asarray(np.concatenate([w, np.zeros(pad)])),
     )
 
 

@@ -6,6 +6,7 @@ import math
 from typing import Mapping
 
 import numpy as np
+import pandas as pd
 
 from dataclasses import replace
 
@@ -42,6 +43,7 @@ def fit(
     resample: str = "rows",
     cluster: str | None = None,
     level: float = 0.95,
+    weights: str | None = None,
 ) -> FitResult:
     """Fit ``law`` to ``runs``.
 
@@ -62,6 +64,8 @@ def fit(
         bootstrap: number of bootstrap replicates (0: none); see `scalinglaws.uncertainty`.
         resample: ``rows``, ``clusters`` (with ``cluster=COLUMN``) or ``residuals`` (wild).
         level: the level of the percentile intervals in ``result.bootstrap.ci``.
+        weights: a column of non-negative per-run weights (a run with weight 0 is left out of the
+            fit but keeps the problem's shape, so folds of one table share a compiled solver).
 
     Returns:
         A `FitResult`. Raises `InputError` for bad input and `FitError` if every start failed.
@@ -72,6 +76,12 @@ def fit(
         >>> round(r.params["alpha"], 3), r.status
         (0.347, 'converged')
     """
+    if isinstance(law, str) and law == "auto":
+        from ..select import fit_auto
+
+        return fit_auto(runs, x=x, y=y, where=where, include_excluded=include_excluded, fix=fix, loss=loss,
+                        delta=delta, method=method, starts=starts, rng=rng, bootstrap=bootstrap, resample=resample,
+                        cluster=cluster, level=level, weights=weights)
     law = get_law(law)
     loss_spec = get_loss(loss)
     check_options(bootstrap, resample, cluster, level)
@@ -86,7 +96,8 @@ def fit(
     if not spec.free:
         raise InputError(f"--fix holds every parameter of law {law.name}; leave at least one free")
     dm = design(runs, law, x=x, y=y, where=where, include_excluded=include_excluded, n_free=len(spec.free))
-    data = make_data(spec, dm.x, dm.y, fixed, float(delta))
+    w = _weights(runs, dm, weights, len(spec.free))
+    data = make_data(spec, dm.x, dm.y, fixed, float(delta), w)
     options = {}
     if method == "varpro":
         if starts is not None:
@@ -95,18 +106,19 @@ def fit(
             options["starts"] = int(starts)
         options["rng"] = None if rng is None else np.random.default_rng(rng)
     solved = solver(spec, data, **options)
-    result = _result(spec, data, dm, solved, fixed, loss_spec, float(delta), method)
+    result = _result(spec, data, dm, w, solved, fixed, loss_spec, float(delta), method)
     if bootstrap:
         gen = np.random.default_rng(0 if rng is None else rng)
         clusters = runs.table[cluster].to_numpy()[dm.rows] if cluster else None
-        result = replace(result, bootstrap=_bootstrap(spec, data, result, solved, bootstrap, resample, clusters, level, gen))
+        result = replace(result, bootstrap=_bootstrap(spec, data, dm, w, result, solved, bootstrap, resample, clusters,
+                                                      level, gen))
     return result
 
 
 COLD_STARTS = 4  # a guard replicate's multi-start: the best candidates of the full-data screen
 
 
-def _bootstrap(spec, data, result, solved, replicates, scheme, clusters, level, rng) -> Bootstrap:
+def _bootstrap(spec, data, dm, w0, result, solved, replicates, scheme, clusters, level, rng) -> Bootstrap:
     """Replicates refitted from the full-data optimum, with a guard.
 
     The guard refits a random 5% of the replicates (at least 10) from a cold multi-start (the best
@@ -115,10 +127,12 @@ def _bootstrap(spec, data, result, solved, replicates, scheme, clusters, level, 
     """
     best = np.array([[result.params[n] for n in spec.free]])
     cold = solved.candidates[:COLD_STARTS]
-    log_y = np.asarray(data.log_y)
-    log_fit = np.log(result.law.predict(result.params, {k: np.asarray(v) for k, v in data.x.items()}))
+    log_y = np.log(dm.y)
+    log_fit = np.log(result.law.predict(result.params, dm.x))
     w, log_y_star = resample(scheme, replicates, log_y.size, rng, clusters=clusters, log_y=log_y, log_fit=log_fit)
-    log_y_star = np.ascontiguousarray(log_y_star)
+    pad = np.asarray(data.log_y)[log_y.size:]  # zero-weight padding points (see make_data)
+    w = np.concatenate([w * w0, np.zeros((replicates, pad.size))], axis=1)
+    log_y_star = np.concatenate([log_y_star, np.broadcast_to(pad, (replicates, pad.size))], axis=1)
     guarded = rng.choice(replicates, size=min(replicates, max(10, replicates // 20)), replace=False)
     # one batch: every replicate from the warm start, the guarded ones also from each cold start
     lanes_w = np.concatenate([w, np.repeat(w[guarded], len(cold), axis=0)])
@@ -139,7 +153,7 @@ def _bootstrap(spec, data, result, solved, replicates, scheme, clusters, level, 
     params = {n: params[n] for n in spec.law.param_names}
     return Bootstrap(scheme=scheme, level=float(level), params=params, n_replicates=int(replicates),
                      n_failed=int((~ok).sum()), n_guarded=int(guarded.size), n_guard_better=beaten,
-                     residuals=tuple(float(v) for v in log_y - log_fit))
+                     residuals=tuple(float(v) for v in (log_y - log_fit)[w0 > 0]))
 
 
 def _check_fix(law: Law, fix: Mapping[str, float]) -> dict[str, float]:
@@ -157,7 +171,23 @@ def _check_fix(law: Law, fix: Mapping[str, float]) -> dict[str, float]:
     return out
 
 
-def _result(spec, data, dm, solved, fixed, loss_spec, delta, method) -> FitResult:
+def _weights(runs: Runs, dm, column: str | None, n_free: int) -> np.ndarray:
+    if column is None:
+        return np.ones(dm.y.size)
+    if column not in runs.columns:
+        raise InputError(f"--weights column `{column}` not found; columns are {', '.join(runs.columns)}")
+    w = pd.to_numeric(runs.table[column].iloc[dm.rows], errors="coerce").to_numpy(dtype=np.float64)
+    bad = np.flatnonzero(~(np.isfinite(w) & (w >= 0)))
+    if bad.size:
+        raise InputError(f"column `{column}` (weights) must be finite and non-negative; row {dm.rows[bad[0]] + 1} "
+                         f"has {runs.table[column].iloc[dm.rows[bad[0]]]!r}")
+    if np.count_nonzero(w) <= n_free:
+        raise InputError(f"column `{column}` (weights) leaves {np.count_nonzero(w)} runs with positive weight; "
+                         f"the law has {n_free} free parameters and needs at least {n_free + 1}")
+    return w
+
+
+def _result(spec, data, dm, w, solved, fixed, loss_spec, delta, method) -> FitResult:
     f = np.where(np.isfinite(solved.objective), solved.objective, np.inf)
     ok = solved.status == CONVERGED
     if not np.isfinite(f).any():
@@ -188,7 +218,7 @@ def _result(spec, data, dm, solved, fixed, loss_spec, delta, method) -> FitResul
         loss=loss_spec.name,
         delta=delta,
         method=method,
-        n_points=int(dm.y.size),
+        n_points=int(np.count_nonzero(w)),
         n_starts=int(len(f)),
         n_at_best=n_at_best,
         n_screened=int(solved.n_screened),
@@ -197,7 +227,7 @@ def _result(spec, data, dm, solved, fixed, loss_spec, delta, method) -> FitResul
         loss_params=extras,
         columns=dict(dm.columns),
         y_column=dm.y_column,
-        x_range={k: (float(v.min()), float(v.max())) for k, v in dm.x.items()},
+        x_range={k: (float(v[w > 0].min()), float(v[w > 0].max())) for k, v in dm.x.items()},
         n_excluded=dm.n_excluded,
         notes=notes,
         starts=starts,

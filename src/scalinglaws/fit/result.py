@@ -10,6 +10,7 @@ import pandas as pd
 
 from ..errors import InputError
 from ..laws import Law, get_law
+from ..select import Selection
 from ..uncertainty import Bootstrap
 
 
@@ -40,6 +41,7 @@ class FitResult:
         columns, y_column: which table columns fed the law's inputs and target.
         x_range: the observed ``[min, max]`` of each input (for extrapolation checks).
         notes: data hygiene findings (duplicates, excluded rows).
+        selection: with ``law="auto"``, why this law was chosen (every candidate's backtest score).
     """
 
     law: Law
@@ -63,6 +65,7 @@ class FitResult:
     notes: tuple[str, ...] = ()
     starts: Starts | None = field(default=None, repr=False)
     bootstrap: Bootstrap | None = field(default=None, repr=False)
+    selection: Selection | None = field(default=None, repr=False)
 
     @property
     def converged(self) -> bool:
@@ -142,6 +145,7 @@ class FitResult:
             "n_excluded": self.n_excluded,
             "notes": list(self.notes),
             "bootstrap": None if self.bootstrap is None else self.bootstrap.to_dict(),
+            "selection": None if self.selection is None else self.selection.to_dict(),
             "starts": None if self.starts is None else {
                 "params": {k: list(v) for k, v in self.starts.params.items()},
                 "objective": list(self.starts.objective),
@@ -187,6 +191,7 @@ class FitResult:
                     iterations=tuple(int(x) for x in starts["iterations"]),
                 ),
                 bootstrap=Bootstrap.from_dict(d["bootstrap"]) if d.get("bootstrap") and "params" in d["bootstrap"] else None,
+                selection=Selection.from_dict(d["selection"]) if d.get("selection") else None,
             )
         except InputError:
             raise

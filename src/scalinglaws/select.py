@@ -1,0 +1,159 @@
+"""``--law auto``: choose a law by backtesting it inside the training data only (nested selection).
+
+The training runs are ordered by scale (the input itself for a single-input curve; the product of
+the inputs, e.g. ``N D``, for a multi-input table). For each of a few growing cut-offs, every
+applicable law is fitted on the runs up to the cut-off and scored on the larger ones it did not see
+(RMSE of log values). The law with the lowest mean score wins; among laws within
+``TOLERANCE`` of the best, the one with the fewest parameters is taken. It is then refitted on all
+the training runs. Runs outside the training selection (``where``) are never read.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Mapping
+
+import numpy as np
+
+from .data import Runs, design
+from .errors import InputError, ScalingLawsError
+from .laws import Law, list_laws
+
+CUTS = (0.6, 0.7, 0.8)  # fractions of the distinct training scales each fold trains on
+TOLERANCE = 0.02  # relative: laws this close to the best score count as tied; the simplest is taken
+_FOLD_WEIGHT = "__scalinglaws_fold_weight__"
+
+
+@dataclass(frozen=True)
+class CandidateScore:
+    """One candidate law's held-out errors over the selection folds."""
+
+    law: str
+    n_params: int
+    score: float  # mean over folds of the held-out RMSE of log y (inf: could not be scored)
+    folds: tuple[float, ...]  # RMSE of log y on each fold's held-out runs
+    status: str  # "scored", or why the law could not be scored
+
+    def to_dict(self) -> dict:
+        return {"law": self.law, "n_params": self.n_params, "score": _json(self.score),
+                "folds": [_json(v) for v in self.folds], "status": self.status}
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Why ``--law auto`` chose its law: every candidate's nested backtest score."""
+
+    law: str
+    reason: str
+    scale: str  # what the cut-offs order the runs by
+    folds: tuple[dict, ...]  # per fold: {"cut": scale value, "n_train", "n_test"}
+    candidates: tuple[CandidateScore, ...]
+
+    def to_dict(self) -> dict:
+        return {"law": self.law, "reason": self.reason, "criterion": "mean held-out RMSE of log y",
+                "scale": self.scale, "folds": [dict(f) for f in self.folds],
+                "candidates": [c.to_dict() for c in self.candidates]}
+
+    @classmethod
+    def from_dict(cls, d: Mapping) -> "Selection":
+        return cls(law=str(d["law"]), reason=str(d["reason"]), scale=str(d["scale"]),
+                   folds=tuple(dict(f) for f in d["folds"]),
+                   candidates=tuple(CandidateScore(law=str(c["law"]), n_params=int(c["n_params"]),
+                                                   score=float(c["score"]), folds=tuple(float(v) for v in c["folds"]),
+                                                   status=str(c["status"])) for c in d["candidates"]))
+
+
+def _json(v: float):
+    return v if math.isfinite(v) else "inf"
+
+
+def applicable_laws(runs: Runs, *, x=None, y=None, where=None, include_excluded=False) -> list[Law]:
+    """Registered laws whose inputs the table has (the ones using the most inputs), with a target
+    inside the law's range (bounded-metric laws only for targets in it)."""
+    found = []
+    for law in list_laws():
+        try:
+            dm = design(runs, law, x=x, y=y, where=where, include_excluded=include_excluded, n_free=0)
+        except InputError:
+            continue
+        if law.y_range is not None and not np.all((dm.y >= law.y_range[0]) & (dm.y <= law.y_range[1])):
+            continue
+        found.append(law)
+    if not found:
+        raise InputError("--law auto found no registered law whose inputs are all columns of the table; "
+                         "map the scale column with --x x=COLUMN (curves) or --x N=...,D=... (tables)")
+    most = max(len(law.inputs) for law in found)
+    return [law for law in found if len(law.inputs) == most]
+
+
+def select_law(runs, *, candidates=None, x=None, y=None, where=None, include_excluded=False, weights=None,
+               **fit_options) -> Selection:
+    """Score every candidate by nested backtests on the training runs; returns the `Selection`."""
+    from .fit import fit
+
+    runs = Runs.coerce(runs)
+    laws = applicable_laws(runs, x=x, y=y, where=where, include_excluded=include_excluded) if candidates is None \
+        else list(candidates)
+    dm = design(runs, laws[0], x=x, y=y, where=where, include_excluded=include_excluded, n_free=0)
+    scale = np.sum([np.log(v) for v in dm.x.values()], axis=0)
+    base = np.ones(len(runs.table)) if weights is None else runs.table[weights].to_numpy(dtype=np.float64)
+    levels = np.unique(scale)
+    folds, masks = [], []
+    for cut_fraction in CUTS:
+        cut = levels[max(0, math.ceil(cut_fraction * levels.size) - 1)]
+        train = scale <= cut
+        if train.all() or not train.any():
+            continue
+        folds.append({"cut": float(math.exp(cut)), "n_train": int(train.sum()), "n_test": int((~train).sum())})
+        masks.append(train)
+    if not folds:
+        raise InputError(f"--law auto needs runs at several scales to backtest inside the training data; "
+                         f"the {dm.y.size} training runs have {levels.size} distinct scale(s)")
+    scores = []
+    for law in laws:
+        errors, status = [], "scored"
+        for train in masks:
+            w = np.zeros(len(runs.table))
+            w[dm.rows[train]] = base[dm.rows[train]]
+            table = runs.table.assign(**{_FOLD_WEIGHT: w})
+            fold_runs = Runs(table, source=runs.source, excluded=runs.excluded, y=runs.y)
+            try:
+                result = fit(law, fold_runs, x=x, y=y, where=where, include_excluded=include_excluded,
+                             weights=_FOLD_WEIGHT, **fit_options)
+            except ScalingLawsError as exc:
+                status = f"not scored: {exc}"
+                break
+            with np.errstate(all="ignore"):
+                e = np.log(result.predict({k: v[~train] for k, v in dm.x.items()})) - np.log(dm.y[~train])
+            errors.append(float(np.sqrt(np.mean(e**2))) if np.all(np.isfinite(e)) else math.inf)
+        score = float(np.mean(errors)) if status == "scored" else math.inf
+        scores.append(CandidateScore(law.name, len(law.params), score, tuple(errors), status))
+    best = min(s.score for s in scores)
+    if not math.isfinite(best):
+        raise InputError("--law auto could not score any candidate law: " + "; ".join(
+            f"{s.law}: {s.status}" for s in scores))
+    tied = [s for s in scores if s.score <= best * (1.0 + TOLERANCE)]
+    chosen = min(tied, key=lambda s: (s.n_params, s.score))
+    reason = (f"lowest mean held-out RMSE of log y ({chosen.score:.4g}) over {len(folds)} growing cut-offs"
+              if chosen.score == best else
+              f"fewest parameters ({chosen.n_params}) among laws within {TOLERANCE:.0%} of the best mean held-out "
+              f"RMSE of log y ({best:.4g}); its own is {chosen.score:.4g}")
+    names = " x ".join(dm.x) if len(dm.x) > 1 else next(iter(dm.x))
+    return Selection(law=chosen.law, reason=reason, scale=names, folds=tuple(folds), candidates=tuple(scores))
+
+
+def fit_auto(runs, *, fix=None, method="varpro", bootstrap=0, resample="rows", cluster=None, level=0.95, **options):
+    """`scalinglaws.fit` with ``law="auto"``: select, then refit the chosen law on all training runs."""
+    from dataclasses import replace
+
+    from .fit import fit
+
+    if fix:
+        raise InputError("--fix names parameters of one law; it cannot be combined with --law auto")
+    if method != "varpro":
+        raise InputError(f"--law auto fits its candidates with the default method; got --method {method}")
+    runs = Runs.coerce(runs)
+    selection = select_law(runs, **options)
+    result = fit(selection.law, runs, bootstrap=bootstrap, resample=resample, cluster=cluster, level=level, **options)
+    return replace(result, selection=selection)
