@@ -8,7 +8,9 @@ Run: ``.venv/bin/python benchmarks/bench_fit.py``. One process, one run:
 2. checks both reach the same optimum (objective equal to 1e-9 relative);
 3. a fit plus a 1,000-replicate row bootstrap with the default method, warm;
 4. the CLI from process start to output (cold), and the scipy reference run as a script;
-5. the peer ``simple-scaling-laws`` when a Python 3.12 with it is on PATH (says so when not);
+5. the peer ``simple-scaling-laws`` when ``_peer.find_peer()`` finds a Python 3.12 with it: its cold
+   CLI ``scaling-laws fit runs.parquet --law separable-power --draws 1000`` on the same 240 runs, and
+   its in-process ``fit(n_draws=1000)`` first and second call, each row next to ours (says so when not);
 6. prints a table and, last, ``speedup_warm=X speedup_cold=Y bootstrap_1000_s=Z``.
 """
 
@@ -16,7 +18,6 @@ from __future__ import annotations
 
 import os
 import resource
-import shutil
 import subprocess
 import sys
 import time
@@ -32,13 +33,27 @@ def _wall(cmd: list[str]) -> float:
     return time.perf_counter() - t
 
 
-def _peer(py312: str | None) -> str:
-    if py312 is None:
-        return "peer simple-scaling-laws 0.2.0: not run (no python3.12 on PATH; the peer needs Python >= 3.12)"
-    probe = subprocess.run([py312, "-c", "import simple_scaling_laws"], capture_output=True)
-    if probe.returncode != 0:
-        return f"peer simple-scaling-laws 0.2.0: not run ({py312} has no simple_scaling_laws installed)"
-    return f"peer simple-scaling-laws: {py312} has it; run it by hand with its CLI (not automated here)"
+def _peer(cli_boot: float, boot_s: float) -> tuple[dict[str, tuple[str, str, str]], str | None]:
+    """Peer rows keyed by the row of ours they go after, or no rows and one line saying why not."""
+    from _peer import PeerError, peer_cli_seconds, peer_inprocess_seconds, peer_status
+
+    prefix, why = peer_status()
+    if prefix is None:
+        return {}, f"peer simple-scaling-laws 0.2.0: not run ({why})"
+    try:
+        cli = peer_cli_seconds()
+        fit = peer_inprocess_seconds()
+    except (PeerError, OSError, subprocess.SubprocessError) as exc:
+        return {}, f"peer simple-scaling-laws: not run ({why}; it failed: {str(exc).strip()[-300:]})"
+    note = f"{why}; {fit['n_runs']} runs, {fit['uncertainty_method']}"
+    return {
+        "boot": ("peer in-process fit, 1,000 draws, first call (after imports)", f"{fit['first_s']:.3f} s",
+                 f"ours warm {boot_s:.3f} s; peer import {fit['import_s']:.2f} s"),
+        "boot2": ("peer in-process fit, 1,000 draws, warm (second call)", f"{fit['warm_s']:.3f} s",
+                  f"{fit['warm_s'] / boot_s:.1f}x ours"),
+        "cli": ("peer CLI cold: scaling-laws fit --draws 1000 (process start to exit)", f"{cli:.2f} s",
+                f"{cli / cli_boot:.1f}x ours ({cli_boot:.2f} s); {note}"),
+    }, None
 
 
 def main() -> None:
@@ -81,22 +96,26 @@ def main() -> None:
     cli_boot = _wall([cli, "fit", "chinchilla", "--law", "chinchilla", "--bootstrap", "1000", "--format", "json"])
     scipy_script = _wall([sys.executable, str(HERE / "_scipy_reference.py")])
 
+    peer_rows, peer_line = _peer(cli_boot, boot_s)
     rows = [
         ("scipy reference, in process (4,500 L-BFGS-B starts)", f"{scipy_s:.2f} s", f"objective {ref.fun:.10e}"),
         ("hoffmann2022, cold (first call, compile included)", f"{cold:.2f} s", f"objective {ours.objective:.10e}"),
         ("hoffmann2022, warm (median of 3)", f"{warm:.3f} s", f"same optimum (1e-9 rel): {same}"),
         ("default fit + 1,000-replicate bootstrap, warm (median of 3)", f"{boot_s:.3f} s",
          f"alpha se {boot.bootstrap.se['alpha']:.4f}; guard {boot.bootstrap.n_guard_better}/{boot.bootstrap.n_guarded}"),
+        *[peer_rows[k] for k in ("boot", "boot2") if k in peer_rows],
         ("CLI cold: fit --method hoffmann2022 (process start to output)", f"{cli_hoff:.2f} s",
          f"{scipy_script / cli_hoff:.1f}x faster than the scipy script"),
         ("CLI cold: fit --bootstrap 1000", f"{cli_boot:.2f} s", "target <= 2.3 s (the peer's cold CLI)"),
+        *[peer_rows[k] for k in ("cli",) if k in peer_rows],
         ("scipy reference as a script", f"{scipy_script:.2f} s", ""),
         ("peak memory of this process", f"{peak_gib:.2f} GiB", "target < 2 GiB"),
     ]
     width = max(len(r[0]) for r in rows)
     for name, value, note in rows:
         print(f"{name:<{width}}  {value:>10}  {note}")
-    print(_peer(shutil.which("python3.12")))
+    if peer_line is not None:
+        print(peer_line)
     print(f"speedup_warm={scipy_s / warm:.1f} speedup_cold={scipy_s / cold:.1f} bootstrap_1000_s={boot_s:.3f}")
 
 
