@@ -7,10 +7,12 @@ law and data shape never recompiles. ``Data`` is the traced part (inputs, target
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import NamedTuple
 
 import jax
+import jax.export
 import jax.numpy as jnp
 import numpy as np
 
@@ -70,19 +72,32 @@ def make_data(spec: Spec, x: dict, y: np.ndarray, fixed: dict, delta: float, w: 
 
     def padded(v):
         v = np.asarray(v, dtype=np.float64)
-        return jnp.asarray(np.concatenate([v, np.full(pad, v[-1])]))
+        return np.concatenate([v, np.full(pad, v[-1])])
 
+    # plain NumPy arrays: the solvers take them as they are (no eager JAX operations to compile)
     w = np.ones(n) if w is None else np.asarray(w, dtype=np.float64)
     y_pad = padded(y)
     return Data(
         x={k: padded(v) for k, v in x.items()},
-        log_y=jnp.log(y_pad),
+        log_y=np.log(y_pad),
         y=y_pad,
-        fixed=jnp.asarray([fixed[k] for k in spec.fixed], dtype=jnp.float64),
-        delta=jnp.asarray(delta, dtype=jnp.float64),
-        log_z=jnp.asarray(huber_log_normaliser(delta) if spec.loss_name == "huber-mle" else 0.0),
-        w=jnp.asarray(np.concatenate([w, np.zeros(pad)])),
+        fixed=np.asarray([fixed[k] for k in spec.fixed], dtype=np.float64),
+        delta=np.asarray(delta, dtype=np.float64),
+        log_z=np.asarray(huber_log_normaliser(delta) if spec.loss_name == "huber-mle" else 0.0, dtype=np.float64),
+        w=np.concatenate([w, np.zeros(pad)]),
     )
+
+
+jax.export.register_namedtuple_serialization(Data, serialized_name="scalinglaws.fit.Data")
+
+
+def stored_jit(spec: Spec, fn, what: str):
+    """``jax.jit(fn)`` for this spec, its traced program kept between processes (see `StoredJit`)."""
+    from .._jax import StoredJit
+
+    law = spec.law
+    key = repr((law.name, spec.free, spec.fixed, spec.loss_name, what))
+    return StoredJit(fn, key, store=getattr(law.fn, "__module__", "").startswith("scalinglaws."))
 
 
 #: vmap axes of `Data` when each lane (bootstrap replicate) has its own targets and weights
@@ -94,22 +109,32 @@ def take_lanes(data: Data, idx) -> Data:
     return data._replace(log_y=data.log_y[idx], y=data.y[idx], w=data.w[idx])
 
 
-def theta(spec: Spec, u, fixed) -> dict:
-    """All parameters of the law from the free unconstrained vector ``u`` and the fixed values."""
-    p = {n: from_unconstrained(u[..., i], spec.law.param(n).bounds) for i, n in enumerate(spec.free)}
+def theta(spec: Spec, u, fixed, xp=jnp) -> dict:
+    """All parameters of the law from the free unconstrained vector ``u`` and the fixed values
+    (``xp=numpy`` for plain values outside the solvers)."""
+    with np.errstate(over="ignore"):  # NumPy only: a diverged start maps to inf, as under JAX
+        p = {n: from_unconstrained(u[..., i], spec.law.param(n).bounds, xp) for i, n in enumerate(spec.free)}
     p.update({n: fixed[i] for i, n in enumerate(spec.fixed)})
     return p
 
 
 def unconstrain(spec: Spec, params: dict) -> np.ndarray:
-    """Inverse of ``theta`` for the free parameters: a ``(..., len(free))`` array."""
-    cols = [to_unconstrained(jnp.asarray(params[n]), spec.law.param(n).bounds) for n in spec.free]
-    return np.asarray(jnp.stack(cols, axis=-1))
+    """Inverse of ``theta`` for the free parameters (plain values): a ``(..., len(free))`` array."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cols = [to_unconstrained(np.asarray(params[n], dtype=np.float64), spec.law.param(n).bounds, np)
+                for n in spec.free]
+    return np.stack(cols, axis=-1)
 
 
 def residuals(spec: Spec, u, data: Data):
     """Log residuals ``log y - log f(theta(u), x)``."""
     return data.log_y - jnp.log(spec.law(theta(spec, u, data.fixed), data.x))
+
+
+@functools.lru_cache(maxsize=None)
+def compiled_residuals(spec: Spec):
+    """``residuals`` for plain values, as one compiled call."""
+    return jax.jit(functools.partial(residuals, spec))
 
 
 def objective(spec: Spec, u, data: Data):

@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._problem import Data, Spec
+from ._problem import Data, Spec, stored_jit
 
 
 def nonlinear_grid(spec: Spec, n_total: int, rng: np.random.Generator | None) -> np.ndarray:
@@ -74,5 +74,5 @@ def compiled_screen(spec: Spec):
         f = loss.objective(r, data.w, data.delta, data.log_z)
         return th, jnp.where(jnp.isfinite(f), f, jnp.inf)
 
-    return jax.jit(jax.vmap(one, in_axes=(0, None)))
+    return stored_jit(spec, jax.vmap(one, in_axes=(0, None)), "screen")
 

@@ -16,7 +16,7 @@ from ..laws import Law, get_law
 from ..laws._transforms import near_bound
 from ..uncertainty import Bootstrap, check_options, resample
 from ._newton import CONVERGED, STATUS_NAMES
-from ._problem import Spec, make_data, residuals, unconstrain
+from ._problem import Spec, compiled_residuals, make_data, unconstrain
 from .losses import get_loss
 from .methods import get_method, solve_replicates
 from .result import FitResult, Starts
@@ -201,7 +201,7 @@ def _result(spec, data, dm, w, solved, fixed, loss_spec, delta, method) -> FitRe
     params = {n: params[n] for n in spec.law.param_names}
     at_bound = tuple(n for n in spec.free if near_bound(params[n], spec.law.param(n).bounds))
     u_best = unconstrain(spec, {n: np.asarray(params[n]) for n in spec.free})
-    r = residuals(spec, u_best, data)
+    r = compiled_residuals(spec)(u_best, data)
     extras = {k: float(v) for k, v in loss_spec.extras(r, data.w, data.delta).items()}
     starts = Starts(
         params={n: tuple(float(v) for v in solved.theta[:, i]) for i, n in enumerate(spec.free)},

@@ -38,7 +38,7 @@ def solve_varpro(spec: Spec, data: Data, *, starts: int = 256, polish_starts: in
     th = theta0[order]
     u0 = unconstrain(spec, {n: th[:, i] for i, n in enumerate(spec.free)})
     u, f, status, it = run_batched(*compiled_polisher(spec), u0, data, max_iter=max_iter)
-    values = theta(spec, u, data.fixed)
+    values = theta(spec, u, np.asarray(data.fixed), np)
     theta_out = np.stack([np.asarray(values[n]) for n in spec.free], axis=-1)
     return Solved(theta_out, np.asarray(f), np.asarray(status), np.asarray(it), len(phi), th)
 
@@ -51,12 +51,12 @@ def solve_replicates(spec: Spec, data: Data, starts: np.ndarray, w: np.ndarray, 
     ``(theta (R, p), objective (R,), status (R,))`` of each group's best lane.
     """
     u0 = unconstrain(spec, {n: starts[:, i] for i, n in enumerate(spec.free)})
-    log_y = jnp.asarray(log_y)
-    lanes = data._replace(log_y=log_y, y=jnp.exp(log_y), w=jnp.asarray(w))
+    log_y = np.asarray(log_y, dtype=np.float64)
+    lanes = data._replace(log_y=log_y, y=np.exp(log_y), w=np.asarray(w, dtype=np.float64))
     u, f, status, _ = run_batched(*compiled_polisher(spec, per_lane=True), u0, lanes, max_iter=max_iter, per_lane=True)
     f = np.where(np.isfinite(f), f, np.inf).reshape(-1, per_replicate)
     pick = np.arange(f.shape[0]) * per_replicate + np.argmin(f, axis=1)
-    values = theta(spec, u[pick], data.fixed)
+    values = theta(spec, u[pick], np.asarray(data.fixed), np)
     theta_out = np.stack([np.asarray(values[n]) for n in spec.free], axis=-1)
     return theta_out, f.reshape(-1)[pick], status[pick]
 

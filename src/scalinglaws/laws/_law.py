@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from .._jax import jax  # noqa: F401  (float64 before any array is made)
+from .._jax import jax  # float64 before any array is made
 from ..errors import InputError
 from ._transforms import transform_kind
 
@@ -128,12 +129,10 @@ class Law:
         return self.fn(params, x)
 
     def predict(self, params: Mapping[str, float], x: Mapping[str, Any]) -> np.ndarray:
-        """Evaluate the law on NumPy inputs, returning a float64 NumPy array."""
-        import jax.numpy as jnp
-
-        p = {k: jnp.asarray(params[k], dtype=jnp.float64) for k in self.param_names}
-        xs = {k: jnp.asarray(np.asarray(x[k], dtype=np.float64)) for k in self.inputs}
-        return np.asarray(self.fn(p, xs), dtype=np.float64)
+        """Evaluate the law on NumPy inputs (one compiled call), returning a float64 NumPy array."""
+        p = {k: np.asarray(params[k], dtype=np.float64) for k in self.param_names}
+        xs = {k: np.asarray(x[k], dtype=np.float64) for k in self.inputs}
+        return np.asarray(_compiled(self.fn)(p, xs), dtype=np.float64)
 
     def describe(self) -> dict:
         """Plain JSON-safe description (what ``scalinglaws laws`` prints)."""
@@ -150,6 +149,11 @@ class Law:
             "output": self.output,
             **({"y_range": list(self.y_range)} if self.y_range else {}),
         }
+
+
+@functools.lru_cache(maxsize=None)
+def _compiled(fn):
+    return jax.jit(fn)
 
 
 def _json_float(v: float):

@@ -15,21 +15,22 @@ import numpy as np
 
 
 class Transform(NamedTuple):
-    forward: Callable  # (u, lo, hi) -> theta
-    inverse: Callable  # (theta, lo, hi) -> u
+    forward: Callable  # (u, lo, hi, xp) -> theta
+    inverse: Callable  # (theta, lo, hi, xp) -> u
 
 
-def _sigmoid(u):
-    return 0.5 * (jnp.tanh(0.5 * u) + 1.0)
+def _sigmoid(u, xp):
+    return 0.5 * (xp.tanh(0.5 * u) + 1.0)
 
 
+# ``xp`` is the array namespace: ``jax.numpy`` inside the solvers, ``numpy`` for plain values
 TRANSFORMS: dict[str, Transform] = {
-    "real": Transform(lambda u, lo, hi: u, lambda t, lo, hi: t),
-    "lower": Transform(lambda u, lo, hi: lo + jnp.exp(u), lambda t, lo, hi: jnp.log(t - lo)),
-    "upper": Transform(lambda u, lo, hi: hi - jnp.exp(u), lambda t, lo, hi: jnp.log(hi - t)),
+    "real": Transform(lambda u, lo, hi, xp: u, lambda t, lo, hi, xp: t),
+    "lower": Transform(lambda u, lo, hi, xp: lo + xp.exp(u), lambda t, lo, hi, xp: xp.log(t - lo)),
+    "upper": Transform(lambda u, lo, hi, xp: hi - xp.exp(u), lambda t, lo, hi, xp: xp.log(hi - t)),
     "interval": Transform(
-        lambda u, lo, hi: lo + (hi - lo) * _sigmoid(u),
-        lambda t, lo, hi: jnp.log(t - lo) - jnp.log(hi - t),
+        lambda u, lo, hi, xp: lo + (hi - lo) * _sigmoid(u, xp),
+        lambda t, lo, hi, xp: xp.log(t - lo) - xp.log(hi - t),
     ),
 }
 
@@ -42,12 +43,12 @@ def transform_kind(bounds: tuple[float, float]) -> str:
     ]
 
 
-def to_unconstrained(theta, bounds: tuple[float, float]):
-    return TRANSFORMS[transform_kind(bounds)].inverse(theta, *bounds)
+def to_unconstrained(theta, bounds: tuple[float, float], xp=jnp):
+    return TRANSFORMS[transform_kind(bounds)].inverse(theta, *bounds, xp)
 
 
-def from_unconstrained(u, bounds: tuple[float, float]):
-    return TRANSFORMS[transform_kind(bounds)].forward(u, *bounds)
+def from_unconstrained(u, bounds: tuple[float, float], xp=jnp):
+    return TRANSFORMS[transform_kind(bounds)].forward(u, *bounds, xp)
 
 
 def near_bound(value: float, bounds: tuple[float, float], rtol: float = 1e-6) -> bool:
