@@ -53,7 +53,7 @@ def lse_value_and_grad(loss_name: str, v, data: Data):
 
 @functools.lru_cache(maxsize=None)
 def _compiled(loss_name: str):
-    return compiled_lbfgs(functools.partial(lse_value_and_grad, loss_name))
+    return compiled_lbfgs(functools.partial(lse_value_and_grad, loss_name), f"hoffmann2022:{loss_name}")
 
 
 #: successive halving of the starts: after 5 evaluations keep the best 1/16 (at least 64), after 60
