@@ -1,5 +1,6 @@
 """The fit engine: recovery of known parameters, statuses, determinism, no recompilation."""
 
+import jax
 import numpy as np
 import pytest
 from conftest import simulate
@@ -104,3 +105,21 @@ def test_mse_loss_fits_and_reports_the_mean():
     resid = np.log(runs["loss"].to_numpy()) - np.log(r.predict(runs))
     assert r.objective == pytest.approx(np.mean(resid**2), rel=1e-9)
     assert r.params["b"] == pytest.approx(0.3, abs=0.1)
+
+
+def test_stored_programs_are_reused_without_tracing(tmp_path):
+    from scalinglaws._jax import StoredJit
+
+    traced = []
+
+    def double_log(x):
+        traced.append(1)  # runs only while JAX traces the function
+        return 2.0 * jax.numpy.log(x)
+
+    x = np.array([1.0, 10.0, 100.0])
+    first = StoredJit(double_log, "test:double_log", folder=str(tmp_path))(x)
+    assert len(traced) == 1 and len(list(tmp_path.iterdir())) == 1
+    again = StoredJit(double_log, "test:double_log", folder=str(tmp_path))(x)  # a new process would do this
+    assert len(traced) == 1 and np.array_equal(np.asarray(first), np.asarray(again))
+    StoredJit(double_log, "test:double_log", folder=str(tmp_path))(np.ones(4))  # a new shape: traced and stored
+    assert len(traced) == 2 and len(list(tmp_path.iterdir())) == 2

@@ -47,10 +47,11 @@ class StoredJit:
 
     _digest: str | None = None
 
-    def __init__(self, fn, key: str, store: bool = True):
+    def __init__(self, fn, key: str, store: bool = True, folder: str | None = None):
         self._jit = jax.jit(fn)
         self._key = key
-        self._store = store and bool(_cache) and _cache != "0"
+        self._folder = os.path.join(_cache, "programs") if folder is None and _cache and _cache != "0" else folder
+        self._store = store and self._folder is not None
         self._loaded: dict = {}
 
     def __call__(self, *args):
@@ -75,7 +76,7 @@ class StoredJit:
         if StoredJit._digest is None:
             StoredJit._digest = _source_digest()
         name = hashlib.sha256(repr((self._key, signature, jax.default_backend())).encode()).hexdigest()[:32]
-        path = os.path.join(_cache, "programs", f"{StoredJit._digest}-{name}.jaxexport")
+        path = os.path.join(self._folder, f"{StoredJit._digest}-{name}.jaxexport")
         try:
             with open(path, "rb") as f:
                 exported = export.deserialize(bytearray(f.read()))
