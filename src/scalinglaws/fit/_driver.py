@@ -10,8 +10,9 @@ ranks among the best ``keep`` and marks the rest ``discarded`` (successive halvi
 hyperparameter search: starts that are far behind after a few steps are the hopeless ones).
 
 A solver is a pair of jitted, vmapped functions over a state dict with leading batch axis and the
-keys ``u``, ``f``, ``it``, ``done``: ``init(u0, data)`` and ``advance(state, data, until)``, which
-iterates each lane while ``not done and it < until``.
+keys ``u``, ``f``, ``it``, ``done`` (and optionally ``converged``, for a solver that can stop short
+of convergence): ``init(u0, data)`` and ``advance(state, data, until)``, which iterates each lane
+while ``not done and it < until``.
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ def run_batched(init, advance, u0, data, *, max_iter: int, chunk: int = 25, prun
             discarded[drop] = True
             active = active[rank[active] < cuts[until]]
     f = state["f"]
-    status = np.where(~np.isfinite(f), FAILED, np.where(state["done"], CONVERGED, MAX_ITERATIONS))
+    converged = state["done"] & state.get("converged", True)  # a solver may stop without converging (stalled)
+    status = np.where(~np.isfinite(f), FAILED, np.where(converged, CONVERGED, MAX_ITERATIONS))
     status = np.where(discarded, DISCARDED, status)
     return state["u"], f, status, state["it"]

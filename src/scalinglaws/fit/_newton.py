@@ -1,12 +1,40 @@
-"""Batched robust Newton polisher: Levenberg-Marquardt on a reweighted Gauss-Newton model.
+"""Batched robust Newton polisher for Huber-type losses, down to the near-L1 limit.
 
-Each iteration builds two quadratic models of the loss from the Jacobian ``J`` of the residuals:
-``J' W J`` with the majorizer weights (IRLS, a sure descent direction for Huber-type losses) and
-with the exact curvature (Newton, which converges in a few steps once the points inside the
-quadratic zone are known). Both damped steps are tried and the better decrease is kept; the
-damping adapts. This finishes near-L1 objectives (small Huber delta, the Huber likelihood) that
-BFGS-type methods stop short of. A start is done when no damped step decreases the objective
-(numerically stationary) or three steps in a row gain less than 1e-13 relative.
+`polish` runs every start through quick iterations first; a start they cannot finish (it stalls,
+or after 25 of them fewer points than parameters sit in the quadratic zone) goes on with full
+iterations (each kind is one compiled program per batch size).
+
+Quick iteration (Levenberg-Marquardt on a reweighted Gauss-Newton model): two damped steps from
+``J' W J`` (``J`` the residuals' Jacobian) with the majorizer weights ``W = rho'(r) / r`` (IRLS, a
+sure descent direction for Huber-type losses) and with the exact curvature ``W = rho''(r)``
+(Newton, which converges in a few steps once the points inside the quadratic zone are known); the
+better decrease is kept and the damping adapts. This finishes smooth fits and Huber fits whose
+quadratic zone holds enough points.
+
+Full iteration, for near-L1 objectives (the Huber likelihood: its quadratic zone is ~1e-6 of the
+residuals wide, so fewer points than parameters sit in it and the optimum lies on an edge or a
+vertex of a piecewise-smooth surface). There the Gauss-Newton curvature is singular along the
+edge, IRLS only approaches the next kink geometrically, and the law's own nonlinearity moves the
+points that should stay in the zone off it; each iteration therefore
+
+* adds the residuals' own curvature ``S = sum_i psi_i Hess r_i`` (``psi = rho'(r)``: what
+  Gauss-Newton leaves out, and the only curvature along an edge; its positive part in the models);
+* besides the two damped steps, searches three directions with a ridge (in the data's
+  Gauss-Newton metric) for directions no point in the zone constrains: IRLS, Newton, and Newton
+  with the zone 1000 times wider (points hovering just outside it held too). The step length is
+  the exact minimiser of the linearised loss plus ``S``'s curvature (`losses.Loss.line_min`; for a
+  near-L1 loss the next kink, a weighted median);
+* applies a second-order correction that puts the points the model places in the zone back
+  there.
+
+The best trial point is kept if it lowers the objective; the damping grows when none does.
+
+A start is *converged* when the Newton decrement ``g' H^-1 g`` (``H = J' rho''(r) J + S+``; twice
+the gain the Newton model predicts) is below ``1e-14`` of the objective's scale ``|sum psi_i r_i|``
+(free of the constant offset a likelihood carries: ``n`` for the Huber likelihood, whose value is
+~-880 on the Chinchilla runs) or below what rounding of the residuals alone gives, or when it is
+below ``1e-10`` of the scale and no trial gains more than rounding. A start whose damping grows to
+``1e10`` before that has stalled and is reported as not converged (``max_iterations``).
 """
 
 from __future__ import annotations
@@ -15,28 +43,43 @@ import functools
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
-from ._problem import PER_LANE, Data, Spec, objective, residuals
+from ._problem import PER_LANE, Data, Spec, objective, residuals, stored_jit
 
 CONVERGED, MAX_ITERATIONS, FAILED, DISCARDED = 0, 1, 2, 3
 STATUS_NAMES = {CONVERGED: "converged", MAX_ITERATIONS: "max_iterations", FAILED: "failed", DISCARDED: "discarded"}
 
-_LAM0, _LAM_MAX, _FTOL = 1e-3, 1e10, 1e-13
+_DTOL = 1e-14  # converged: Newton decrement below this fraction of the objective's scale
+_DTOL_FLOOR = 1e-10  # ... or below this when no trial gains more than rounding
+_FTOL = 1e-13  # a gain below this fraction of the scale is rounding
+_SOC = 3  # second-order corrections per trial point
+_WIDEN = 1e-3  # the widened Newton model scales residuals by this before asking which are in the zone
+_LAM0, _LAM_MAX = 1e-3, 1e10  # Levenberg-Marquardt damping: start, and where a start has stalled
+_EPS_R = 8 * 2.220446049250313e-16  # relative rounding of a log residual
+QUICK_ITERATIONS = 25  # quick iterations before a near-L1 start goes on to the full one
+FULL_CHUNK = 8  # full iterations between the driver's removals of finished starts
 
 
-def solve_spd(A, b):
-    """Solve ``A x = b`` for a small symmetric positive definite ``A`` by unrolled Cholesky.
+def cholesky(A):
+    """Lower Cholesky factor of a small symmetric positive definite ``A``, as a list of rows.
 
-    Plain elementwise arithmetic (``p`` is static and small), so it vectorises under ``vmap``
-    where a batched LAPACK call would not.
+    Unrolled elementwise arithmetic (``p`` is static and small), so it vectorises under ``vmap``
+    where a batched LAPACK call would not. A matrix that is not positive definite gives NaN.
     """
-    p = b.shape[-1]
+    p = A.shape[-1]
     L = [[None] * p for _ in range(p)]
     for j in range(p):
         s = A[j, j] - sum(L[j][k] * L[j][k] for k in range(j))
         L[j][j] = jnp.sqrt(s)
         for i in range(j + 1, p):
             L[i][j] = (A[i, j] - sum(L[i][k] * L[j][k] for k in range(j))) / L[j][j]
+    return L
+
+
+def chol_solve(L, b):
+    """Solve ``L L' x = b`` for ``b`` of shape ``(p,)`` or ``(p, k)``."""
+    p = len(L)
     z = []
     for i in range(p):
         z.append((b[i] - sum(L[i][k] * z[k] for k in range(i))) / L[i][i])
@@ -46,12 +89,19 @@ def solve_spd(A, b):
     return jnp.stack(x)
 
 
+def solve_spd(A, b):
+    """Solve ``A x = b`` for a small symmetric positive definite ``A`` by unrolled Cholesky."""
+    return chol_solve(cholesky(A), b)
+
+
 def _init_one(spec: Spec, u0, data: Data):
     f0 = objective(spec, u0, data)
-    return dict(u=u0, f=f0, lam=jnp.asarray(_LAM0), small=jnp.asarray(0), it=jnp.asarray(0), done=~jnp.isfinite(f0))
+    bad = ~jnp.isfinite(f0)
+    return dict(u=u0, f=f0, lam=jnp.asarray(_LAM0), it=jnp.asarray(0), done=bad, converged=jnp.asarray(False),
+                dec=jnp.asarray(jnp.inf))
 
 
-def _advance_one(spec: Spec, state, data: Data, until):
+def _advance_one(spec: Spec, state, data: Data, until, full: bool):
     loss = spec.loss
     f_of = functools.partial(objective, spec, data=data)
     r_of = functools.partial(residuals, spec, data=data)
@@ -59,37 +109,126 @@ def _advance_one(spec: Spec, state, data: Data, until):
 
     def body(s):
         u, f, lam = s["u"], s["f"], s["lam"]
-        r = r_of(u)
-        Jt = jax.jacfwd(r_of)(u).T  # (p, n): reductions run along the contiguous axis
+        J, r = jax.jacfwd(lambda v: (lambda rv: (rv, rv))(r_of(v)), has_aux=True)(u)  # one law evaluation
+        Jt = J.T  # (p, n): reductions run along the contiguous axis
         sigma = loss.scale(r, data.w, data.delta)
-        g = jnp.sum(Jt * loss.gradient(r, data.w, data.delta, sigma), axis=-1)
-        best_u, best_f = u, f
-        for w in (loss.majorizer(r, data.w, data.delta, sigma), loss.curvature(r, data.w, data.delta, sigma)):
-            H = jnp.sum(Jt[:, None, :] * (Jt * w)[None, :, :], axis=-1)
-            d = jnp.diag(H)
-            Hd = H + lam * jnp.diag(d) + (lam * 1e-10 * jnp.max(d) + 1e-300) * eye
-            u_new = u - solve_spd(Hd, g)
-            f_new = f_of(u_new)
-            better = jnp.isfinite(f_new) & (f_new < best_f)
-            best_u = jnp.where(better, u_new, best_u)
-            best_f = jnp.where(better, f_new, best_f)
-        improved = best_f < f
-        rel = (f - best_f) / jnp.maximum(jnp.abs(f), 1e-300)
-        small = jnp.where(improved & (rel > _FTOL), 0, s["small"] + improved)
+        psi = loss.gradient(r, data.w, data.delta, sigma)
+        g = jnp.sum(Jt * psi, axis=-1)
+        curv = loss.curvature(r, data.w, data.delta, sigma)
+        if full:
+            S = jax.hessian(lambda v: jnp.dot(psi, r_of(v)))(u)  # the residuals' own curvature
+            lam_s, vec_s = jnp.linalg.eigh(S)
+            S_plus = (vec_s * jnp.maximum(lam_s, 0.0)) @ vec_s.T
+        else:
+            S_plus = jnp.zeros_like(eye)
+
+        def gram(wts):
+            return jnp.sum(Jt[:, None, :] * (Jt * wts)[None, :, :], axis=-1)
+
+        G = gram(data.w)  # the data's Gauss-Newton metric: a scale-free ridge
+
+        def ridged(H):
+            return H + (1e-10 * jnp.trace(jnp.abs(H)) / jnp.maximum(jnp.trace(G), 1e-300)) * G + 1e-300 * eye
+
+        def damped(H):
+            d = jnp.abs(jnp.diag(H))
+            return H + lam * jnp.diag(d) + (lam * 1e-10 * jnp.max(d) + 1e-300) * eye
+
+        def searched(step):
+            """Exact minimiser of the model along ``step``, then second-order correction: ``(u, f)``."""
+            a = step @ Jt
+            t = loss.line_min(r, a, data.w, data.delta, sigma, step @ S @ step)
+            r_lin = r + t * a
+            wc = loss.curvature(r_lin, data.w, data.delta, sigma)
+            chol = cholesky(ridged(gram(wc)))
+
+            def correct(_, v_r):
+                v = v_r[0] - chol_solve(chol, jnp.sum(Jt * (wc * (v_r[1] - r_lin)), axis=-1))
+                return v, r_of(v)
+
+            v0 = u + t * step
+            v, r_v = jax.lax.fori_loop(0, _SOC, correct, (v0, r_of(v0)))
+            return v, loss.objective(r_v, data.w, data.delta, data.log_z)
+
+        Hm = gram(loss.majorizer(r, data.w, data.delta, sigma)) + S_plus
+        Hn = gram(curv) + S_plus
+        chol_n = cholesky(ridged(Hn))
+        s_n = -chol_solve(chol_n, g)
+        trials = u + jnp.stack([-chol_solve(cholesky(damped(H)), g) for H in (Hm, Hn)])
+        f_trials = jax.vmap(f_of)(trials)
+        if full:
+            Hw = gram(loss.curvature(r * _WIDEN, data.w, data.delta, sigma)) + S_plus
+            directions = jnp.stack([-chol_solve(cholesky(ridged(H)), g) for H in (Hm, Hw)] + [s_n])
+            u_searched, f_searched = jax.vmap(searched)(directions)
+            trials = jnp.concatenate([trials, u_searched])
+            f_trials = jnp.concatenate([f_trials, f_searched])
+        f_trials = jnp.where(jnp.isfinite(f_trials), f_trials, jnp.inf)
+        k = jnp.argmin(f_trials)
+        improved = f_trials[k] < f
+        best_u = jnp.where(improved, trials[k], u)
+        best_f = jnp.where(improved, f_trials[k], f)
+        # stationarity: the Newton decrement against the objective's scale (free of a likelihood's
+        # constant offset) and against what rounding of the residuals alone would give
+        scale = jnp.abs(jnp.dot(psi, r))
+        dec = -jnp.dot(g, s_n)
+        # its expected value were the residuals off by rounding alone: sum_i (C_i e_i)^2 J_i' H^-1 J_i
+        leverage = jnp.sum(Jt * (chol_solve(chol_n, eye) @ Jt), axis=0)
+        dec_noise = jnp.sum((curv * _EPS_R * (1.0 + jnp.abs(data.log_y))) ** 2 * leverage)
+        rounding = (f - best_f) <= _FTOL * scale
+        converged = (dec <= _DTOL * scale + dec_noise) | ((dec <= _DTOL_FLOOR * scale) & rounding)
         lam = jnp.where(improved, jnp.maximum(lam * 0.3, 1e-12), lam * 10.0)
-        done = (lam >= _LAM_MAX) | (small >= 3) | ~jnp.isfinite(best_f)
-        return dict(u=best_u, f=best_f, lam=lam, small=small, it=s["it"] + 1, done=done)
+        done = converged | (lam >= _LAM_MAX) | ~jnp.isfinite(best_f)
+        if not full:
+            # near-L1: fewer points in the quadratic zone than parameters, so the Newton model is singular
+            # and the quick iteration cannot finish; after QUICK_ITERATIONS such a start goes on to the full one
+            in_zone = jnp.sum((curv > 0) & (data.w > 0))
+            done = done | ((s["it"] + 1 >= QUICK_ITERATIONS) & (in_zone < u.shape[-1]))
+        return dict(u=best_u, f=best_f, lam=lam, it=s["it"] + 1, done=done, converged=converged,
+                    dec=dec / jnp.maximum(scale, 1e-300))
 
     return jax.lax.while_loop(lambda s: ~s["done"] & (s["it"] < until), body, state)
 
 
 @functools.lru_cache(maxsize=None)
-def compiled_polisher(spec: Spec, per_lane: bool = False):
+def compiled_polisher(spec: Spec, per_lane: bool = False, full: bool = False):
     """``(init, advance)`` for `_driver.run_batched`, jitted once per spec.
 
     ``per_lane``: each start has its own targets and weights (bootstrap replicates).
+    ``full``: the near-L1 iteration (curvature of the residuals, line searches, second-order
+    correction); otherwise the quick one (the two damped steps only).
     """
     axes = PER_LANE if per_lane else None
-    init = jax.jit(jax.vmap(lambda u0, data: _init_one(spec, u0, data), in_axes=(0, axes)))
-    advance = jax.jit(jax.vmap(lambda s, data, until: _advance_one(spec, s, data, until), in_axes=(0, axes, None)))
+    init = stored_jit(spec, jax.vmap(lambda u0, data: _init_one(spec, u0, data), in_axes=(0, axes)),
+                      f"polish:init:{per_lane}")
+    advance = stored_jit(spec, jax.vmap(lambda s, data, until: _advance_one(spec, s, data, until, full),
+                                        in_axes=(0, axes, None)), f"polish:advance:{per_lane}:{full}")
     return init, advance
+
+
+def polish(spec: Spec, u0, data: Data, *, max_iter: int, per_lane: bool = False):
+    """Polish every start: ``(u, f, status, iterations)`` as NumPy arrays, one row per start.
+
+    Every start first gets quick iterations, up to ``max_iter``; a smooth or well-resolved fit
+    (enough points in the quadratic zone) converges there. A start they leave unconverged because
+    it stalled, or because after ``QUICK_ITERATIONS`` fewer points than parameters sit in the
+    quadratic zone (near-L1, as with the Huber likelihood), goes on with the full iteration from
+    where it is, for up to ``max_iter - QUICK_ITERATIONS`` more.
+    """
+    from ._driver import _bucket, run_batched  # the driver imports this module
+    from ._problem import take_lanes
+
+    quick = min(QUICK_ITERATIONS, max_iter)
+    u, f, status, it = run_batched(*compiled_polisher(spec, per_lane), u0, data, max_iter=max_iter, chunk=quick,
+                                   per_lane=per_lane)
+    todo = np.flatnonzero((status == MAX_ITERATIONS) & (it < max_iter))  # stalled or handed on, not out of iterations
+    if todo.size and max_iter > quick:
+        # padded (with copies of one start) to the driver's batch sizes, so the programs compiled for the
+        # full iteration are few and shared between fits
+        idx = np.concatenate([todo, np.full(_bucket(todo.size, len(u)) - todo.size, todo[0])])
+        u2, f2, status2, it2 = run_batched(*compiled_polisher(spec, per_lane, full=True), u[idx],
+                                           take_lanes(data, idx) if per_lane else data, max_iter=max_iter - quick,
+                                           chunk=FULL_CHUNK, per_lane=per_lane)
+        u, f, status, it = u.copy(), f.copy(), status.copy(), it.copy()
+        k = todo.size
+        u[todo], f[todo], status[todo], it[todo] = u2[:k], f2[:k], status2[:k], it[todo] + it2[:k]
+    return u, f, status, it

@@ -143,10 +143,25 @@ def _bootstrap(spec, data, dm, w0, result, solved, replicates, scheme, clusters,
     f_cold = f_all[replicates:].reshape(len(guarded), len(cold)).min(axis=1)
     beaten = int(np.sum(f_cold < f_r[guarded] - 1e-9 * np.abs(f_r[guarded])))
     if beaten:
-        multi = np.concatenate([best, cold])
-        theta_r, f_r, status = solve_replicates(spec, data, np.tile(multi, (replicates, 1)),
-                                                np.repeat(w, len(multi), axis=0), np.repeat(log_y_star, len(multi), axis=0),
-                                                per_replicate=len(multi))
+        # every replicate from the warm start and each cold start, the best kept; the warm lanes and the
+        # guarded replicates' cold lanes are done already, so only the rest's cold lanes are new
+        rest = np.setdiff1d(np.arange(replicates), guarded)
+        lane_theta = np.repeat(theta_r[:, None, :], 1 + len(cold), axis=1)
+        lane_f = np.repeat(f_r[:, None], 1 + len(cold), axis=1)
+        lane_status = np.repeat(status[:, None], 1 + len(cold), axis=1)
+        k = len(spec.free)
+        lane_theta[guarded, 1:] = theta_all[replicates:].reshape(len(guarded), len(cold), k)
+        lane_f[guarded, 1:] = f_all[replicates:].reshape(len(guarded), len(cold))
+        lane_status[guarded, 1:] = status_all[replicates:].reshape(len(guarded), len(cold))
+        if rest.size:
+            th, fc, sc = solve_replicates(spec, data, np.tile(cold, (rest.size, 1)), np.repeat(w[rest], len(cold), axis=0),
+                                          np.repeat(log_y_star[rest], len(cold), axis=0))
+            lane_theta[rest, 1:] = th.reshape(rest.size, len(cold), k)
+            lane_f[rest, 1:] = fc.reshape(rest.size, len(cold))
+            lane_status[rest, 1:] = sc.reshape(rest.size, len(cold))
+        pick = np.argmin(np.where(np.isfinite(lane_f), lane_f, np.inf), axis=1)
+        rows = np.arange(replicates)
+        theta_r, f_r, status = lane_theta[rows, pick], lane_f[rows, pick], lane_status[rows, pick]
     ok = status == CONVERGED
     params = {n: tuple(float(v) for v in theta_r[ok, i]) for i, n in enumerate(spec.free)}
     params.update({n: (v,) * int(ok.sum()) for n, v in result.params.items() if n in spec.fixed})

@@ -13,8 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..errors import InputError
-from ._driver import run_batched
-from ._newton import compiled_polisher
+from ._newton import polish
 from ._problem import Data, Spec, theta, unconstrain
 from ._varpro import compiled_screen, nonlinear_grid
 
@@ -37,7 +36,7 @@ def solve_varpro(spec: Spec, data: Data, *, starts: int = 256, polish_starts: in
     order = pool[np.argsort(f0[pool], kind="stable")][: max(1, polish_starts)]
     th = theta0[order]
     u0 = unconstrain(spec, {n: th[:, i] for i, n in enumerate(spec.free)})
-    u, f, status, it = run_batched(*compiled_polisher(spec), u0, data, max_iter=max_iter)
+    u, f, status, it = polish(spec, u0, data, max_iter=max_iter)
     values = theta(spec, u, np.asarray(data.fixed), np)
     theta_out = np.stack([np.asarray(values[n]) for n in spec.free], axis=-1)
     return Solved(theta_out, np.asarray(f), np.asarray(status), np.asarray(it), len(phi), th)
@@ -53,7 +52,7 @@ def solve_replicates(spec: Spec, data: Data, starts: np.ndarray, w: np.ndarray, 
     u0 = unconstrain(spec, {n: starts[:, i] for i, n in enumerate(spec.free)})
     log_y = np.asarray(log_y, dtype=np.float64)
     lanes = data._replace(log_y=log_y, y=np.exp(log_y), w=np.asarray(w, dtype=np.float64))
-    u, f, status, _ = run_batched(*compiled_polisher(spec, per_lane=True), u0, lanes, max_iter=max_iter, per_lane=True)
+    u, f, status, _ = polish(spec, u0, lanes, max_iter=max_iter, per_lane=True)
     f = np.where(np.isfinite(f), f, np.inf).reshape(-1, per_replicate)
     pick = np.arange(f.shape[0]) * per_replicate + np.argmin(f, axis=1)
     values = theta(spec, u[pick], np.asarray(data.fixed), np)
