@@ -1,9 +1,12 @@
-"""Run a batched iterative solver in chunks, dropping finished starts between chunks.
+"""Run a batched iterative solver through a fixed-width window of lanes, refilled as starts finish.
 
 Under ``vmap`` a ``while_loop`` runs until its slowest lane stops, so one slow start would make
-every start pay. The driver advances all lanes a few iterations at a time and keeps only the
-unfinished ones for the next chunk, padded to the full batch or a power of two of at least 64, so
-few shapes are compiled (each costs tracing and compilation on a cold start).
+every start pay. The driver therefore advances a window of at most ``WINDOW`` lanes a few
+iterations at a time; each lane that finishes hands its slot to the next waiting start. A
+thousand bootstrap replicates then cost about the sum of their own iterations, not a thousand
+times the slowest one, and every batch has one of a few shapes (``WINDOW`` or, for fewer starts, a
+power of two), so few programs are compiled (each costs tracing and compilation on a cold start)
+and the same ones serve fits of any number of starts.
 
 Optionally the driver prunes: at given evaluation counts it keeps only the starts whose objective
 ranks among the best ``keep`` and marks the rest ``discarded`` (successive halving, as in
@@ -11,8 +14,8 @@ hyperparameter search: starts that are far behind after a few steps are the hope
 
 A solver is a pair of jitted, vmapped functions over a state dict with leading batch axis and the
 keys ``u``, ``f``, ``it``, ``done`` (and optionally ``converged``, for a solver that can stop short
-of convergence): ``init(u0, data)`` and ``advance(state, data, until)``, which iterates each lane
-while ``not done and it < until``.
+of convergence): ``init(u0, data)`` and ``advance(state, data, until)``, which iterates lane ``i``
+while ``not done and it < until[i]``.
 """
 
 from __future__ import annotations
@@ -24,44 +27,73 @@ import numpy as np
 from ._newton import CONVERGED, DISCARDED, FAILED, MAX_ITERATIONS
 from ._problem import take_lanes
 
-MIN_BUCKET = 64
+WINDOW = 64  # lanes per batch: per lane-iteration, the fastest width on a CPU core, and few idle lanes
 
 
-def _bucket(n: int, full: int) -> int:
-    """The batch size that holds ``n`` of ``full`` lanes."""
-    size = max(MIN_BUCKET, 1 << (n - 1).bit_length())
-    return full if size * 2 > full else size
+def window_size(n: int) -> int:
+    """The batch width for ``n`` lanes: ``WINDOW``, or the power of two that holds fewer."""
+    return min(WINDOW, 1 << max(0, int(n) - 1).bit_length())
 
 
 def run_batched(init, advance, u0, data, *, max_iter: int, chunk: int = 25, prune: tuple = (), per_lane=False):
     """Returns ``(u, f, status, iterations)`` as NumPy arrays, one row per start.
 
+    ``chunk``: iterations a lane runs before the driver looks at it again.
     ``prune``: ``((evaluations, keep), ...)``: after that many evaluations keep the ``keep`` best.
     ``per_lane``: ``data`` carries one row of targets and weights per start (see `take_lanes`).
     """
-    state = {k: np.array(v) for k, v in init(jnp.asarray(u0, dtype=jnp.float64), data).items()}
-    full = len(state["u"])
-    discarded = np.zeros(full, dtype=bool)
-    active = np.flatnonzero(~state["done"])
-    cuts = dict(prune)
-    stops = sorted(set(range(chunk, max_iter, chunk)) | {max_iter} | {k for k in cuts if k < max_iter})
-    for until in stops:
-        if not active.size:
-            break
-        size = _bucket(active.size, full)
-        idx = np.concatenate([active, np.full(size - active.size, active[0])])
-        sub_data = take_lanes(data, idx) if per_lane else data
-        sub = advance({k: v[idx] for k, v in state.items()}, sub_data, jnp.asarray(until))
-        sub = jax.device_get(sub)
+    u0 = np.asarray(u0, dtype=np.float64)
+    n = len(u0)
+    width = window_size(n)
+
+    def batch(lanes, live):
+        idx = np.where(live, lanes, lanes[live][0])  # empty slots repeat a live lane
+        return idx, (take_lanes(data, idx) if per_lane else data)
+
+    state = None
+    for start in range(0, n, width):  # initialise in windows too: one program shape
+        lanes = np.arange(start, start + width)
+        live = lanes < n
+        idx, sub_data = batch(lanes, live)
+        sub = jax.device_get(init(jnp.asarray(u0[idx]), sub_data))
+        if state is None:
+            state = {k: np.zeros((n,) + np.shape(v)[1:], dtype=np.asarray(v).dtype) for k, v in sub.items()}
         for k in state:
-            state[k][active] = sub[k][: active.size]
+            state[k][lanes[live]] = sub[k][live]
+
+    def run(active, final):
+        """Advance ``active`` lanes through the window, refilling slots, until each stops or reaches ``final``."""
+        queue = list(active[::-1])
+        slots = np.full(width, -1)
+        while True:
+            for s in np.flatnonzero(slots < 0):
+                if not queue:
+                    break
+                slots[s] = queue.pop()
+            live = slots >= 0
+            if not live.any():
+                return
+            idx, sub_data = batch(slots, live)
+            sub = {k: v[idx] for k, v in state.items()}
+            sub["done"] = sub["done"] | ~live
+            until = np.minimum(sub["it"] + chunk, final)
+            sub = jax.device_get(advance(sub, sub_data, jnp.asarray(until)))
+            for k in state:
+                state[k][slots[live]] = sub[k][live]
+            slots[live & (sub["done"] | (sub["it"] >= final))] = -1
+
+    discarded = np.zeros(n, dtype=bool)
+    active = np.flatnonzero(~state["done"])
+    for evaluations, keep in sorted(prune):
+        if evaluations >= max_iter or not active.size:
+            break
+        run(active, evaluations)  # every active lane up to this many evaluations (or its own stop)
         active = active[~state["done"][active]]
-        if until in cuts and active.size:
-            f_all = np.where(np.isfinite(state["f"]), state["f"], np.inf)
-            rank = np.argsort(np.argsort(f_all, kind="stable"), kind="stable")
-            drop = active[rank[active] >= cuts[until]]
-            discarded[drop] = True
-            active = active[rank[active] < cuts[until]]
+        f_all = np.where(np.isfinite(state["f"]), state["f"], np.inf)
+        rank = np.argsort(np.argsort(f_all, kind="stable"), kind="stable")
+        discarded[active[rank[active] >= keep]] = True
+        active = active[rank[active] < keep]
+    run(active, max_iter)
     f = state["f"]
     converged = state["done"] & state.get("converged", True)  # a solver may stop without converging (stalled)
     status = np.where(~np.isfinite(f), FAILED, np.where(converged, CONVERGED, MAX_ITERATIONS))

@@ -87,7 +87,7 @@ def compiled_lbfgs(value_and_grad, key: str):
 
     init = StoredJit(jax.vmap(lambda u0, data: _init_one(value_and_grad, u0, data), in_axes=(0, None)), key + ":init")
     advance = StoredJit(
-        jax.vmap(lambda s, data, until: _advance_one(value_and_grad, s, data, until), in_axes=(0, None, None)),
+        jax.vmap(lambda s, data, until: _advance_one(value_and_grad, s, data, until), in_axes=(0, None, 0)),
         key + ":advance",
     )
     return init, advance

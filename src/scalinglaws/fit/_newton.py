@@ -58,7 +58,8 @@ _WIDEN = 1e-3  # the widened Newton model scales residuals by this before asking
 _LAM0, _LAM_MAX = 1e-3, 1e10  # Levenberg-Marquardt damping: start, and where a start has stalled
 _EPS_R = 8 * 2.220446049250313e-16  # relative rounding of a log residual
 QUICK_ITERATIONS = 25  # quick iterations before a near-L1 start goes on to the full one
-FULL_CHUNK = 8  # full iterations between the driver's removals of finished starts
+QUICK_CHUNK = 5  # quick iterations between the driver's looks at a start (see `_driver`)
+FULL_CHUNK = 8  # full iterations between the driver's looks at a start
 
 
 def cholesky(A):
@@ -201,7 +202,7 @@ def compiled_polisher(spec: Spec, per_lane: bool = False, full: bool = False):
     init = stored_jit(spec, jax.vmap(lambda u0, data: _init_one(spec, u0, data), in_axes=(0, axes)),
                       f"polish:init:{per_lane}")
     advance = stored_jit(spec, jax.vmap(lambda s, data, until: _advance_one(spec, s, data, until, full),
-                                        in_axes=(0, axes, None)), f"polish:advance:{per_lane}:{full}")
+                                        in_axes=(0, axes, 0)), f"polish:advance:{per_lane}:{full}")
     return init, advance
 
 
@@ -214,21 +215,17 @@ def polish(spec: Spec, u0, data: Data, *, max_iter: int, per_lane: bool = False)
     quadratic zone (near-L1, as with the Huber likelihood), goes on with the full iteration from
     where it is, for up to ``max_iter - QUICK_ITERATIONS`` more.
     """
-    from ._driver import _bucket, run_batched  # the driver imports this module
+    from ._driver import run_batched  # the driver imports this module
     from ._problem import take_lanes
 
     quick = min(QUICK_ITERATIONS, max_iter)
-    u, f, status, it = run_batched(*compiled_polisher(spec, per_lane), u0, data, max_iter=max_iter, chunk=quick,
-                                   per_lane=per_lane)
+    u, f, status, it = run_batched(*compiled_polisher(spec, per_lane), u0, data, max_iter=max_iter,
+                                   chunk=QUICK_CHUNK, per_lane=per_lane)
     todo = np.flatnonzero((status == MAX_ITERATIONS) & (it < max_iter))  # stalled or handed on, not out of iterations
     if todo.size and max_iter > quick:
-        # padded (with copies of one start) to the driver's batch sizes, so the programs compiled for the
-        # full iteration are few and shared between fits
-        idx = np.concatenate([todo, np.full(_bucket(todo.size, len(u)) - todo.size, todo[0])])
-        u2, f2, status2, it2 = run_batched(*compiled_polisher(spec, per_lane, full=True), u[idx],
-                                           take_lanes(data, idx) if per_lane else data, max_iter=max_iter - quick,
+        u2, f2, status2, it2 = run_batched(*compiled_polisher(spec, per_lane, full=True), u[todo],
+                                           take_lanes(data, todo) if per_lane else data, max_iter=max_iter - quick,
                                            chunk=FULL_CHUNK, per_lane=per_lane)
         u, f, status, it = u.copy(), f.copy(), status.copy(), it.copy()
-        k = todo.size
-        u[todo], f[todo], status[todo], it[todo] = u2[:k], f2[:k], status2[:k], it[todo] + it2[:k]
+        u[todo], f[todo], status[todo], it[todo] = u2, f2, status2, it[todo] + it2
     return u, f, status, it

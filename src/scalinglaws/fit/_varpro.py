@@ -6,6 +6,10 @@ For a law ``f = f0(phi, x) + Phi(phi, x) c`` linear in ``c`` (offsets, amplitude
 are ranked by the fit's own loss; the best few go on to the polisher. ``f0`` and ``Phi`` come from
 the law itself (a Jacobian in ``c``, exact because ``f`` is linear in ``c``), so any law that
 declares its linear parameters gets this for free.
+
+The least squares are solved by Gram-Schmidt orthogonalisation, applied twice (CGS2, as accurate as
+Householder QR for these few columns), written out elementwise so it vectorises under ``vmap``
+without a LAPACK call per candidate.
 """
 
 from __future__ import annotations
@@ -52,13 +56,41 @@ def _solve_linear(spec: Spec, phi, data: Data):
         A = Phi * (sw / data.y)[:, None]
         b = (data.y - f0) * sw / data.y
         scale = jnp.sqrt(jnp.sum(A * A, axis=0)) + 1e-300
-        c = jnp.linalg.lstsq(A / scale, b)[0] / scale
+        c = least_squares(A / scale, b) / scale
         for i, n in enumerate(lin):
             lo, hi = law.param(n).bounds
             # a start strictly inside the bounds
             room = 1e-6 * (hi - lo if np.isfinite(hi - lo) else jnp.abs(c[i]) + 1e-3)
             values[n] = jnp.clip(c[i], lo + room, hi - room)
     return jnp.stack([values[n] for n in spec.free]) if spec.free else jnp.zeros(0)
+
+
+def least_squares(A, b, rtol: float = 1e-10):
+    """``argmin_c |A c - b|`` for a tall ``A`` with few columns, by twice-applied Gram-Schmidt.
+
+    A column that lies within ``rtol`` (relative) of the span of the earlier ones gets ``c = 0``.
+    """
+    k = A.shape[1]
+    Q, R = [], [[0.0] * k for _ in range(k)]
+    for j in range(k):
+        v = A[:, j]
+        norm0 = jnp.sqrt(jnp.dot(v, v))
+        for _ in range(2):
+            for i, q in enumerate(Q):
+                h = jnp.dot(q, v)
+                R[i][j] = R[i][j] + h
+                v = v - h * q
+        norm = jnp.sqrt(jnp.dot(v, v))
+        independent = norm > rtol * norm0
+        R[j][j] = jnp.where(independent, norm, 1.0)
+        for i in range(j):  # a dependent column's coefficient is pinned to 0
+            R[i][j] = jnp.where(independent, R[i][j], 0.0)
+        Q.append(jnp.where(independent, v / jnp.where(independent, norm, 1.0), 0.0))
+    rhs = [jnp.dot(q, b) for q in Q]
+    c = [None] * k
+    for i in reversed(range(k)):
+        c[i] = (rhs[i] - sum(R[i][m] * c[m] for m in range(i + 1, k))) / R[i][i]
+    return jnp.stack(c)
 
 
 @functools.lru_cache(maxsize=None)
