@@ -35,16 +35,18 @@ def window_size(n: int) -> int:
     return min(WINDOW, 1 << max(0, int(n) - 1).bit_length())
 
 
-def run_batched(init, advance, u0, data, *, max_iter: int, chunk: int = 25, prune: tuple = (), per_lane=False):
+def run_batched(init, advance, u0, data, *, max_iter: int, chunk: int = 25, prune: tuple = (), per_lane=False,
+                width: int | None = None):
     """Returns ``(u, f, status, iterations)`` as NumPy arrays, one row per start.
 
+    ``width``: the batch width (default `window_size` of the number of starts).
     ``chunk``: iterations a lane runs before the driver looks at it again.
     ``prune``: ``((evaluations, keep), ...)``: after that many evaluations keep the ``keep`` best.
     ``per_lane``: ``data`` carries one row of targets and weights per start (see `take_lanes`).
     """
     u0 = np.asarray(u0, dtype=np.float64)
     n = len(u0)
-    width = window_size(n)
+    width = window_size(n) if width is None else width
 
     def batch(lanes, live):
         idx = np.where(live, lanes, lanes[live][0])  # empty slots repeat a live lane

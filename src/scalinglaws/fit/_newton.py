@@ -213,9 +213,10 @@ def polish(spec: Spec, u0, data: Data, *, max_iter: int, per_lane: bool = False)
     (enough points in the quadratic zone) converges there. A start they leave unconverged because
     it stalled, or because after ``QUICK_ITERATIONS`` fewer points than parameters sit in the
     quadratic zone (near-L1, as with the Huber likelihood), goes on with the full iteration from
-    where it is, for up to ``max_iter - QUICK_ITERATIONS`` more.
+    where it is, for up to ``max_iter - QUICK_ITERATIONS`` more. Both run at the batch width of all
+    the starts, so the few programs compiled for a problem serve every fit of it.
     """
-    from ._driver import run_batched  # the driver imports this module
+    from ._driver import run_batched, window_size  # the driver imports this module
     from ._problem import take_lanes
 
     quick = min(QUICK_ITERATIONS, max_iter)
@@ -225,7 +226,7 @@ def polish(spec: Spec, u0, data: Data, *, max_iter: int, per_lane: bool = False)
     if todo.size and max_iter > quick:
         u2, f2, status2, it2 = run_batched(*compiled_polisher(spec, per_lane, full=True), u[todo],
                                            take_lanes(data, todo) if per_lane else data, max_iter=max_iter - quick,
-                                           chunk=FULL_CHUNK, per_lane=per_lane)
+                                           chunk=FULL_CHUNK, per_lane=per_lane, width=window_size(len(u)))
         u, f, status, it = u.copy(), f.copy(), status.copy(), it.copy()
         u[todo], f[todo], status[todo], it[todo] = u2, f2, status2, it[todo] + it2
     return u, f, status, it
