@@ -10,7 +10,9 @@ and the same ones serve fits of any number of starts.
 
 Optionally the driver prunes: at given evaluation counts it keeps only the starts whose objective
 ranks among the best ``keep`` and marks the rest ``discarded`` (successive halving, as in
-hyperparameter search: starts that are far behind after a few steps are the hopeless ones).
+hyperparameter search: starts that are far behind after a few steps are the hopeless ones). Up to
+a pruning point every start runs the same few evaluations, so nothing is gained by refilling and
+the batches are wider (up to ``LOCKSTEP_WINDOW`` lanes: fewer, larger calls).
 
 A solver is a pair of jitted, vmapped functions over a state dict with leading batch axis and the
 keys ``u``, ``f``, ``it``, ``done`` (and optionally ``converged``, for a solver that can stop short
@@ -28,11 +30,12 @@ from ._newton import CONVERGED, DISCARDED, FAILED, MAX_ITERATIONS
 from ._problem import take_lanes
 
 WINDOW = 64  # lanes per batch: per lane-iteration, the fastest width on a CPU core, and few idle lanes
+LOCKSTEP_WINDOW = 1024  # lanes per batch up to a pruning point
 
 
-def window_size(n: int) -> int:
-    """The batch width for ``n`` lanes: ``WINDOW``, or the power of two that holds fewer."""
-    return min(WINDOW, 1 << max(0, int(n) - 1).bit_length())
+def window_size(n: int, cap: int = WINDOW) -> int:
+    """The batch width for ``n`` lanes: ``cap``, or the power of two that holds fewer."""
+    return min(cap, 1 << max(0, int(n) - 1).bit_length())
 
 
 def run_batched(init, advance, u0, data, *, max_iter: int, chunk: int = 25, prune: tuple = (), per_lane=False,
@@ -53,8 +56,9 @@ def run_batched(init, advance, u0, data, *, max_iter: int, chunk: int = 25, prun
         return idx, (take_lanes(data, idx) if per_lane else data)
 
     state = None
-    for start in range(0, n, width):  # initialise in windows too: one program shape
-        lanes = np.arange(start, start + width)
+    first = window_size(n, LOCKSTEP_WINDOW) if prune else width
+    for start in range(0, n, first):  # initialise in windows too: the shape of the first advance
+        lanes = np.arange(start, start + first)
         live = lanes < n
         idx, sub_data = batch(lanes, live)
         sub = jax.device_get(init(jnp.asarray(u0[idx]), sub_data))
@@ -63,8 +67,8 @@ def run_batched(init, advance, u0, data, *, max_iter: int, chunk: int = 25, prun
         for k in state:
             state[k][lanes[live]] = sub[k][live]
 
-    def run(active, final):
-        """Advance ``active`` lanes through the window, refilling slots, until each stops or reaches ``final``."""
+    def run(active, final, width=width):
+        """Advance ``active`` lanes through a window, refilling slots, until each stops or reaches ``final``."""
         queue = list(active[::-1])
         slots = np.full(width, -1)
         while True:
@@ -89,7 +93,8 @@ def run_batched(init, advance, u0, data, *, max_iter: int, chunk: int = 25, prun
     for evaluations, keep in sorted(prune):
         if evaluations >= max_iter or not active.size:
             break
-        run(active, evaluations)  # every active lane up to this many evaluations (or its own stop)
+        # every active lane up to this many evaluations (or its own stop)
+        run(active, evaluations, window_size(active.size, LOCKSTEP_WINDOW))
         active = active[~state["done"][active]]
         f_all = np.where(np.isfinite(state["f"]), state["f"], np.inf)
         rank = np.argsort(np.argsort(f_all, kind="stable"), kind="stable")
