@@ -62,7 +62,8 @@ class StoredJit:
         call = self._loaded.get(signature)
         if call is None:
             call = self._loaded[signature] = self._load(signature, args)
-        return call(*args)
+        # on the device first, in one transfer (NumPy arguments would otherwise be staged one by one)
+        return call(*jax.tree_util.tree_unflatten(tree, jax.device_put(leaves)))
 
     def _cache_size(self) -> int:
         """Compiled programs held in memory (as ``jax.jit``'s own, for tests of recompilation)."""
