@@ -124,6 +124,31 @@ def test_m4_solves_its_implicit_equation_and_reduces_to_m2():
     assert np.allclose(eps4, sl.get_law("m2").predict(p2, {"x": x}), rtol=1e-12)
 
 
+def test_m4_newton_root_matches_bisection_over_wide_parameters():
+    """M4's Newton iteration against an independent bisection of the same equation in t = logit(w / b)."""
+    from scipy.special import log_expit
+
+    rng = np.random.default_rng(1)
+    n = 4000
+    p = {"eps_inf": rng.uniform(0.0, 1.0, n), "alpha": np.exp(rng.uniform(np.log(1e-4), np.log(1e3), n)),
+         "beta": np.exp(rng.uniform(np.log(1e-3), np.log(1e4), n)), "c": rng.uniform(-3.0, -0.01, n)}
+    p["eps_0"] = p["eps_inf"] + np.exp(rng.uniform(-5.0, 3.0, n))
+    x = np.exp(rng.uniform(0.0, np.log(1e12), n))
+    log_b, log_f = np.log(p["eps_0"] - p["eps_inf"]), np.log(p["beta"]) + p["c"] * np.log(x)
+
+    def G(t):
+        return (1.0 - p["alpha"]) * log_b + log_expit(t) - p["alpha"] * log_expit(-t) - log_f
+
+    lo, hi = np.full(n, -60.0), np.full(n, 60.0)
+    for _ in range(80):
+        mid = 0.5 * (lo + hi)
+        below = G(mid) < 0.0
+        lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
+    expected = p["eps_inf"] + np.exp(log_b + log_expit(0.5 * (lo + hi)))
+    eps = sl.get_law("m4").predict(p, {"x": x})
+    assert np.allclose(eps, expected, rtol=1e-9, atol=0.0)
+
+
 def test_m4_gradient_is_the_implicit_function_derivative():
     m4 = sl.get_law("m4")
     x = {"x": jnp.asarray([1e4])}
