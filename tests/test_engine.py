@@ -123,3 +123,26 @@ def test_stored_programs_are_reused_without_tracing(tmp_path):
     assert len(traced) == 1 and np.array_equal(np.asarray(first), np.asarray(again))
     StoredJit(double_log, "test:double_log", folder=str(tmp_path))(np.ones(4))  # a new shape: traced and stored
     assert len(traced) == 2 and len(list(tmp_path.iterdir())) == 2
+
+
+@pytest.mark.parametrize("lower_by,expect", [(1e-2, "max_iterations"), (1e-9, "converged")])
+def test_a_clearly_lower_unconverged_start_is_reported_with_its_status(monkeypatch, chinchilla_runs, lower_by, expect):
+    """The fit reports the lowest objective; a converged start is preferred only within 1e-6 of it."""
+    from scalinglaws.fit import methods
+    from scalinglaws.fit._newton import MAX_ITERATIONS
+
+    solve = methods.METHODS["varpro"]
+
+    def with_a_lower_unconverged_start(spec, data, **options):
+        s = solve(spec, data, **options)
+        k = int(np.argmax(s.objective))  # the worst start now claims the lowest objective, unconverged
+        objective, status, theta = s.objective.copy(), s.status.copy(), s.theta.copy()
+        objective[k] = objective.min() - lower_by * abs(objective.min())
+        status[k], theta[k] = MAX_ITERATIONS, theta[k] * 1.01
+        return s._replace(objective=objective, status=status, theta=theta)
+
+    monkeypatch.setitem(methods.METHODS, "varpro", with_a_lower_unconverged_start)
+    r = sl.fit("chinchilla", chinchilla_runs)
+    assert r.status == expect
+    lowest = min(r.starts.objective)
+    assert (r.objective == lowest) == (expect == "max_iterations")

@@ -207,8 +207,13 @@ def _result(spec, data, dm, w, solved, fixed, loss_spec, delta, method) -> FitRe
     ok = solved.status == CONVERGED
     if not np.isfinite(f).any():
         raise FitError(f"every start of law {spec.law.name} failed (non-finite objective); check the data and bounds")
-    pool = np.flatnonzero(ok & np.isfinite(f)) if (ok & np.isfinite(f)).any() else np.flatnonzero(np.isfinite(f))
-    best = int(pool[np.argmin(f[pool])])
+    # the lowest objective, unless a converged start is within BEST_RTOL of it: an unconverged start that
+    # is clearly lower shows the converged ones stopped in worse minima, and its status says it is uncertified
+    best = int(np.argmin(f))
+    tol = BEST_RTOL * max(abs(float(f[best])), 1e-300)
+    near = np.flatnonzero(ok & (f <= f[best] + tol))
+    if not ok[best] and near.size:
+        best = int(near[np.argmin(f[near])])
     f_best = float(f[best])
     n_at_best = int(np.sum(f <= f_best + BEST_RTOL * max(abs(f_best), 1e-300)))
     params = {n: float(solved.theta[best, i]) for i, n in enumerate(spec.free)}
