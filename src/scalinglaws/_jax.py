@@ -19,7 +19,6 @@ if _cache and _cache != "0":
         pass
 
 
-
 def _source_digest() -> str:
     """A digest of the package's source: stored programs are reused only by the code that made them."""
     import hashlib

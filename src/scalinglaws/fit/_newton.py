@@ -45,7 +45,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._problem import PER_LANE, Data, Spec, objective, residuals, stored_jit
+from ._problem import PER_LANE, Data, Spec, objective, residuals, stored_jit, take_lanes
 
 CONVERGED, MAX_ITERATIONS, FAILED, DISCARDED = 0, 1, 2, 3
 STATUS_NAMES = {CONVERGED: "converged", MAX_ITERATIONS: "max_iterations", FAILED: "failed", DISCARDED: "discarded"}
@@ -217,7 +217,6 @@ def polish(spec: Spec, u0, data: Data, *, max_iter: int, per_lane: bool = False)
     the starts, so the few programs compiled for a problem serve every fit of it.
     """
     from ._driver import run_batched, window_size  # the driver imports this module
-    from ._problem import take_lanes
 
     quick = min(QUICK_ITERATIONS, max_iter)
     u, f, status, it = run_batched(*compiled_polisher(spec, per_lane), u0, data, max_iter=max_iter,

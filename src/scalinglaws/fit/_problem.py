@@ -118,6 +118,12 @@ def theta(spec: Spec, u, fixed, xp=jnp) -> dict:
     return p
 
 
+def free_values(spec: Spec, u, data: Data) -> np.ndarray:
+    """The free parameters' values (plain NumPy) of unconstrained vectors ``u``: ``(..., len(free))``."""
+    values = theta(spec, np.asarray(u), np.asarray(data.fixed), np)
+    return np.stack([np.asarray(values[n]) for n in spec.free], axis=-1)
+
+
 def unconstrain(spec: Spec, params: dict) -> np.ndarray:
     """Inverse of ``theta`` for the free parameters (plain values): a ``(..., len(free))`` array."""
     with np.errstate(divide="ignore", invalid="ignore"):

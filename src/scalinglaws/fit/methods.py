@@ -14,7 +14,7 @@ import numpy as np
 
 from ..errors import InputError
 from ._newton import polish
-from ._problem import Data, Spec, theta, unconstrain
+from ._problem import Data, Spec, free_values, unconstrain
 from ._varpro import compiled_screen, nonlinear_grid
 
 
@@ -37,9 +37,7 @@ def solve_varpro(spec: Spec, data: Data, *, starts: int = 256, polish_starts: in
     th = theta0[order]
     u0 = unconstrain(spec, {n: th[:, i] for i, n in enumerate(spec.free)})
     u, f, status, it = polish(spec, u0, data, max_iter=max_iter)
-    values = theta(spec, u, np.asarray(data.fixed), np)
-    theta_out = np.stack([np.asarray(values[n]) for n in spec.free], axis=-1)
-    return Solved(theta_out, np.asarray(f), np.asarray(status), np.asarray(it), len(phi), th)
+    return Solved(free_values(spec, u, data), np.asarray(f), np.asarray(status), np.asarray(it), len(phi), th)
 
 
 def solve_replicates(spec: Spec, data: Data, starts: np.ndarray, w: np.ndarray, log_y: np.ndarray, *,
@@ -55,9 +53,7 @@ def solve_replicates(spec: Spec, data: Data, starts: np.ndarray, w: np.ndarray, 
     u, f, status, _ = polish(spec, u0, lanes, max_iter=max_iter, per_lane=True)
     f = np.where(np.isfinite(f), f, np.inf).reshape(-1, per_replicate)
     pick = np.arange(f.shape[0]) * per_replicate + np.argmin(f, axis=1)
-    values = theta(spec, u[pick], np.asarray(data.fixed), np)
-    theta_out = np.stack([np.asarray(values[n]) for n in spec.free], axis=-1)
-    return theta_out, f.reshape(-1)[pick], status[pick]
+    return free_values(spec, u[pick], data), f.reshape(-1)[pick], status[pick]
 
 
 def solve_hoffmann2022(spec: Spec, data: Data, **options):
