@@ -125,6 +125,18 @@ def test_stored_programs_are_reused_without_tracing(tmp_path):
     assert len(traced) == 2 and len(list(tmp_path.iterdir())) == 2
 
 
+def test_a_damaged_stored_program_is_compiled_anew(tmp_path):
+    from scalinglaws._jax import StoredJit
+
+    x = np.array([1.0, 10.0, 100.0])
+    expected = np.asarray(StoredJit(jax.numpy.log1p, "test:log1p", folder=str(tmp_path))(x))
+    (path,) = tmp_path.iterdir()
+    path.write_bytes(b"not a program")
+    again = StoredJit(jax.numpy.log1p, "test:log1p", folder=str(tmp_path))(x)
+    assert np.array_equal(np.asarray(again), expected)
+    assert path.read_bytes() != b"not a program"  # stored again
+
+
 @pytest.mark.parametrize("lower_by,expect", [(1e-2, "max_iterations"), (1e-9, "converged")])
 def test_a_clearly_lower_unconverged_start_is_reported_with_its_status(monkeypatch, chinchilla_runs, lower_by, expect):
     """The fit reports the lowest objective; a converged start is preferred only within 1e-6 of it."""

@@ -1,4 +1,4 @@
-"""The one place that configures JAX: float64 everywhere, a persistent compilation cache."""
+"""The one place that configures JAX: float64 everywhere, and compiled programs kept on disk."""
 
 from __future__ import annotations
 
@@ -8,15 +8,18 @@ import jax
 
 jax.config.update("jax_enable_x64", True)
 
+#: where `StoredJit` keeps compiled programs ("0" or empty: nowhere)
 _cache = os.environ.get("SCALINGLAWS_JAX_CACHE", os.path.join(os.path.expanduser("~"), ".cache", "scalinglaws", "jax"))
-if _cache and _cache != "0":
-    try:
-        os.makedirs(_cache, exist_ok=True)
-        jax.config.update("jax_compilation_cache_dir", _cache)
-        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
-        jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
-    except OSError:  # a read-only home: compile in memory only
-        pass
+
+_jax_cache_hits = [0]  # compilations JAX served from its own persistent cache (when a user has enabled it)
+
+
+def _count_cache_hit(event: str, **_) -> None:
+    if event == "/jax/compilation_cache/cache_hits":
+        _jax_cache_hits[0] += 1
+
+
+jax.monitoring.register_event_listener(_count_cache_hit)
 
 
 def _source_digest() -> str:
@@ -33,15 +36,19 @@ def _source_digest() -> str:
 
 
 class StoredJit:
-    """``jax.jit(fn)`` whose traced program is stored on disk between processes (`jax.export`).
+    """``jax.jit(fn)`` whose compiled program is stored on disk between processes.
 
-    A cold process otherwise spends most of its time tracing the solvers in Python (the persistent
-    compilation cache only skips the XLA compile that follows). Here the first process to call
-    ``fn`` with given argument shapes exports the traced program to the cache folder; later
-    processes load it and only compile it (a cache hit). ``key`` names ``fn`` uniquely within this
-    package's source (law, free parameters, loss, ...); the file name also carries a digest of the
-    source and the JAX version, so an edited package never runs a stale program. Laws defined outside
-    the package are not stored (their code is not covered by the digest).
+    A cold process otherwise spends most of its time tracing the solvers in Python and lowering
+    them to XLA (JAX's persistent compilation cache skips only the XLA compile that follows, and
+    needs the lowered program to compute its key). Here the first process to call ``fn`` with given
+    argument shapes compiles it and stores the executable; later processes load it and call it
+    directly. ``key`` names ``fn`` uniquely within this package's source (law, free parameters,
+    loss, ...); the file name also carries a digest of the source, the JAX version and the machine
+    (backend, device and CPU features), so an edited package or another machine never runs a stale
+    program. Laws defined outside the package are not stored (their code is not covered by the
+    digest). A program that cannot be stored, loaded or run from its file is compiled as by
+    ``jax.jit``; one that JAX itself served from its own persistent cache (if the user enabled it)
+    is not stored, as it would be stored without its object code.
     """
 
     _digest: str | None = None
@@ -58,40 +65,82 @@ class StoredJit:
             return self._jit(*args)
         leaves, tree = jax.tree_util.tree_flatten(args)
         signature = (str(tree), tuple((jax.numpy.shape(v), str(jax.numpy.result_type(v)), _weak(v)) for v in leaves))
-        call = self._loaded.get(signature)
-        if call is None:
-            call = self._loaded[signature] = self._load(signature, args)
         # on the device first, in one transfer (NumPy arguments would otherwise be staged one by one)
-        return call(*jax.tree_util.tree_unflatten(tree, jax.device_put(leaves)))
+        device_args = jax.tree_util.tree_unflatten(tree, jax.device_put(leaves))
+        call = self._loaded.get(signature)
+        if call is not None:
+            return call(*device_args)
+        path = self._path(signature)
+        call = _read(path)
+        if call is not None:
+            try:
+                out = call(*device_args)
+            except Exception:  # a stored program that does not run here: compile it anew (a real error recurs there)
+                call = None
+            else:
+                self._loaded[signature] = call
+                return out
+        call = self._loaded[signature] = self._compile(path, args)
+        return call(*device_args)
 
     def _cache_size(self) -> int:
-        """Compiled programs held in memory (as ``jax.jit``'s own, for tests of recompilation)."""
-        return self._jit._cache_size() + sum(f._cache_size() for f in self._loaded.values())
+        """Compiled programs held in memory (for tests of recompilation)."""
+        return self._jit._cache_size() + len(self._loaded)
 
-    def _load(self, signature, args):
+    def _path(self, signature) -> str:
         import hashlib
-
-        from jax import export
 
         if StoredJit._digest is None:
             StoredJit._digest = _source_digest()
-        name = hashlib.sha256(repr((self._key, signature, jax.default_backend())).encode()).hexdigest()[:32]
-        path = os.path.join(self._folder, f"{StoredJit._digest}-{name}.jaxexport")
+        name = hashlib.sha256(repr((self._key, signature, _machine())).encode()).hexdigest()[:32]
+        return os.path.join(self._folder, f"{StoredJit._digest}-{name}.xla")
+
+    def _compile(self, path: str, args):
+        """Compile for ``args`` and store the executable at ``path`` (when it can be)."""
+        import pickle
+
+        from jax.experimental import serialize_executable
+
+        hits = _jax_cache_hits[0]
+        compiled = self._jit.lower(*args).compile()
+        if _jax_cache_hits[0] != hits:  # served by JAX's persistent cache: it would serialise without its object code
+            return compiled
+        tmp = f"{path}.{os.getpid()}.tmp"
         try:
-            with open(path, "rb") as f:
-                exported = export.deserialize(bytearray(f.read()))
-        except (OSError, ValueError, ImportError):
-            exported = export.export(self._jit)(*args)
-            tmp = f"{path}.{os.getpid()}.tmp"
-            try:
-                os.makedirs(os.path.dirname(path), exist_ok=True)
-                with open(tmp, "wb") as f:
-                    f.write(exported.serialize())
-                os.replace(tmp, path)
-            except (OSError, ImportError):  # not writable, or no flatbuffers: run it, store nothing
-                if os.path.exists(tmp):
-                    os.remove(tmp)
-        return jax.jit(exported.call)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(tmp, "wb") as f:
+                pickle.dump(serialize_executable.serialize(compiled), f)
+            os.replace(tmp, path)
+        except Exception:  # not writable, or not serialisable on this backend: run it, store nothing
+            if os.path.exists(tmp):
+                os.remove(tmp)
+        return compiled
+
+
+def _read(path: str):
+    """The stored executable at ``path``, or None when it is missing or unreadable."""
+    import pickle
+
+    from jax.experimental import serialize_executable
+
+    try:
+        with open(path, "rb") as f:
+            return serialize_executable.deserialize_and_load(*pickle.load(f))
+    except Exception:
+        return None
+
+
+def _machine() -> tuple:
+    """What a stored executable was compiled for: backend, device and (on a CPU) the instruction set."""
+    device = jax.devices()[0]
+    flags = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line for line in f if line.startswith(("flags", "Features"))), "")
+    except OSError:
+        pass
+    return (jax.__version__, device.platform, device.device_kind, device.client.platform_version, flags,
+            os.environ.get("XLA_FLAGS", ""))
 
 
 def _weak(v) -> bool:

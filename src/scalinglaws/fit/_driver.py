@@ -23,7 +23,6 @@ while ``not done and it < until[i]``.
 from __future__ import annotations
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from ._newton import CONVERGED, DISCARDED, FAILED, MAX_ITERATIONS
@@ -61,7 +60,7 @@ def run_batched(init, advance, u0, data, *, max_iter: int, chunk: int = 25, prun
         lanes = np.arange(start, start + first)
         live = lanes < n
         idx, sub_data = batch(lanes, live)
-        sub = jax.device_get(init(jnp.asarray(u0[idx]), sub_data))
+        sub = jax.device_get(init(u0[idx], sub_data))
         if state is None:
             state = {k: np.zeros((n,) + np.shape(v)[1:], dtype=np.asarray(v).dtype) for k, v in sub.items()}
         for k in state:
@@ -83,7 +82,7 @@ def run_batched(init, advance, u0, data, *, max_iter: int, chunk: int = 25, prun
             sub = {k: v[idx] for k, v in state.items()}
             sub["done"] = sub["done"] | ~live
             until = np.minimum(sub["it"] + chunk, final)
-            sub = jax.device_get(advance(sub, sub_data, jnp.asarray(until)))
+            sub = jax.device_get(advance(sub, sub_data, until))
             for k in state:
                 state[k][slots[live]] = sub[k][live]
             slots[live & (sub["done"] | (sub["it"] >= final))] = -1

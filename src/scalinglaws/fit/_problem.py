@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import jax
-import jax.export
 import jax.numpy as jnp
 import numpy as np
 
@@ -88,9 +87,6 @@ def make_data(spec: Spec, x: dict, y: np.ndarray, fixed: dict, delta: float, w: 
     )
 
 
-jax.export.register_namedtuple_serialization(Data, serialized_name="scalinglaws.fit.Data")
-
-
 def stored_jit(spec: Spec, fn, what: str):
     """``jax.jit(fn)`` for this spec, its traced program kept between processes (see `StoredJit`)."""
     from .._jax import StoredJit
@@ -140,7 +136,7 @@ def residuals(spec: Spec, u, data: Data):
 @functools.lru_cache(maxsize=None)
 def compiled_residuals(spec: Spec):
     """``residuals`` for plain values, as one compiled call."""
-    return jax.jit(functools.partial(residuals, spec))
+    return stored_jit(spec, functools.partial(residuals, spec), "residuals")
 
 
 def objective(spec: Spec, u, data: Data):

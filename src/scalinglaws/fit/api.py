@@ -128,7 +128,7 @@ def _bootstrap(spec, data, dm, w0, result, solved, replicates, scheme, clusters,
     best = np.array([[result.params[n] for n in spec.free]])
     cold = solved.candidates[:COLD_STARTS]
     log_y = np.log(dm.y)
-    log_fit = np.log(result.law.predict(result.params, dm.x))
+    log_fit = log_y - _residuals_at(spec, data, result.params)[: log_y.size]
     w, log_y_star = resample(scheme, replicates, log_y.size, rng, clusters=clusters, log_y=log_y, log_fit=log_fit)
     pad = np.asarray(data.log_y)[log_y.size:]  # zero-weight padding points (see make_data)
     w = np.concatenate([w * w0, np.zeros((replicates, pad.size))], axis=1)
@@ -202,6 +202,11 @@ def _weights(runs: Runs, dm, column: str | None, n_free: int) -> np.ndarray:
     return w
 
 
+def _residuals_at(spec, data, params) -> np.ndarray:
+    """Log residuals of ``data`` (padding included) at the parameter values ``params``."""
+    return np.asarray(compiled_residuals(spec)(unconstrain(spec, {n: np.asarray(params[n]) for n in spec.free}), data))
+
+
 def _result(spec, data, dm, w, solved, fixed, loss_spec, delta, method) -> FitResult:
     f = np.where(np.isfinite(solved.objective), solved.objective, np.inf)
     ok = solved.status == CONVERGED
@@ -220,8 +225,7 @@ def _result(spec, data, dm, w, solved, fixed, loss_spec, delta, method) -> FitRe
     params.update(fixed)
     params = {n: params[n] for n in spec.law.param_names}
     at_bound = tuple(n for n in spec.free if near_bound(params[n], spec.law.param(n).bounds))
-    u_best = unconstrain(spec, {n: np.asarray(params[n]) for n in spec.free})
-    r = compiled_residuals(spec)(u_best, data)
+    r = _residuals_at(spec, data, params)
     extras = {k: float(v) for k, v in loss_spec.extras(r, data.w, data.delta).items()}
     starts = Starts(
         params={n: tuple(float(v) for v in solved.theta[:, i]) for i, n in enumerate(spec.free)},

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-import jax.numpy as jnp
 import numpy as np
 
 from ..errors import InputError
@@ -29,7 +28,7 @@ class Solved(NamedTuple):
 
 def solve_varpro(spec: Spec, data: Data, *, starts: int = 256, polish_starts: int = 16, rng=None, max_iter=300):
     phi = nonlinear_grid(spec, starts, rng)
-    theta0, f0 = compiled_screen(spec)(jnp.asarray(phi), data)
+    theta0, f0 = compiled_screen(spec)(phi, data)
     theta0, f0 = np.asarray(theta0), np.asarray(f0)
     usable = np.flatnonzero(np.isfinite(f0) & np.isfinite(theta0).all(axis=1))
     pool = usable if usable.size else np.arange(len(phi))  # none usable: polish anyway, and fail honestly
