@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import jax
+import numpy as np
 
 jax.config.update("jax_enable_x64", True)
 
@@ -64,24 +65,22 @@ class StoredJit:
         if not self._store:
             return self._jit(*args)
         leaves, tree = jax.tree_util.tree_flatten(args)
-        signature = (str(tree), tuple((jax.numpy.shape(v), str(jax.numpy.result_type(v)), _weak(v)) for v in leaves))
-        # on the device first, in one transfer (NumPy arguments would otherwise be staged one by one)
-        device_args = jax.tree_util.tree_unflatten(tree, jax.device_put(leaves))
+        signature = (tree, tuple((np.shape(v), np.result_type(v).str, _weak(v)) for v in leaves))
         call = self._loaded.get(signature)
         if call is not None:
-            return call(*device_args)
+            return call(*args)
         path = self._path(signature)
         call = _read(path)
         if call is not None:
             try:
-                out = call(*device_args)
+                out = call(*args)
             except Exception:  # a stored program that does not run here: compile it anew (a real error recurs there)
                 call = None
             else:
                 self._loaded[signature] = call
                 return out
         call = self._loaded[signature] = self._compile(path, args)
-        return call(*device_args)
+        return call(*args)
 
     def _cache_size(self) -> int:
         """Compiled programs held in memory (for tests of recompilation)."""

@@ -95,6 +95,20 @@ def solve_spd(A, b):
     return chol_solve(cholesky(A), b)
 
 
+def gram_products(Jt):
+    """``grams(W)``: the matrices ``J' diag(W[k]) J`` for each row of ``W`` (``(k, n)`` -> ``(k, p, p)``).
+
+    The products ``J_i J_j`` of the Jacobian's columns are formed once, for ``i <= j`` only (the
+    matrices are symmetric), and shared by every weighting.
+    """
+    p = Jt.shape[0]
+    upper_i, upper_j = np.triu_indices(p)
+    where = np.zeros((p, p), dtype=int)
+    where[upper_i, upper_j] = where[upper_j, upper_i] = np.arange(upper_i.size)
+    products = Jt[upper_i] * Jt[upper_j]
+    return lambda W: jnp.sum(products[None] * W[:, None, :], axis=-1)[:, where]
+
+
 def _init_one(spec: Spec, u0, data: Data):
     f0 = objective(spec, u0, data)
     bad = ~jnp.isfinite(f0)
@@ -123,10 +137,7 @@ def _advance_one(spec: Spec, state, data: Data, until, full: bool):
         else:
             S_plus = jnp.zeros_like(eye)
 
-        def gram(wts):
-            return jnp.sum(Jt[:, None, :] * (Jt * wts)[None, :, :], axis=-1)
-
-        G = gram(data.w)  # the data's Gauss-Newton metric: a scale-free ridge
+        grams = gram_products(Jt)
 
         def ridged(H):
             return H + (1e-10 * jnp.trace(jnp.abs(H)) / jnp.maximum(jnp.trace(G), 1e-300)) * G + 1e-300 * eye
@@ -141,7 +152,7 @@ def _advance_one(spec: Spec, state, data: Data, until, full: bool):
             t = loss.line_min(r, a, data.w, data.delta, sigma, step @ S @ step)
             r_lin = r + t * a
             wc = loss.curvature(r_lin, data.w, data.delta, sigma)
-            chol = cholesky(ridged(gram(wc)))
+            chol = cholesky(ridged(grams(wc[None])[0]))
 
             def correct(_, v_r):
                 v = v_r[0] - chol_solve(chol, jnp.sum(Jt * (wc * (v_r[1] - r_lin)), axis=-1))
@@ -151,15 +162,21 @@ def _advance_one(spec: Spec, state, data: Data, until, full: bool):
             v, r_v = jax.lax.fori_loop(0, _SOC, correct, (v0, r_of(v0)))
             return v, loss.objective(r_v, data.w, data.delta, data.log_z)
 
-        Hm = gram(loss.majorizer(r, data.w, data.delta, sigma)) + S_plus
-        Hn = gram(curv) + S_plus
+        # the rounding of the residuals alone, as a curvature-weighted noise (for the stationarity test)
+        noise = curv * _EPS_R * (1.0 + jnp.abs(data.log_y))
+        # G: the data's Gauss-Newton metric (a scale-free ridge); Hm, Hn: the majorizer's and Newton's
+        # models; Hw: Newton's with the zone widened (full iteration)
+        weights = [data.w, loss.majorizer(r, data.w, data.delta, sigma), curv, noise**2]
+        if full:
+            weights.append(loss.curvature(r * _WIDEN, data.w, data.delta, sigma))
+        G, Hm, Hn, C, *Hw = grams(jnp.stack(weights))
+        Hm, Hn = Hm + S_plus, Hn + S_plus
         chol_n = cholesky(ridged(Hn))
         s_n = -chol_solve(chol_n, g)
         trials = u + jnp.stack([-chol_solve(cholesky(damped(H)), g) for H in (Hm, Hn)])
         f_trials = jax.vmap(f_of)(trials)
         if full:
-            Hw = gram(loss.curvature(r * _WIDEN, data.w, data.delta, sigma)) + S_plus
-            directions = jnp.stack([-chol_solve(cholesky(ridged(H)), g) for H in (Hm, Hw)] + [s_n])
+            directions = jnp.stack([-chol_solve(cholesky(ridged(H)), g) for H in (Hm, Hw[0] + S_plus)] + [s_n])
             u_searched, f_searched = jax.vmap(searched)(directions)
             trials = jnp.concatenate([trials, u_searched])
             f_trials = jnp.concatenate([f_trials, f_searched])
@@ -172,9 +189,8 @@ def _advance_one(spec: Spec, state, data: Data, until, full: bool):
         # constant offset) and against what rounding of the residuals alone would give
         scale = jnp.abs(jnp.dot(psi, r))
         dec = -jnp.dot(g, s_n)
-        # its expected value were the residuals off by rounding alone: sum_i (C_i e_i)^2 J_i' H^-1 J_i
-        leverage = jnp.sum(Jt * (chol_solve(chol_n, eye) @ Jt), axis=0)
-        dec_noise = jnp.sum((curv * _EPS_R * (1.0 + jnp.abs(data.log_y))) ** 2 * leverage)
+        # its expected value were the residuals off by rounding alone: sum_i noise_i^2 J_i' H^-1 J_i = tr(H^-1 C)
+        dec_noise = jnp.sum(chol_solve(chol_n, eye) * C)
         rounding = (f - best_f) <= _FTOL * scale
         converged = (dec <= _DTOL * scale + dec_noise) | ((dec <= _DTOL_FLOOR * scale) & rounding)
         lam = jnp.where(improved, jnp.maximum(lam * 0.3, 1e-12), lam * 10.0)
@@ -191,23 +207,26 @@ def _advance_one(spec: Spec, state, data: Data, until, full: bool):
 
 
 @functools.lru_cache(maxsize=None)
-def compiled_polisher(spec: Spec, per_lane: bool = False, full: bool = False):
+def compiled_polisher(spec: Spec, full: bool = False):
     """``(init, advance)`` for `_driver.run_batched`, jitted once per spec.
 
-    ``per_lane``: each start has its own targets and weights (bootstrap replicates).
+    Each lane has its own targets and weights (`PER_LANE`): a fit's starts share theirs, a
+    bootstrap's replicates do not, and one program serves both.
     ``full``: the near-L1 iteration (curvature of the residuals, line searches, second-order
     correction); otherwise the quick one (the two damped steps only).
     """
-    axes = PER_LANE if per_lane else None
-    init = stored_jit(spec, jax.vmap(lambda u0, data: _init_one(spec, u0, data), in_axes=(0, axes)),
-                      f"polish:init:{per_lane}")
+    init = stored_jit(spec, jax.vmap(lambda u0, data: _init_one(spec, u0, data), in_axes=(0, PER_LANE)),
+                      "polish:init")
     advance = stored_jit(spec, jax.vmap(lambda s, data, until: _advance_one(spec, s, data, until, full),
-                                        in_axes=(0, axes, 0)), f"polish:advance:{per_lane}:{full}")
+                                        in_axes=(0, PER_LANE, 0)), f"polish:advance:{full}")
     return init, advance
 
 
-def polish(spec: Spec, u0, data: Data, *, max_iter: int, per_lane: bool = False):
+def polish(spec: Spec, u0, data: Data, *, max_iter: int):
     """Polish every start: ``(u, f, status, iterations)`` as NumPy arrays, one row per start.
+
+    ``data`` holds one set of targets and weights for every start, or one per start (rows of
+    ``log_y``, ``y`` and ``w``: bootstrap replicates).
 
     Every start first gets quick iterations, up to ``max_iter``; a smooth or well-resolved fit
     (enough points in the quadratic zone) converges there. A start they leave unconverged because
@@ -219,13 +238,13 @@ def polish(spec: Spec, u0, data: Data, *, max_iter: int, per_lane: bool = False)
     from ._driver import run_batched, window_size  # the driver imports this module
 
     quick = min(QUICK_ITERATIONS, max_iter)
-    u, f, status, it = run_batched(*compiled_polisher(spec, per_lane), u0, data, max_iter=max_iter,
-                                   chunk=QUICK_CHUNK, per_lane=per_lane)
+    u, f, status, it = run_batched(*compiled_polisher(spec), u0, data, max_iter=max_iter, chunk=QUICK_CHUNK,
+                                   per_lane=True)
     todo = np.flatnonzero((status == MAX_ITERATIONS) & (it < max_iter))  # stalled or handed on, not out of iterations
     if todo.size and max_iter > quick:
-        u2, f2, status2, it2 = run_batched(*compiled_polisher(spec, per_lane, full=True), u[todo],
-                                           take_lanes(data, todo) if per_lane else data, max_iter=max_iter - quick,
-                                           chunk=FULL_CHUNK, per_lane=per_lane, width=window_size(len(u)))
+        u2, f2, status2, it2 = run_batched(*compiled_polisher(spec, full=True), u[todo], take_lanes(data, todo),
+                                           max_iter=max_iter - quick, chunk=FULL_CHUNK, per_lane=True,
+                                           width=window_size(len(u)))
         u, f, status, it = u.copy(), f.copy(), status.copy(), it.copy()
         u[todo], f[todo], status[todo], it[todo] = u2, f2, status2, it[todo] + it2
     return u, f, status, it

@@ -101,7 +101,11 @@ PER_LANE = Data(x=None, log_y=0, y=0, fixed=None, delta=None, log_z=None, w=0)
 
 
 def take_lanes(data: Data, idx) -> Data:
-    """The per-lane fields of ``data`` at lanes ``idx`` (shared fields unchanged)."""
+    """The per-lane fields of ``data`` at lanes ``idx`` (shared fields unchanged); fields of one row
+    (shared by every lane) are repeated."""
+    if np.ndim(data.log_y) == 1:
+        rows = (len(idx), data.log_y.size)
+        return data._replace(**{k: np.broadcast_to(getattr(data, k), rows) for k in ("log_y", "y", "w")})
     return data._replace(log_y=data.log_y[idx], y=data.y[idx], w=data.w[idx])
 
 

@@ -49,7 +49,7 @@ def solve_replicates(spec: Spec, data: Data, starts: np.ndarray, w: np.ndarray, 
     u0 = unconstrain(spec, {n: starts[:, i] for i, n in enumerate(spec.free)})
     log_y = np.asarray(log_y, dtype=np.float64)
     lanes = data._replace(log_y=log_y, y=np.exp(log_y), w=np.asarray(w, dtype=np.float64))
-    u, f, status, _ = polish(spec, u0, lanes, max_iter=max_iter, per_lane=True)
+    u, f, status, _ = polish(spec, u0, lanes, max_iter=max_iter)
     f = np.where(np.isfinite(f), f, np.inf).reshape(-1, per_replicate)
     pick = np.arange(f.shape[0]) * per_replicate + np.argmin(f, axis=1)
     return free_values(spec, u[pick], data), f.reshape(-1)[pick], status[pick]
