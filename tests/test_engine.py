@@ -1,5 +1,8 @@
 """The fit engine: recovery of known parameters, statuses, determinism, no recompilation."""
 
+import subprocess
+import sys
+
 import jax
 import numpy as np
 import pytest
@@ -123,6 +126,28 @@ def test_stored_programs_are_reused_without_tracing(tmp_path):
     assert len(traced) == 1 and np.array_equal(np.asarray(first), np.asarray(again))
     StoredJit(double_log, "test:double_log", folder=str(tmp_path))(np.ones(4))  # a new shape: traced and stored
     assert len(traced) == 2 and len(list(tmp_path.iterdir())) == 2
+
+
+_STORE_EIGH = """
+import sys
+import numpy as np
+import jax
+from scalinglaws._jax import StoredJit
+traced = []
+def eigenvalues(a):
+    traced.append(1)
+    return jax.numpy.linalg.eigh(a)[0]
+values = StoredJit(eigenvalues, "test:eigh", folder=sys.argv[1])(np.diag([3.0, 1.0, 2.0]))
+print(len(traced), np.asarray(values).tolist())
+"""
+
+
+def test_a_stored_program_with_lapack_calls_runs_in_a_fresh_process(tmp_path):
+    """The second process only loads the program (nothing traced) and must set up LAPACK itself."""
+    runs = [subprocess.run([sys.executable, "-c", _STORE_EIGH, str(tmp_path)], capture_output=True, text=True,
+                           timeout=300) for _ in range(2)]
+    assert [r.returncode for r in runs] == [0, 0], runs[-1].stderr[-2000:]
+    assert [r.stdout for r in runs] == ["1 [1.0, 2.0, 3.0]\n", "0 [1.0, 2.0, 3.0]\n"]
 
 
 def test_a_damaged_stored_program_is_compiled_anew(tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 
 import jax
@@ -47,8 +48,8 @@ class StoredJit:
     loss, ...); the file name also carries a digest of the source, the JAX version and the machine
     (backend, device and CPU features), so an edited package or another machine never runs a stale
     program. Laws defined outside the package are not stored (their code is not covered by the
-    digest). A program that cannot be stored, loaded or run from its file is compiled as by
-    ``jax.jit``; one that JAX itself served from its own persistent cache (if the user enabled it)
+    digest). Programs are stored on a CPU only (see `_can_store`). A program that cannot be stored,
+    loaded or run from its file is compiled as by ``jax.jit``; one that JAX itself served from its own persistent cache (if the user enabled it)
     is not stored, as it would be stored without its object code.
     """
 
@@ -62,7 +63,7 @@ class StoredJit:
         self._loaded: dict = {}
 
     def __call__(self, *args):
-        if not self._store:
+        if not (self._store and _can_store()):
             return self._jit(*args)
         leaves, tree = jax.tree_util.tree_flatten(args)
         signature = (tree, tuple((np.shape(v), np.result_type(v).str, _weak(v)) for v in leaves))
@@ -114,6 +115,22 @@ class StoredJit:
             if os.path.exists(tmp):
                 os.remove(tmp)
         return compiled
+
+
+@functools.lru_cache(maxsize=None)
+def _can_store() -> bool:
+    """Whether compiled programs can be stored and loaded here: on a CPU, once JAX's LAPACK kernels
+    are set up (JAX does that when it first lowers a linear-algebra call; a process that only loads
+    stored programs would otherwise call them unset and crash). Other backends compile in memory."""
+    if jax.default_backend() != "cpu":
+        return False
+    try:
+        from jax._src.lib import lapack
+
+        lapack._lapack.initialize()
+    except Exception:
+        return False
+    return True
 
 
 def _read(path: str):
