@@ -135,3 +135,20 @@ def test_predict_errors(fit_doc, tmp_path):
 def test_usage_errors_exit_2():
     assert run("fit", "chinchilla").exit_code == 2  # --law is required
     assert run("fit", "chinchilla", "--law", "chinchilla", "--starts", "many").exit_code == 2
+
+
+@pytest.mark.parametrize("args,code,stream,text", [
+    (["laws", "chinchilla", "--format", "json"], 0, "stdout", '"name": "chinchilla"'),
+    (["fit", "chinchilla", "--law", "nope"], 1, "stderr", "error: unknown law `nope`"),
+    (["fit"], 2, "stderr", "Missing argument"),
+])
+def test_the_console_script_keeps_exit_codes_and_output(args, code, stream, text):
+    """``main`` leaves the process with ``os._exit``: the code and the flushed output must survive."""
+    import subprocess
+    import sys
+
+    res = subprocess.run([sys.executable, "-c", "from scalinglaws.cli import main; main()", *args],
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == code, res.stderr[-2000:]
+    assert text in getattr(res, stream)
+    assert "Traceback" not in res.stderr

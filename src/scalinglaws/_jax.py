@@ -109,7 +109,8 @@ class StoredJit:
         try:
             os.makedirs(os.path.dirname(path), exist_ok=True)
             with open(tmp, "wb") as f:
-                pickle.dump(serialize_executable.serialize(compiled), f)
+                # LAPACK setup costs a SciPy import (~0.1 s): done only for programs that need it
+                pickle.dump(("lapack_" in compiled.as_text(), serialize_executable.serialize(compiled)), f)
             os.replace(tmp, path)
         except Exception:  # not writable, or not serialisable on this backend: run it, store nothing
             if os.path.exists(tmp):
@@ -119,11 +120,14 @@ class StoredJit:
 
 @functools.lru_cache(maxsize=None)
 def _can_store() -> bool:
-    """Whether compiled programs can be stored and loaded here: on a CPU, once JAX's LAPACK kernels
-    are set up (JAX does that when it first lowers a linear-algebra call; a process that only loads
-    stored programs would otherwise call them unset and crash). Other backends compile in memory."""
-    if jax.default_backend() != "cpu":
-        return False
+    """Programs are stored on a CPU; other backends compile in memory."""
+    return jax.default_backend() == "cpu"
+
+
+@functools.lru_cache(maxsize=None)
+def _lapack_ready() -> bool:
+    """Set up JAX's LAPACK kernels. JAX does that when it first lowers a linear-algebra call, so a
+    process that only loads a stored program calling them must do it first (or crash)."""
     try:
         from jax._src.lib import lapack
 
@@ -134,14 +138,17 @@ def _can_store() -> bool:
 
 
 def _read(path: str):
-    """The stored executable at ``path``, or None when it is missing or unreadable."""
+    """The stored executable at ``path``, or None when it is missing, unreadable or can't be run here."""
     import pickle
 
     from jax.experimental import serialize_executable
 
     try:
         with open(path, "rb") as f:
-            return serialize_executable.deserialize_and_load(*pickle.load(f))
+            calls_lapack, payload = pickle.load(f)
+        if calls_lapack and not _lapack_ready():
+            return None
+        return serialize_executable.deserialize_and_load(*payload)
     except Exception:
         return None
 
