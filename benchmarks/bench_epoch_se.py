@@ -9,7 +9,7 @@ give bootstrap standard errors from 4,000 row resamples. This script runs the sa
 our standard error next to theirs with the relative difference, our 95% percentile interval
 (next to theirs where published: alpha and beta), the replicate counts (failed, guarded, guard
 found a better optimum), and the wall time of the call (the first in this process, so JIT
-compilation is included unless the persistent compilation cache already holds the programs).
+compilation is included unless the stored programs already hold them).
 
 Then, as an independent check that "converged" means stationary, it replays each replicate's
 resampling counts and computes the Newton decrement ``g' H^-1 g`` of the objective at the
@@ -44,9 +44,10 @@ def main() -> None:
     import numpy as np
 
     import scalinglaws as sl
+    from scalinglaws._jax import program_folder
 
     print(f"machine: {os.cpu_count()} cores; JAX {jax.__version__} backend {jax.default_backend()}; "
-          f"compilation cache {jax.config.jax_compilation_cache_dir}")
+          f"stored programs {program_folder()}")
     runs = sl.load_dataset("chinchilla")
     pooled = {name: [] for name in EPOCH_SE}
     per_seed, n_failed, total = [], 0, 0.0

@@ -10,8 +10,13 @@ import numpy as np
 
 jax.config.update("jax_enable_x64", True)
 
-#: where `StoredJit` keeps compiled programs ("0" or empty: nowhere)
 _cache = os.environ.get("SCALINGLAWS_JAX_CACHE", os.path.join(os.path.expanduser("~"), ".cache", "scalinglaws", "jax"))
+
+
+def program_folder() -> str | None:
+    """Where `StoredJit` keeps compiled programs: ``$SCALINGLAWS_JAX_CACHE/programs`` (default
+    ``~/.cache/scalinglaws/jax``; ``0`` or empty: nowhere, every process compiles)."""
+    return os.path.join(_cache, "programs") if _cache and _cache != "0" else None
 
 _jax_cache_hits = [0]  # compilations JAX served from its own persistent cache (when a user has enabled it)
 
@@ -58,7 +63,7 @@ class StoredJit:
     def __init__(self, fn, key: str, store: bool = True, folder: str | None = None):
         self._jit = jax.jit(fn)
         self._key = key
-        self._folder = os.path.join(_cache, "programs") if folder is None and _cache and _cache != "0" else folder
+        self._folder = program_folder() if folder is None else folder
         self._store = store and self._folder is not None
         self._loaded: dict = {}
 
