@@ -128,6 +128,41 @@ def test_stored_programs_are_reused_without_tracing(tmp_path):
     assert len(traced) == 2 and len(list(tmp_path.iterdir())) == 2
 
 
+def test_programs_one_command_read_are_read_ahead_for_the_next(tmp_path, monkeypatch):
+    from scalinglaws import _jax
+
+    monkeypatch.setattr(_jax, "program_folder", lambda: str(tmp_path))
+    monkeypatch.setattr(_jax, "_used", [])
+    x = np.array([0.5, 1.0])
+    expected = np.asarray(_jax.StoredJit(jax.numpy.expm1, "test:expm1", folder=str(tmp_path))(x))  # stored
+    (path,) = map(str, tmp_path.glob("*.xla"))
+    _jax.remember("fit demo")  # what this "command" read, for the next one
+    _jax.prefetch("fit demo")
+    assert list(_jax._prefetched) == [path]
+    again = _jax.StoredJit(jax.numpy.expm1, "test:expm1", folder=str(tmp_path))(x)  # takes the read-ahead program
+    assert not _jax._prefetched and np.array_equal(np.asarray(again), expected)
+    _jax.prefetch("another command")  # nothing recorded for it: nothing read ahead
+    assert not _jax._prefetched
+
+
+def test_programs_of_other_versions_are_removed_once_stale(tmp_path):
+    import os
+    import time
+
+    from scalinglaws._jax import STALE_DAYS, StoredJit
+
+    old, young = tmp_path / f"{'a' * 24}-{'b' * 32}.xla", tmp_path / f"{'c' * 24}-{'d' * 32}.xla"
+    mine = tmp_path / "notes.txt"  # not a stored program: never touched
+    for path in (old, young, mine):
+        path.write_bytes(b"x")
+    stale = time.time() - (STALE_DAYS + 1) * 86400
+    os.utime(old, (stale, stale))
+    os.utime(mine, (stale, stale))
+    StoredJit(jax.numpy.sinh, "test:sinh", folder=str(tmp_path))(np.ones(2))  # stores a program: prunes
+    assert not old.exists() and young.exists() and mine.exists()
+    assert len(list(tmp_path.glob("*.xla"))) == 2
+
+
 _STORE_EIGH = """
 import sys
 import numpy as np

@@ -4,7 +4,11 @@ A flat public API: laws are values (`Law`, `Param`, the registry), `fit` turns a
 a `FitResult`, `compute_optimal` plans a budget.
 """
 
-from . import _jax  # noqa: F401  (float64 and stored programs, before anything else)
+from . import _jax  # float64 and stored programs, before anything else
+
+if _jax.console_command() is not None:  # the CLI: its stored programs load while the rest imports
+    _jax.prefetch(_jax.console_command())
+
 from .data import DATASETS, Runs, load_dataset, load_runs, read_runs
 from .errors import FitError, InputError, ScalingLawsError
 from .evaluate import Backtest, backtest

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 
 import jax
 import numpy as np
@@ -17,6 +18,7 @@ def program_folder() -> str | None:
     """Where `StoredJit` keeps compiled programs: ``$SCALINGLAWS_JAX_CACHE/programs`` (default
     ``~/.cache/scalinglaws/jax``; ``0`` or empty: nowhere, every process compiles)."""
     return os.path.join(_cache, "programs") if _cache and _cache != "0" else None
+
 
 _jax_cache_hits = [0]  # compilations JAX served from its own persistent cache (when a user has enabled it)
 
@@ -54,8 +56,9 @@ class StoredJit:
     (backend, device and CPU features), so an edited package or another machine never runs a stale
     program. Laws defined outside the package are not stored (their code is not covered by the
     digest). Programs are stored on a CPU only (see `_can_store`). A program that cannot be stored,
-    loaded or run from its file is compiled as by ``jax.jit``; one that JAX itself served from its own persistent cache (if the user enabled it)
-    is not stored, as it would be stored without its object code.
+    loaded or run from its file is compiled as by ``jax.jit``; one that JAX itself served from its
+    own persistent cache (if the user enabled it) is not stored, as it would be stored without its
+    object code.
     """
 
     _digest: str | None = None
@@ -110,17 +113,54 @@ class StoredJit:
         compiled = self._jit.lower(*args).compile()
         if _jax_cache_hits[0] != hits:  # served by JAX's persistent cache: it would serialise without its object code
             return compiled
-        tmp = f"{path}.{os.getpid()}.tmp"
         try:
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            with open(tmp, "wb") as f:
-                # LAPACK setup costs a SciPy import (~0.1 s): done only for programs that need it
-                pickle.dump(("lapack_" in compiled.as_text(), serialize_executable.serialize(compiled)), f)
-            os.replace(tmp, path)
-        except Exception:  # not writable, or not serialisable on this backend: run it, store nothing
-            if os.path.exists(tmp):
-                os.remove(tmp)
+            # LAPACK setup costs a SciPy import (~0.1 s): done only for programs that need it
+            stored = pickle.dumps(("lapack_" in compiled.as_text(), serialize_executable.serialize(compiled)))
+        except Exception:  # not serialisable on this backend: run it, store nothing
+            return compiled
+        if _write(path, stored):
+            _prune(self._folder)
         return compiled
+
+
+def _write(path: str, content: bytes) -> bool:
+    """Write ``content`` to ``path`` whole or not at all (concurrent processes may write it too)."""
+    tmp = f"{path}.{os.getpid()}.tmp"
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(tmp, "wb") as f:
+            f.write(content)
+        os.replace(tmp, path)
+        return True
+    except OSError:  # not writable
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        return False
+
+
+STALE_DAYS = 7  # stored programs of other source versions are removed once this old
+
+
+@functools.lru_cache(maxsize=None)  # once per folder and process: when it first stores a program
+def _prune(folder: str) -> None:
+    """Remove the programs other versions of the package stored in ``folder`` more than `STALE_DAYS`
+    ago (another installed version may still use younger ones)."""
+    import re
+    import time
+
+    ours = re.compile(r"[0-9a-f]{24}-[0-9a-f]{32}\.(xla|jaxexport)")
+    cutoff = time.time() - STALE_DAYS * 86400
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    for entry in entries:
+        try:
+            if (ours.fullmatch(entry.name) and not entry.name.startswith(StoredJit._digest or "-")
+                    and entry.stat().st_mtime < cutoff):
+                os.remove(entry.path)
+        except OSError:
+            pass
 
 
 @functools.lru_cache(maxsize=None)
@@ -142,8 +182,19 @@ def _lapack_ready() -> bool:
     return True
 
 
+_used: list[str] = []  # stored programs this process has read, in order
+_prefetched: dict = {}  # path -> Future of `_load`, for programs a background thread reads ahead
+
+
 def _read(path: str):
-    """The stored executable at ``path``, or None when it is missing, unreadable or can't be run here."""
+    """The stored executable at ``path`` (read ahead if `prefetch` did), or None when it is missing,
+    unreadable or can't be run here."""
+    _used.append(path)
+    ahead = _prefetched.pop(path, None)
+    return ahead.result() if ahead is not None else _load(path)
+
+
+def _load(path: str):
     import pickle
 
     from jax.experimental import serialize_executable
@@ -158,6 +209,55 @@ def _read(path: str):
         return None
 
 
+def _recent_list(context: str) -> str | None:
+    """The file that lists the programs the last process in ``context`` read."""
+    import hashlib
+
+    folder = program_folder()
+    return None if folder is None else os.path.join(folder, "recent", hashlib.sha256(context.encode()).hexdigest()[:24])
+
+
+def console_command() -> str | None:
+    """The command line when this process is the ``scalinglaws`` console script, else None."""
+    return " ".join(sys.argv[1:]) if os.path.basename(sys.argv[0]) == "scalinglaws" else None
+
+
+def prefetch(context: str) -> None:
+    """Read ahead, in a background thread, the stored programs that the last process in ``context``
+    (a command line) read, in the order it read them: XLA loads them with the GIL released, so a
+    cold command's imports and first steps overlap its ~0.1-0.4 s of program loading. A program
+    no longer stored, or not needed this time, costs only the background thread's time."""
+    if not _can_store():
+        return
+    try:
+        with open(_recent_list(context) or "") as f:
+            paths = f.read().split()
+    except OSError:
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scalinglaws-prefetch")
+    _prefetched.update({path: reader.submit(_load, path) for path in paths})
+    reader.shutdown(wait=False)
+
+
+def remember(context: str | None) -> None:
+    """Record the stored programs this process read, for `prefetch` in the next one in ``context``
+    (None: nothing to record)."""
+    path = None if context is None else _recent_list(context)
+    if path is None or not _used:
+        return
+    text = ("\n".join(dict.fromkeys(_used)) + "\n").encode()
+    try:
+        with open(path, "rb") as f:
+            if f.read() == text:
+                return
+    except OSError:
+        pass
+    _write(path, text)
+
+
+@functools.lru_cache(maxsize=None)
 def _machine() -> tuple:
     """What a stored executable was compiled for: backend, device and (on a CPU) the instruction set."""
     device = jax.devices()[0]

@@ -410,6 +410,9 @@ def main() -> None:
         if isinstance(code, str):  # sys.exit("message")
             print(code, file=sys.stderr)
             code = 1
+    from ._jax import console_command, remember
+
+    remember(console_command())
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code or 0)
