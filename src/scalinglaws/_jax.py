@@ -64,6 +64,7 @@ class StoredJit:
     _digest: str | None = None
 
     def __init__(self, fn, key: str, store: bool = True, folder: str | None = None):
+        self._fn = fn
         self._jit = jax.jit(fn)
         self._key = key
         self._folder = program_folder() if folder is None else folder
@@ -75,21 +76,21 @@ class StoredJit:
             return self._jit(*args)
         leaves, tree = jax.tree_util.tree_flatten(args)
         signature = (tree, tuple((np.shape(v), np.result_type(v).str, _weak(v)) for v in leaves))
-        call = self._loaded.get(signature)
-        if call is not None:
-            return call(*args)
+        program = self._loaded.get(signature)
+        if program is not None:
+            return _run(program, leaves)
         path = self._path(signature)
-        call = _read(path)
-        if call is not None:
+        program = _read(path)
+        if program is not None:
             try:
-                out = call(*args)
+                out = _run(program, leaves)
             except Exception:  # a stored program that does not run here: compile it anew (a real error recurs there)
-                call = None
+                program = None
             else:
-                self._loaded[signature] = call
+                self._loaded[signature] = program
                 return out
-        call = self._loaded[signature] = self._compile(path, args)
-        return call(*args)
+        program = self._loaded[signature] = self._compile(path, tree, leaves)
+        return _run(program, leaves)
 
     def _cache_size(self) -> int:
         """Compiled programs held in memory (for tests of recompilation)."""
@@ -103,24 +104,42 @@ class StoredJit:
         name = hashlib.sha256(repr((self._key, signature, _machine())).encode()).hexdigest()[:32]
         return os.path.join(self._folder, f"{StoredJit._digest}-{name}.xla")
 
-    def _compile(self, path: str, args):
-        """Compile for ``args`` and store the executable at ``path`` (when it can be)."""
+    def _compile(self, path: str, tree, leaves):
+        """Compile for the arguments ``tree`` of ``leaves`` and store the program at ``path`` (when it can be).
+
+        The program takes and returns flat lists of arrays (its output tree is kept beside it), so a
+        stored program names no class of this package: reading it ahead needs no import.
+        """
         import pickle
 
         from jax.experimental import serialize_executable
 
+        out_tree = []
+
+        def flat(*leaves):
+            out, treedef = jax.tree_util.tree_flatten(self._fn(*jax.tree_util.tree_unflatten(tree, leaves)))
+            out_tree.append(treedef)
+            return out
+
         hits = _jax_cache_hits[0]
-        compiled = self._jit.lower(*args).compile()
+        compiled = jax.jit(flat).lower(*leaves).compile()
+        program = (compiled, out_tree[0])
         if _jax_cache_hits[0] != hits:  # served by JAX's persistent cache: it would serialise without its object code
-            return compiled
+            return program
         try:
             # LAPACK setup costs a SciPy import (~0.1 s): done only for programs that need it
-            stored = pickle.dumps(("lapack_" in compiled.as_text(), serialize_executable.serialize(compiled)))
+            stored = pickle.dumps(("lapack_" in compiled.as_text(), serialize_executable.serialize(compiled), out_tree[0]))
         except Exception:  # not serialisable on this backend: run it, store nothing
-            return compiled
+            return program
         if _write(path, stored):
             _prune(self._folder)
-        return compiled
+        return program
+
+
+def _run(program, leaves):
+    """Call a program (compiled, output tree) on flat arguments; its output as the tree."""
+    call, out_tree = program
+    return jax.tree_util.tree_unflatten(out_tree, call(*leaves))
 
 
 def _write(path: str, content: bytes) -> bool:
@@ -201,10 +220,10 @@ def _load(path: str):
 
     try:
         with open(path, "rb") as f:
-            calls_lapack, payload = pickle.load(f)
+            calls_lapack, payload, out_tree = pickle.load(f)
         if calls_lapack and not _lapack_ready():
             return None
-        return serialize_executable.deserialize_and_load(*payload)
+        return serialize_executable.deserialize_and_load(*payload), out_tree
     except Exception:
         return None
 
@@ -235,6 +254,8 @@ def prefetch(context: str) -> None:
     except OSError:
         return
     from concurrent.futures import ThreadPoolExecutor
+
+    from jax.experimental import serialize_executable  # noqa: F401  (imported here: the reader would wait on the import lock)
 
     reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scalinglaws-prefetch")
     _prefetched.update({path: reader.submit(_load, path) for path in paths})

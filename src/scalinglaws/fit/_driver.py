@@ -28,7 +28,7 @@ import numpy as np
 from ._newton import CONVERGED, DISCARDED, FAILED, MAX_ITERATIONS
 from ._problem import take_lanes
 
-WINDOW = 16  # lanes per batch: with few idle lanes, the fastest width measured on a CPU core (16-128 tried)
+WINDOW = 64  # lanes per batch: per lane-iteration the fastest width on a CPU core (16-128 tried), few idle lanes
 LOCKSTEP_WINDOW = 1024  # lanes per batch up to a pruning point
 
 
