@@ -29,11 +29,14 @@ def main(lanes: int) -> None:
     rng = np.random.default_rng(0)
     start = np.array([[full.params[n] for n in spec.free]])
     for size in (min(lanes, 1000), lanes):
-        w = rng.multinomial(d.y.size, np.full(d.y.size, 1 / d.y.size), size=size).astype(float)
-        log_y = np.broadcast_to(np.log(d.y), (size, d.y.size)).copy()
-        methods.solve_replicates(spec, data, start, w, log_y)  # compile
+        counts = rng.multinomial(d.y.size, np.full(d.y.size, 1 / d.y.size), size=size).astype(float)
+        w = np.zeros((size, data.w.size))  # the padding points (see make_data) keep weight 0
+        w[:, : d.y.size] = counts
+        log_y = np.broadcast_to(data.log_y, w.shape)
+        starts = np.repeat(start, size, axis=0)  # one lane per replicate
+        methods.solve_replicates(spec, data, starts, w, log_y)  # compile
         t = time.perf_counter()
-        _, _, status = methods.solve_replicates(spec, data, start, w, log_y)
+        _, _, status = methods.solve_replicates(spec, data, starts, w, log_y)
         s = time.perf_counter() - t
         print(f"device {jax.devices()[0].device_kind}: {size} single-start fits in {s:.3f} s = {size / s:,.0f} fits/s; "
               f"converged {np.mean(status == 0):.3f}")

@@ -30,10 +30,14 @@ from ._problem import take_lanes
 
 WINDOW = 64  # lanes per batch: per lane-iteration the fastest width on a CPU core (16-128 tried), few idle lanes
 LOCKSTEP_WINDOW = 1024  # lanes per batch up to a pruning point
+DEVICE_WINDOW = 1 << 16  # lanes per batch on an accelerator (GPU, TPU), which only wide batches keep busy
 
 
-def window_size(n: int, cap: int = WINDOW) -> int:
-    """The batch width for ``n`` lanes: ``cap``, or the power of two that holds fewer."""
+def window_size(n: int, cap: int | None = None) -> int:
+    """The batch width for ``n`` lanes: ``cap`` (default `WINDOW`, or `DEVICE_WINDOW` on an
+    accelerator), or the power of two that holds fewer."""
+    if cap is None or jax.default_backend() != "cpu":
+        cap = WINDOW if jax.default_backend() == "cpu" else DEVICE_WINDOW
     return min(cap, 1 << max(0, int(n) - 1).bit_length())
 
 
