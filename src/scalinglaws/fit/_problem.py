@@ -137,10 +137,16 @@ def residuals(spec: Spec, u, data: Data):
     return data.log_y - jnp.log(spec.law(theta(spec, u, data.fixed), data.x))
 
 
+def fitted(spec: Spec, u, data: Data):
+    """The log residuals at ``u`` and the loss's own fitted parameters there (the Huber likelihood's sigma)."""
+    r = residuals(spec, u, data)
+    return r, spec.loss.extras(r, data.w, data.delta)
+
+
 @functools.lru_cache(maxsize=None)
-def compiled_residuals(spec: Spec):
-    """``residuals`` for plain values, as one compiled call."""
-    return stored_jit(spec, functools.partial(residuals, spec), "residuals")
+def compiled_fitted(spec: Spec):
+    """`fitted` for plain values, as one compiled call."""
+    return stored_jit(spec, functools.partial(fitted, spec), "fitted")
 
 
 def objective(spec: Spec, u, data: Data):

@@ -16,7 +16,7 @@ from ..laws import Law, get_law
 from ..laws._transforms import near_bound
 from ..uncertainty import Bootstrap, check_options, resample
 from ._newton import CONVERGED, STATUS_NAMES
-from ._problem import Spec, compiled_residuals, make_data, unconstrain
+from ._problem import Spec, compiled_fitted, make_data, unconstrain
 from .losses import get_loss
 from .methods import get_method, solve_replicates
 from .result import FitResult, Starts
@@ -128,7 +128,7 @@ def _bootstrap(spec, data, dm, w0, result, solved, replicates, scheme, clusters,
     best = np.array([[result.params[n] for n in spec.free]])
     cold = solved.candidates[:COLD_STARTS]
     log_y = np.log(dm.y)
-    log_fit = log_y - _residuals_at(spec, data, result.params)[: log_y.size]
+    log_fit = log_y - _fitted_at(spec, data, result.params)[0][: log_y.size]
     w, log_y_star = resample(scheme, replicates, log_y.size, rng, clusters=clusters, log_y=log_y, log_fit=log_fit)
     pad = np.asarray(data.log_y)[log_y.size:]  # zero-weight padding points (see make_data)
     w = np.concatenate([w * w0, np.zeros((replicates, pad.size))], axis=1)
@@ -202,9 +202,10 @@ def _weights(runs: Runs, dm, column: str | None, n_free: int) -> np.ndarray:
     return w
 
 
-def _residuals_at(spec, data, params) -> np.ndarray:
-    """Log residuals of ``data`` (padding included) at the parameter values ``params``."""
-    return np.asarray(compiled_residuals(spec)(unconstrain(spec, {n: np.asarray(params[n]) for n in spec.free}), data))
+def _fitted_at(spec, data, params) -> tuple[np.ndarray, dict[str, float]]:
+    """Log residuals of ``data`` (padding included) and the loss's fitted parameters at ``params``."""
+    r, extras = compiled_fitted(spec)(unconstrain(spec, {n: np.asarray(params[n]) for n in spec.free}), data)
+    return np.asarray(r), {k: float(v) for k, v in extras.items()}
 
 
 def _result(spec, data, dm, w, solved, fixed, loss_spec, delta, method) -> FitResult:
@@ -225,8 +226,7 @@ def _result(spec, data, dm, w, solved, fixed, loss_spec, delta, method) -> FitRe
     params.update(fixed)
     params = {n: params[n] for n in spec.law.param_names}
     at_bound = tuple(n for n in spec.free if near_bound(params[n], spec.law.param(n).bounds))
-    r = _residuals_at(spec, data, params)
-    extras = {k: float(v) for k, v in loss_spec.extras(r, data.w, data.delta).items()}
+    extras = _fitted_at(spec, data, params)[1]
     starts = Starts(
         params={n: tuple(float(v) for v in solved.theta[:, i]) for i, n in enumerate(spec.free)},
         objective=tuple(float(v) for v in solved.objective),

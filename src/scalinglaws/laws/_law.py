@@ -153,7 +153,11 @@ class Law:
 
 @functools.lru_cache(maxsize=None)
 def _compiled(fn):
-    return jax.jit(fn)
+    """``jax.jit(fn)``, its programs stored between processes for the package's own laws (see `StoredJit`)."""
+    from .._jax import StoredJit
+
+    module = getattr(fn, "__module__", "") or ""
+    return StoredJit(fn, f"law:{module}.{getattr(fn, '__qualname__', repr(fn))}", store=module.startswith("scalinglaws."))
 
 
 def _json_float(v: float):
