@@ -36,8 +36,10 @@ DEVICE_WINDOW = 1 << 16  # lanes per batch on an accelerator (GPU, TPU), which o
 def window_size(n: int, cap: int | None = None) -> int:
     """The batch width for ``n`` lanes: ``cap`` (default `WINDOW`, or `DEVICE_WINDOW` on an
     accelerator), or the power of two that holds fewer."""
-    if cap is None or jax.default_backend() != "cpu":
-        cap = WINDOW if jax.default_backend() == "cpu" else DEVICE_WINDOW
+    if jax.default_backend() != "cpu":
+        cap = DEVICE_WINDOW  # the widest batches, lock-step or refilled
+    elif cap is None:
+        cap = WINDOW
     return min(cap, 1 << max(0, int(n) - 1).bit_length())
 
 

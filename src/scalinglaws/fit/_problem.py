@@ -88,7 +88,7 @@ def make_data(spec: Spec, x: dict, y: np.ndarray, fixed: dict, delta: float, w: 
 
 
 def stored_jit(spec: Spec, fn, what: str):
-    """``jax.jit(fn)`` for this spec, its traced program kept between processes (see `StoredJit`)."""
+    """``jax.jit(fn)`` for this spec, its compiled programs kept between processes (see `StoredJit`)."""
     from .._jax import StoredJit
 
     law = spec.law
