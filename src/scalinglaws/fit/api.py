@@ -106,7 +106,7 @@ def fit(
             options["starts"] = int(starts)
         options["rng"] = None if rng is None else np.random.default_rng(rng)
     solved = solver(spec, data, **options)
-    result = _result(spec, data, dm, w, solved, fixed, loss_spec, float(delta), method)
+    result = _result(spec, data, dm, w, solved, fixed, float(delta), method)
     if bootstrap:
         gen = np.random.default_rng(0 if rng is None else rng)
         clusters = runs.table[cluster].to_numpy()[dm.rows] if cluster else None
@@ -208,7 +208,7 @@ def _fitted_at(spec, data, params) -> tuple[np.ndarray, dict[str, float]]:
     return np.asarray(r), {k: float(v) for k, v in extras.items()}
 
 
-def _result(spec, data, dm, w, solved, fixed, loss_spec, delta, method) -> FitResult:
+def _result(spec, data, dm, w, solved, fixed, delta, method) -> FitResult:
     f = np.where(np.isfinite(solved.objective), solved.objective, np.inf)
     ok = solved.status == CONVERGED
     if not np.isfinite(f).any():
@@ -239,7 +239,7 @@ def _result(spec, data, dm, w, solved, fixed, loss_spec, delta, method) -> FitRe
         params=params,
         objective=f_best,
         status=STATUS_NAMES[int(solved.status[best])],
-        loss=loss_spec.name,
+        loss=spec.loss_name,
         delta=delta,
         method=method,
         n_points=int(np.count_nonzero(w)),
