@@ -73,7 +73,9 @@ def test_parameter_ending_on_a_bound_is_reported():
 
 def test_every_start_carries_a_status(hoffmann_fit):
     statuses = set(hoffmann_fit.starts.status)
-    assert statuses <= {"converged", "max_iterations", "failed", "discarded"} and "converged" in statuses
+    assert statuses <= {"converged", "max_iterations", "failed", "discarded", "out_of_bounds", "stopped"}
+    assert "converged" in statuses
+    assert sum(hoffmann_fit.status_counts.values()) == hoffmann_fit.n_starts
     assert len(hoffmann_fit.starts.objective) == hoffmann_fit.n_starts
 
 
@@ -108,93 +110,6 @@ def test_mse_loss_fits_and_reports_the_mean():
     resid = np.log(runs["loss"].to_numpy()) - np.log(r.predict(runs))
     assert r.objective == pytest.approx(np.mean(resid**2), rel=1e-9)
     assert r.params["b"] == pytest.approx(0.3, abs=0.1)
-
-
-def test_stored_programs_are_reused_without_tracing(tmp_path):
-    from scalinglaws._jax import StoredJit
-
-    traced = []
-
-    def double_log(x):
-        traced.append(1)  # runs only while JAX traces the function
-        return 2.0 * jax.numpy.log(x)
-
-    x = np.array([1.0, 10.0, 100.0])
-    first = StoredJit(double_log, "test:double_log", folder=str(tmp_path))(x)
-    assert len(traced) == 1 and len(list(tmp_path.iterdir())) == 1
-    again = StoredJit(double_log, "test:double_log", folder=str(tmp_path))(x)  # a new process would do this
-    assert len(traced) == 1 and np.array_equal(np.asarray(first), np.asarray(again))
-    StoredJit(double_log, "test:double_log", folder=str(tmp_path))(np.ones(4))  # a new shape: traced and stored
-    assert len(traced) == 2 and len(list(tmp_path.iterdir())) == 2
-
-
-def test_programs_one_command_read_are_read_ahead_for_the_next(tmp_path, monkeypatch):
-    from scalinglaws import _jax
-
-    monkeypatch.setattr(_jax, "program_folder", lambda: str(tmp_path))
-    monkeypatch.setattr(_jax, "_used", [])
-    x = np.array([0.5, 1.0])
-    expected = np.asarray(_jax.StoredJit(jax.numpy.expm1, "test:expm1", folder=str(tmp_path))(x))  # stored
-    (path,) = map(str, tmp_path.glob("*.xla"))
-    _jax.remember("fit demo")  # what this "command" read, for the next one
-    _jax.prefetch("fit demo")
-    assert list(_jax._prefetched) == [path]
-    again = _jax.StoredJit(jax.numpy.expm1, "test:expm1", folder=str(tmp_path))(x)  # takes the read-ahead program
-    assert not _jax._prefetched and np.array_equal(np.asarray(again), expected)
-    _jax.prefetch("another command")  # nothing recorded for it: nothing read ahead
-    assert not _jax._prefetched
-
-
-def test_programs_of_other_versions_are_removed_once_stale(tmp_path):
-    import os
-    import time
-
-    from scalinglaws._jax import STALE_DAYS, StoredJit
-
-    old, young = tmp_path / f"{'a' * 24}-{'b' * 32}.xla", tmp_path / f"{'c' * 24}-{'d' * 32}.xla"
-    mine = tmp_path / "notes.txt"  # not a stored program: never touched
-    for path in (old, young, mine):
-        path.write_bytes(b"x")
-    stale = time.time() - (STALE_DAYS + 1) * 86400
-    os.utime(old, (stale, stale))
-    os.utime(mine, (stale, stale))
-    StoredJit(jax.numpy.sinh, "test:sinh", folder=str(tmp_path))(np.ones(2))  # stores a program: prunes
-    assert not old.exists() and young.exists() and mine.exists()
-    assert len(list(tmp_path.glob("*.xla"))) == 2
-
-
-_STORE_EIGH = """
-import sys
-import numpy as np
-import jax
-from scalinglaws._jax import StoredJit
-traced = []
-def eigenvalues(a):
-    traced.append(1)
-    return jax.numpy.linalg.eigh(a)[0]
-values = StoredJit(eigenvalues, "test:eigh", folder=sys.argv[1])(np.diag([3.0, 1.0, 2.0]))
-print(len(traced), np.asarray(values).tolist())
-"""
-
-
-def test_a_stored_program_with_lapack_calls_runs_in_a_fresh_process(tmp_path):
-    """The second process only loads the program (nothing traced) and must set up LAPACK itself."""
-    runs = [subprocess.run([sys.executable, "-c", _STORE_EIGH, str(tmp_path)], capture_output=True, text=True,
-                           timeout=300) for _ in range(2)]
-    assert [r.returncode for r in runs] == [0, 0], runs[-1].stderr[-2000:]
-    assert [r.stdout for r in runs] == ["1 [1.0, 2.0, 3.0]\n", "0 [1.0, 2.0, 3.0]\n"]
-
-
-def test_a_damaged_stored_program_is_compiled_anew(tmp_path):
-    from scalinglaws._jax import StoredJit
-
-    x = np.array([1.0, 10.0, 100.0])
-    expected = np.asarray(StoredJit(jax.numpy.log1p, "test:log1p", folder=str(tmp_path))(x))
-    (path,) = tmp_path.iterdir()
-    path.write_bytes(b"not a program")
-    again = StoredJit(jax.numpy.log1p, "test:log1p", folder=str(tmp_path))(x)
-    assert np.array_equal(np.asarray(again), expected)
-    assert path.read_bytes() != b"not a program"  # stored again
 
 
 @pytest.mark.parametrize("lower_by,expect", [(1e-2, "max_iterations"), (1e-9, "converged")])

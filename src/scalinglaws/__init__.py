@@ -4,15 +4,13 @@ A flat public API: laws are values (`Law`, `Param`, the registry), `fit` turns a
 a `FitResult`, `compute_optimal` plans a budget.
 """
 
-from . import _jax  # float64 and stored programs, before anything else
-
-if _jax.console_command() is not None:  # the CLI: its stored programs load while the rest imports
-    _jax.prefetch(_jax.console_command())
+from . import _jax  # float64 and the compilation cache, before anything else
 
 from .data import DATASETS, Runs, load_dataset, load_runs, read_runs
 from .errors import FitError, InputError, ScalingLawsError
+from .api import fit
 from .evaluate import Backtest, backtest
-from .fit import FitResult, Starts, fit
+from .fit import FitResult, Starts
 from .laws import Law, Param, get_law, list_laws, register_law
 from .plan import compute_optimal
 

@@ -34,10 +34,14 @@ def _guard(command):
         try:
             return command(*args, **kwargs)
         except ScalingLawsError as exc:
-            err.print(f"error: {exc}", markup=False)
+            err.print(f"error: {_one_line(exc)}", markup=False)
             raise typer.Exit(1) from None
 
     return wrapper
+
+
+def _one_line(message) -> str:
+    return " ".join(str(message).split())
 
 
 def _usage(option: str, rule: str, value) -> None:
@@ -70,8 +74,18 @@ def _pairs(option: str, items: List[str], numeric: bool) -> dict:
     return result
 
 
+def _dumps(doc) -> str:
+    """The JSON text of ``doc``; a non-finite number in it is an error, never invalid JSON."""
+    from .errors import FitError
+
+    try:
+        return json.dumps(doc, indent=2, allow_nan=False, default=_json_default) + "\n"
+    except ValueError:
+        raise FitError("the result holds a non-finite number (NaN or infinity); nothing was written") from None
+
+
 def _print_json(doc) -> None:
-    sys.stdout.write(json.dumps(doc, indent=2, allow_nan=False, default=_json_default) + "\n")
+    sys.stdout.write(_dumps(doc))
 
 
 def _json_default(v):
@@ -105,6 +119,8 @@ def fit(
     delta: float = typer.Option(1e-3, "--delta", help="Huber threshold on log residuals"),
     method: str = typer.Option("varpro", "--method", help="varpro (default) | hoffmann2022"),
     starts: Optional[int] = typer.Option(None, "--starts", help="screening grid size (default method)"),
+    prune: Optional[bool] = typer.Option(None, "--prune/--no-prune", help="hoffmann2022: prune hopeless starts "
+                                         "early (default) or run every start to its stop"),
     seed: Optional[int] = typer.Option(None, "--seed", help="seed for the start grid jitter and the bootstrap"),
     bootstrap: int = typer.Option(0, "--bootstrap", help="bootstrap replicates (0: none)"),
     resample: str = typer.Option("rows", "--resample", help="rows | clusters | residuals"),
@@ -123,7 +139,7 @@ def fit(
     runs = load_runs(data)
     options = dict(x=_pairs("--x", x, numeric=False), y=y, where=where, include_excluded=include_excluded,
                    fix=_pairs("--fix", fix, numeric=True), loss=loss, delta=delta, method=method, starts=starts,
-                   rng=seed, bootstrap=bootstrap, resample=resample, cluster=cluster, level=level)
+                   rng=seed, prune=prune, bootstrap=bootstrap, resample=resample, cluster=cluster, level=level)
     if law != "auto":
         get_law(law)
     with _spinner(f"fitting {law} ({method})"):
@@ -138,23 +154,24 @@ def fit(
                 fits.append({"group": _json_default(group) if hasattr(group, "item") else group,
                              **fit_law(law, sub, **options).summary()})
             doc = {"by": by, "fits": fits}
+    text = _dumps(doc)
     if out_path is not None:
         try:
-            out_path.write_text(json.dumps(doc, indent=2, allow_nan=False) + "\n")
+            out_path.write_text(text)
         except OSError as exc:
             _usage("--out", "must be a writable path", f"{out_path} ({exc.strerror})")
     if fmt == "json":
-        _print_json(doc)
+        sys.stdout.write(text)
     else:
         for one in doc.get("fits", [doc]):
-            _print_fit(one)
+            _print_fit(one, by=doc.get("by"))
 
 
-def _print_fit(doc: dict) -> None:
+def _print_fit(doc: dict, by: str | None = None) -> None:
     from .laws import get_law
 
     law = get_law(doc["law"])
-    title = f"{law.name}: {law.equation}" + (f"   [{doc['by']}={doc['group']}]" if "group" in doc else "")
+    title = f"{law.name}: {law.equation}" + (f"   [{by}={doc['group']}]" if by is not None else "")
     table = Table(title=title, title_justify="left")
     table.add_column("param")
     table.add_column("value", justify="right")
@@ -171,8 +188,8 @@ def _print_fit(doc: dict) -> None:
     extras = "".join(f", {k}={_fmt(v)}" for k, v in doc["loss_params"].items())
     out.print(
         f"objective ({doc['loss']}, delta={doc['delta']:g}) = {doc['objective']:.10g}{extras}; status {doc['status']}; "
-        f"{doc['n_points']} runs; method {doc['method']}: {doc['n_at_best']} of {doc['n_starts']} starts reached the best"
-        f" ({doc['n_screened']} screened)"
+        f"{doc['n_points']} runs; method {doc['method']}: {doc['n_at_best']} of {doc['n_starts']} starts converged to "
+        f"the best ({doc['n_screened']} screened; " + ", ".join(f"{n} {k}" for k, n in doc["status_counts"].items()) + ")"
     )
     if ci:
         b = doc["bootstrap"]
@@ -204,6 +221,8 @@ def _load_fit(path: Path):
         doc = json.loads(Path(path).read_text())
     except OSError as exc:
         raise InputError(f"FIT `{path}` could not be read: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise InputError(f"FIT `{path}` is not a text (JSON) file") from None
     except json.JSONDecodeError as exc:
         raise InputError(f"FIT `{path}` is not JSON: {exc}") from None
     if isinstance(doc, dict) and "fits" in doc:
@@ -238,7 +257,12 @@ def predict(
         inputs = table
     else:
         rows = [_pairs("--at", [item], numeric=True) for item in at]
+        known = set(result.law.inputs) | {result.columns.get(n) for n in result.law.inputs}
         for row in rows:
+            unknown = [k for k in row if k not in known]
+            if unknown:
+                _usage("--at", f"names `{unknown[0]}`, which is not an input of law {result.law.name} "
+                               f"(inputs: {', '.join(result.law.inputs)})", at)
             missing = [n for n in result.law.inputs if n not in row and result.columns.get(n) not in row]
             if missing:
                 _usage("--at", f"must give every input of law {result.law.name} ({', '.join(result.law.inputs)})", at)
@@ -309,7 +333,8 @@ def backtest(
         for col in columns:
             table.add_column(col, justify="left" if col in ("law", "status", "chosen") else "right")
         for score in doc["laws"]:
-            table.add_row(*(f"{score[c]:.4g}" if isinstance(score[c], float) else str(score[c]) for c in columns))
+            table.add_row(*(f"{score[c]:.4g}" if isinstance(score[c], float) else "-" if score[c] is None
+                            else str(score[c]) for c in columns))
         out.print(table)
     out.print("are: mean |forecast / actual - 1|; rmse_log, bias_log: of log(forecast / actual); "
               "wins: held-out runs where the law was closest"
@@ -331,6 +356,8 @@ def plan(
 
     budgets = list(_pairs("--compute", [f"C{i}={c}" for i, c in enumerate(compute.split(",")) if c.strip()],
                           numeric=True).values())
+    if not budgets:
+        _usage("--compute", "must list at least one budget in FLOP, e.g. 1e24", compute)
     if (fit_path is None) == (law is None):
         _usage("plan", "takes exactly one of FIT.json or --law", {"FIT.json": str(fit_path), "--law": law})
     source = _load_fit(fit_path) if fit_path is not None else law
@@ -399,23 +426,44 @@ def datasets(
     out.print(table)
 
 
+def _click_exceptions():
+    try:  # typer >= 0.16 vendors click
+        from typer._click import exceptions
+    except ImportError:  # pragma: no cover - older typer depends on click
+        from click import exceptions
+    return exceptions
+
+
+def run(argv: List[str] | None = None) -> int:
+    """Run one command line (default ``sys.argv[1:]``) and return its exit code.
+
+    Every failure the user can act on is one line on stderr: the package's errors (exit 1, see
+    `_guard`) and usage errors (exit 2: a missing option, a value of the wrong type). A bug still
+    raises, with its traceback.
+    """
+    exceptions = _click_exceptions()
+    try:
+        code = typer.main.get_command(app).main(args=argv, prog_name="scalinglaws", standalone_mode=False)
+    except exceptions.UsageError as exc:
+        where = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx is not None else ""
+        err.print(f"error: {_one_line(exc.format_message())}{where}", markup=False)
+        return 2
+    except exceptions.ClickException as exc:
+        err.print(f"error: {_one_line(exc.format_message())}", markup=False)
+        return exc.exit_code
+    except (typer.Abort, getattr(exceptions, "Abort", typer.Abort)):
+        err.print("error: aborted", markup=False)
+        return 1
+    return code if isinstance(code, int) else 0
+
+
 def main() -> None:
     """The console script. Once the command has run and its output is flushed, the process leaves
     at once: the interpreter's teardown of JAX, XLA and pandas would add ~0.3 s to every command."""
-    try:
-        app()
-        code = 0
-    except SystemExit as exc:
-        code = exc.code
-        if isinstance(code, str):  # sys.exit("message")
-            print(code, file=sys.stderr)
-            code = 1
-    from ._jax import console_command, remember
-
-    remember(console_command())
+    code = run()
     sys.stdout.flush()
     sys.stderr.flush()
-    os._exit(code or 0)
+    os._exit(code)
 
 
 if __name__ == "__main__":

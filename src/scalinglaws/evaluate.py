@@ -21,8 +21,8 @@ import numpy as np
 
 from .data import Runs, design
 from .data.runs import select_rows
-from .errors import InputError, ScalingLawsError
-from .fit import fit
+from .errors import FitError, InputError, ScalingLawsError
+from .api import fit
 from .laws import get_law
 
 INTERVAL_REPLICATES = 200  # bootstrap replicates behind a backtest's intervals
@@ -72,9 +72,12 @@ class _Forecasts:
     def add(self, name, result, test_x, test_y, interval):
         with np.errstate(all="ignore"):
             self.errors[name].append(np.log(result.predict(test_x)) - np.log(test_y))
-        if interval is not None:
+        if interval is not None and result.bootstrap is not None:
             lo, hi = result.predict_interval(test_x, level=interval)
             self.hits[name].append((lo <= test_y) & (test_y <= hi))
+        elif interval is not None:  # its bootstrap failed: no coverage can be claimed for this law
+            self.hits[name].append(np.full(np.size(test_y), np.nan))
+            self.status[name].add("no interval (bootstrap failed)")
         self.status[name].add(result.status)
         if result.selection is not None:
             self.chosen[name].append(result.law.name)
@@ -93,9 +96,15 @@ class _Forecasts:
                 law=n, status="/".join(sorted(self.status[n])), are=float(np.mean(np.abs(np.expm1(e)))),
                 max_are=float(np.max(np.abs(np.expm1(e)))), rmse_log=float(np.sqrt(np.mean(e**2))),
                 bias_log=float(np.mean(e)), wins=int(np.sum(winners == i)),
-                coverage=float(np.mean(np.concatenate(self.hits[n]))) if self.hits[n] else None,
+                coverage=_coverage(self.hits[n]),
                 chosen=", ".join(chosen) if chosen else None))
         return tuple(out)
+
+
+def _coverage(hits: list[np.ndarray]) -> float | None:
+    """Share of held-out runs inside their intervals; None when any fit had no interval."""
+    hits = np.concatenate(hits) if hits else np.array([np.nan])
+    return None if np.isnan(hits).any() else float(np.mean(hits))
 
 
 def _names(laws) -> list[str]:
@@ -118,7 +127,13 @@ def _fit_and_test(name, runs, train_where, interval, fit_options):
     options = dict(fit_options)
     if interval is not None:
         options.setdefault("bootstrap", INTERVAL_REPLICATES)
-    result = fit(name, runs, where=train_where, **options)
+    try:
+        result = fit(name, runs, where=train_where, **options)
+    except FitError:
+        if not options.get("bootstrap"):
+            raise
+        # the point fit may stand where too few bootstrap replicates converged: scored, without an interval
+        result = fit(name, runs, where=train_where, **{**options, "bootstrap": 0})
     test = design(runs, result.law, x=fit_options.get("x"), y=fit_options.get("y"), where=f"~({train_where})",
                   include_excluded=fit_options.get("include_excluded", False), n_free=0)
     return result, test

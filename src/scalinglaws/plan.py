@@ -33,8 +33,9 @@ def compute_optimal(fit_or_law, compute, *, params: Mapping[str, float] | None =
     if set(law.inputs) != {"N", "D"}:
         raise InputError(f"compute-optimal planning needs a law of N and D; law {law.name} has inputs {', '.join(law.inputs)}")
     budgets = np.atleast_1d(np.asarray(compute, dtype=np.float64))
-    if not np.all(np.isfinite(budgets) & (budgets > 0)):
-        raise InputError(f"--compute must be positive numbers; got {budgets.tolist()}")
+    if not np.all(np.isfinite(budgets) & (budgets > FLOPS_PER_PARAM_TOKEN)):
+        raise InputError(f"--compute must be finite budgets above {FLOPS_PER_PARAM_TOKEN:g} FLOP (C = 6 N D with "
+                         f"N, D >= 1); got {budgets.tolist()}")
 
     def loss_at(log_n, C):
         N = math.exp(log_n)
@@ -44,6 +45,8 @@ def compute_optimal(fit_or_law, compute, *, params: Mapping[str, float] | None =
     for C in budgets:
         grid = np.linspace(0.0, math.log(C / FLOPS_PER_PARAM_TOKEN), 401)
         losses = law.predict(values, {"N": np.exp(grid), "D": C / (FLOPS_PER_PARAM_TOKEN * np.exp(grid))})
+        if not np.isfinite(losses).any():
+            raise InputError(f"law {law.name} with these parameters has no finite loss at budget {C:g}")
         i = int(np.clip(np.nanargmin(losses), 1, len(grid) - 2))
         res = minimize_scalar(loss_at, bracket=None, bounds=(grid[i - 1], grid[i + 1]), args=(C,), method="bounded",
                               options={"xatol": 1e-10})
@@ -59,7 +62,4 @@ def _law_and_params(fit_or_law, params) -> tuple[Law, dict]:
     law = get_law(fit_or_law)
     if params is None:
         raise InputError(f"planning with law {law.name} needs its parameters (--params K=V,...)")
-    missing = [n for n in law.param_names if n not in params]
-    if missing:
-        raise InputError(f"--params lacks `{missing[0]}` of law {law.name} (needs {', '.join(law.param_names)})")
-    return law, {n: float(params[n]) for n in law.param_names}
+    return law, law.checked_params(params, "--params")

@@ -16,61 +16,18 @@ the forecast that is asked for (extrapolating from all the runs), and on the Pyt
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Mapping
 
 import numpy as np
 
 from .data import Runs, design
 from .errors import InputError, ScalingLawsError
+from .fit import fit_law
+from .fit.records import CandidateScore, Selection
 from .laws import Law, list_laws
 
 CUTS = (0.7, 0.8, 0.9)  # fractions of the distinct training scales each fold trains on
 TOLERANCE = 1e-6  # relative: scores this close are ties (the same fit); the simplest law is taken
 _FOLD_WEIGHT = "__scalinglaws_fold_weight__"
-
-
-@dataclass(frozen=True)
-class CandidateScore:
-    """One candidate law's held-out errors over the selection folds."""
-
-    law: str
-    n_params: int
-    score: float  # mean over folds of the held-out RMSE of log y (inf: could not be scored)
-    folds: tuple[float, ...]  # RMSE of log y on each fold's held-out runs
-    status: str  # "scored", or why the law could not be scored
-
-    def to_dict(self) -> dict:
-        return {"law": self.law, "n_params": self.n_params, "score": _json(self.score),
-                "folds": [_json(v) for v in self.folds], "status": self.status}
-
-
-@dataclass(frozen=True)
-class Selection:
-    """Why ``--law auto`` chose its law: every candidate's nested backtest score."""
-
-    law: str
-    reason: str
-    scale: str  # what the cut-offs order the runs by
-    folds: tuple[dict, ...]  # per fold: {"cut": scale value, "n_train", "n_test"}
-    candidates: tuple[CandidateScore, ...]
-
-    def to_dict(self) -> dict:
-        return {"law": self.law, "reason": self.reason, "criterion": "mean held-out RMSE of log y",
-                "scale": self.scale, "folds": [dict(f) for f in self.folds],
-                "candidates": [c.to_dict() for c in self.candidates]}
-
-    @classmethod
-    def from_dict(cls, d: Mapping) -> "Selection":
-        return cls(law=str(d["law"]), reason=str(d["reason"]), scale=str(d["scale"]),
-                   folds=tuple(dict(f) for f in d["folds"]),
-                   candidates=tuple(CandidateScore(law=str(c["law"]), n_params=int(c["n_params"]),
-                                                   score=float(c["score"]), folds=tuple(float(v) for v in c["folds"]),
-                                                   status=str(c["status"])) for c in d["candidates"]))
-
-
-def _json(v: float):
-    return v if math.isfinite(v) else "inf"
 
 
 def applicable_laws(runs: Runs, *, x=None, y=None, where=None, include_excluded=False) -> list[Law]:
@@ -95,8 +52,6 @@ def applicable_laws(runs: Runs, *, x=None, y=None, where=None, include_excluded=
 def select_law(runs, *, candidates=None, x=None, y=None, where=None, include_excluded=False, weights=None,
                **fit_options) -> Selection:
     """Score every candidate by nested backtests on the training runs; returns the `Selection`."""
-    from .fit import fit
-
     runs = Runs.coerce(runs)
     laws = applicable_laws(runs, x=x, y=y, where=where, include_excluded=include_excluded) if candidates is None \
         else list(candidates)
@@ -124,7 +79,7 @@ def select_law(runs, *, candidates=None, x=None, y=None, where=None, include_exc
             table = runs.table.assign(**{_FOLD_WEIGHT: w})
             fold_runs = Runs(table, source=runs.source, excluded=runs.excluded, y=runs.y)
             try:
-                result = fit(law, fold_runs, x=x, y=y, where=where, include_excluded=include_excluded,
+                result = fit_law(law, fold_runs, x=x, y=y, where=where, include_excluded=include_excluded,
                              weights=_FOLD_WEIGHT, **fit_options)
             except ScalingLawsError as exc:
                 status = f"not scored: {exc}"
@@ -146,19 +101,3 @@ def select_law(runs, *, candidates=None, x=None, y=None, where=None, include_exc
               f"({best:.4g}) over {len(folds)} growing cut-offs")
     names = " x ".join(dm.x) if len(dm.x) > 1 else next(iter(dm.x))
     return Selection(law=chosen.law, reason=reason, scale=names, folds=tuple(folds), candidates=tuple(scores))
-
-
-def fit_auto(runs, *, fix=None, method="varpro", bootstrap=0, resample="rows", cluster=None, level=0.95, **options):
-    """`scalinglaws.fit` with ``law="auto"``: select, then refit the chosen law on all training runs."""
-    from dataclasses import replace
-
-    from .fit import fit
-
-    if fix:
-        raise InputError("--fix names parameters of one law; it cannot be combined with --law auto")
-    if method != "varpro":
-        raise InputError(f"--law auto fits its candidates with the default method; got --method {method}")
-    runs = Runs.coerce(runs)
-    selection = select_law(runs, **options)
-    result = fit(selection.law, runs, bootstrap=bootstrap, resample=resample, cluster=cluster, level=level, **options)
-    return replace(result, selection=selection)

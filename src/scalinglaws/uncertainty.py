@@ -9,86 +9,94 @@ engine, all replicates in one computation):
 * ``residuals``: a wild bootstrap for designed grids: keep the inputs, redraw each target as
   ``fit * exp(v_i r_i)`` with Rademacher signs ``v_i`` on the log residuals ``r_i``.
 
-Every replicate is refitted from a guarded warm start (the full-data optimum; a random sample of
-replicates is also refitted from a cold multi-start, and if that ever finds a better optimum all
-replicates are multi-started). ``n_failed`` counts replicates whose best start did not converge
-(they are left out of the intervals, and the count is reported).
+Every replicate is refitted from a guarded warm start: the full-data optimum. A random sample of
+the replicates (5%, at least 10) is also refitted from independent starts (the method's own
+distinct candidates: screened grid points from separate neighbourhoods, or the published grid
+points of ``hoffmann2022``); if any of them finds a better optimum than the warm start, every
+replicate is refitted from those starts too and keeps its best. ``n_failed`` counts replicates
+whose best start did not converge: they are left out, and when fewer than half of the
+replicates (or fewer than `MIN_CONVERGED`) converged the bootstrap refuses to report anything.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable, Mapping
-
 import numpy as np
 
-from .errors import InputError
+from .errors import FitError, InputError
+from .fit.api import Problem, fitted_at
+from .fit.methods import solve_replicates
+from .fit.records import MIN_CONVERGED, Bootstrap
+from .fit.result import FitResult
+from .fit._newton import CONVERGED
 
 SCHEMES = ("rows", "clusters", "residuals")
+GUARD_STARTS = 4  # independent starts per guarded replicate
 
 
-@dataclass(frozen=True)
-class Bootstrap:
-    """Replicate parameter values and the summaries derived from them."""
-
-    scheme: str
-    level: float
-    params: dict[str, tuple[float, ...]]  # per parameter, one value per converged replicate
-    n_replicates: int
-    n_failed: int
-    n_guarded: int = 0  # replicates also refitted from a cold multi-start
-    n_guard_better: int = 0  # of those, how many the cold multi-start beat (then all were multi-started)
-    residuals: tuple[float, ...] = ()  # log residuals of the full-data fit (run-to-run noise)
-
-    def values(self) -> dict[str, np.ndarray]:
-        return {k: np.asarray(v) for k, v in self.params.items()}
-
-    @property
-    def se(self) -> dict[str, float]:
-        return {k: float(np.std(v, ddof=1)) for k, v in self.values().items()}
-
-    @property
-    def ci(self) -> dict[str, tuple[float, float]]:
-        return {k: self.interval(lambda p, k=k: p[k]) for k in self.params}
-
-    def interval(self, fn: Callable[[Mapping[str, np.ndarray]], np.ndarray], level: float | None = None):
-        """Percentile interval of any derived quantity ``fn(params)`` (vectorised over replicates)."""
-        q = np.asarray(fn(self.values()), dtype=np.float64)
-        tail = (1.0 - (self.level if level is None else level)) / 2.0
-        lo, hi = np.quantile(q, [tail, 1.0 - tail])
-        return float(lo), float(hi)
-
-    def to_dict(self) -> dict:
-        return {"scheme": self.scheme, "level": self.level, "n_replicates": self.n_replicates,
-                "n_failed": self.n_failed, "n_guarded": self.n_guarded, "n_guard_better": self.n_guard_better,
-                "params": {k: list(v) for k, v in self.params.items()}, "residuals": list(self.residuals)}
-
-    @classmethod
-    def from_dict(cls, d: Mapping) -> "Bootstrap":
-        return cls(scheme=d["scheme"], level=float(d["level"]), n_replicates=int(d["n_replicates"]),
-                   n_failed=int(d["n_failed"]), n_guarded=int(d.get("n_guarded", 0)),
-                   n_guard_better=int(d.get("n_guard_better", 0)),
-                   residuals=tuple(float(x) for x in d.get("residuals", ())), params={k: tuple(float(x) for x in v) for k, v in d["params"].items()})
+def bootstrap(problem: Problem, result: FitResult, starts: np.ndarray, replicates: int, scheme: str,
+              clusters, level: float, rng: np.random.Generator) -> Bootstrap:
+    """Refit ``replicates`` resamples of ``problem`` (see the module docstring); ``starts`` are the
+    method's independent starting points (parameter values, one row each)."""
+    spec, data, dm, w0 = problem.spec, problem.data, problem.design, problem.weights
+    best = np.array([[result.params[n] for n in spec.free]])
+    cold = starts[:GUARD_STARTS]
+    log_y = np.log(dm.y)
+    log_fit = log_y - fitted_at(problem, result.params)[0][: log_y.size]
+    w, log_y_star = resample(scheme, replicates, log_y.size, rng, clusters=clusters, log_y=log_y, log_fit=log_fit)
+    pad = np.asarray(data.log_y)[log_y.size:]  # zero-weight padding points (see make_data)
+    w = np.concatenate([w * w0, np.zeros((replicates, pad.size))], axis=1)
+    log_y_star = np.concatenate([log_y_star, np.broadcast_to(pad, (replicates, pad.size))], axis=1)
+    guarded = rng.choice(replicates, size=min(replicates, max(10, replicates // 20)), replace=False)
+    # one batch: every replicate from the warm start, the guarded ones also from each independent start
+    lanes_w = np.concatenate([w, np.repeat(w[guarded], len(cold), axis=0)])
+    lanes_y = np.concatenate([log_y_star, np.repeat(log_y_star[guarded], len(cold), axis=0)])
+    lanes_start = np.concatenate([np.repeat(best, replicates, axis=0), np.tile(cold, (len(guarded), 1))])
+    theta_all, f_all, status_all = solve_replicates(spec, data, lanes_start, lanes_w, lanes_y)
+    theta_r, f_r, status = theta_all[:replicates], f_all[:replicates], status_all[:replicates]
+    f_cold = f_all[replicates:].reshape(len(guarded), len(cold)).min(axis=1)
+    beaten = int(np.sum(f_cold < f_r[guarded] - 1e-9 * np.abs(f_r[guarded])))
+    if beaten:
+        theta_r, f_r, status = _multistart_all(problem, cold, w, log_y_star, guarded, (theta_r, f_r, status),
+                                               (theta_all, f_all, status_all))
+    ok = status == CONVERGED
+    n_ok = int(ok.sum())
+    if n_ok < max(MIN_CONVERGED, -(-replicates // 2)):
+        raise FitError(f"bootstrap: only {n_ok} of {replicates} replicates converged ({replicates - n_ok} did not); "
+                       f"too few to support a standard error or an interval (at least half, and {MIN_CONVERGED}, "
+                       "must converge)")
+    params = {n: tuple(float(v) for v in theta_r[ok, i]) for i, n in enumerate(spec.free)}
+    params.update({n: (v,) * n_ok for n, v in result.params.items() if n in spec.fixed})
+    params = {n: params[n] for n in spec.law.param_names}
+    return Bootstrap(scheme=scheme, level=float(level), params=params, n_replicates=int(replicates),
+                     n_failed=replicates - n_ok, n_guarded=int(guarded.size), n_guard_better=beaten,
+                     residuals=tuple(float(v) for v in (log_y - log_fit)[w0 > 0]))
 
 
-def prediction_interval(law, boot: Bootstrap, x: Mapping[str, np.ndarray], level: float):
-    """``(lo, hi)`` for a new run at ``x``: parameter uncertainty and run-to-run noise together.
-
-    For replicate ``b`` the forecast is ``log f(theta_b, x) + r_b``, with ``r_b`` drawn from the
-    full-data fit's log residuals (a fixed seed, so the interval is reproducible); the interval
-    is the percentile range of those forecasts.
-    """
-    if not (0.0 < level < 1.0):
-        raise InputError(f"--interval must lie strictly between 0 and 1; got {level!r}")
-    values = boot.values()
-    n_rep = len(next(iter(values.values())))
-    # laws are elementwise: replicates along axis 0, points along axis 1, in one evaluation
-    log_f = np.log(law.predict({k: v[:, None] for k, v in values.items()},
-                               {k: np.asarray(v)[None, :] for k, v in x.items()}))
-    noise = np.random.default_rng(0).choice(np.asarray(boot.residuals), size=(n_rep, 1))
-    tail = (1.0 - level) / 2.0
-    lo, hi = np.quantile(log_f + noise, [tail, 1.0 - tail], axis=0)
-    return np.exp(lo), np.exp(hi)
+def _multistart_all(problem, cold, w, log_y_star, guarded, warm, first):
+    """Every replicate from the warm start and each independent start, its best kept. The warm lanes
+    and the guarded replicates' independent lanes are done already (``warm``, ``first``), so only
+    the other replicates' independent lanes are new."""
+    spec = problem.spec
+    theta_r, f_r, status = warm
+    theta_all, f_all, status_all = first
+    replicates, k, m = len(f_r), len(spec.free), 1 + len(cold)
+    rest = np.setdiff1d(np.arange(replicates), guarded)
+    lane_theta = np.repeat(theta_r[:, None, :], m, axis=1)
+    lane_f = np.repeat(f_r[:, None], m, axis=1)
+    lane_status = np.repeat(status[:, None], m, axis=1)
+    lane_theta[guarded, 1:] = theta_all[replicates:].reshape(len(guarded), len(cold), k)
+    lane_f[guarded, 1:] = f_all[replicates:].reshape(len(guarded), len(cold))
+    lane_status[guarded, 1:] = status_all[replicates:].reshape(len(guarded), len(cold))
+    if rest.size:
+        th, fc, sc = solve_replicates(spec, problem.data, np.tile(cold, (rest.size, 1)),
+                                      np.repeat(w[rest], len(cold), axis=0),
+                                      np.repeat(log_y_star[rest], len(cold), axis=0))
+        lane_theta[rest, 1:] = th.reshape(rest.size, len(cold), k)
+        lane_f[rest, 1:] = fc.reshape(rest.size, len(cold))
+        lane_status[rest, 1:] = sc.reshape(rest.size, len(cold))
+    pick = np.argmin(np.where(np.isfinite(lane_f), lane_f, np.inf), axis=1)
+    rows = np.arange(replicates)
+    return lane_theta[rows, pick], lane_f[rows, pick], lane_status[rows, pick]
 
 
 def check_options(replicates, scheme: str, cluster, level: float) -> None:

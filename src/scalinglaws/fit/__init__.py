@@ -1,8 +1,13 @@
-"""Fitting: `fit` -> `FitResult`, the losses and the batched JAX engine."""
+"""The fitting engine: a problem in (`prepare`), a `FitResult` out (`solve`, `fit_law`).
 
-from .api import fit
+It knows nothing of bootstraps or law selection, which call it from above (`scalinglaws.uncertainty`,
+`scalinglaws.select`); the public `scalinglaws.fit` composes them.
+"""
+
+from .api import Problem, fit_law, prepare, solve
 from .losses import LOSSES
 from .methods import METHODS
+from .records import Bootstrap, Selection
 from .result import FitResult, Starts
 
-__all__ = ["LOSSES", "METHODS", "FitResult", "Starts", "fit"]
+__all__ = ["LOSSES", "METHODS", "Bootstrap", "FitResult", "Problem", "Selection", "Starts", "fit_law", "prepare", "solve"]

@@ -81,13 +81,8 @@ def _advance_one(value_and_grad, state, data, until):
     return jax.lax.while_loop(lambda s: ~s["done"] & (s["it"] < until), body, state)
 
 
-def compiled_lbfgs(value_and_grad, key: str):
-    """``(init, advance)`` for `_driver.run_batched`; ``value_and_grad(u, data) -> (f, g)``, named by ``key``."""
-    from .._jax import StoredJit
-
-    init = StoredJit(jax.vmap(lambda u0, data: _init_one(value_and_grad, u0, data), in_axes=(0, None)), key + ":init")
-    advance = StoredJit(
-        jax.vmap(lambda s, data, until: _advance_one(value_and_grad, s, data, until), in_axes=(0, None, 0)),
-        key + ":advance",
-    )
+def compiled_lbfgs(value_and_grad):
+    """``(init, advance)`` for `_driver.run_batched`; ``value_and_grad(u, data) -> (f, g)``."""
+    init = jax.jit(jax.vmap(lambda u0, data: _init_one(value_and_grad, u0, data), in_axes=(0, None)))
+    advance = jax.jit(jax.vmap(lambda s, data, until: _advance_one(value_and_grad, s, data, until), in_axes=(0, None, 0)))
     return init, advance

@@ -45,10 +45,16 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._problem import PER_LANE, Data, Spec, objective, residuals, stored_jit, take_lanes
+from ._problem import PER_LANE, PROGRAMS_IN_MEMORY, Data, Spec, objective, residuals, take_lanes
 
-CONVERGED, MAX_ITERATIONS, FAILED, DISCARDED = 0, 1, 2, 3
-STATUS_NAMES = {CONVERGED: "converged", MAX_ITERATIONS: "max_iterations", FAILED: "failed", DISCARDED: "discarded"}
+#: a start's status. ``converged``: the Newton decrement meets the criterion below (the only
+#: certificate); ``max_iterations``: out of iterations or stalled without it; ``failed``: a non-finite
+#: objective; ``discarded``: pruned early (``hoffmann2022``); ``out_of_bounds``: left the law's bounds
+#: (``hoffmann2022``'s unconstrained parameterisation); ``stopped``: L-BFGS stopped by its own rule
+#: (no further decrease found) and the start was not certified.
+CONVERGED, MAX_ITERATIONS, FAILED, DISCARDED, OUT_OF_BOUNDS, STOPPED = 0, 1, 2, 3, 4, 5
+STATUS_NAMES = {CONVERGED: "converged", MAX_ITERATIONS: "max_iterations", FAILED: "failed", DISCARDED: "discarded",
+                OUT_OF_BOUNDS: "out_of_bounds", STOPPED: "stopped"}
 
 _DTOL = 1e-14  # converged: Newton decrement below this fraction of the objective's scale
 _DTOL_FLOOR = 1e-10  # ... or below this when no trial gains more than rounding
@@ -206,7 +212,7 @@ def _advance_one(spec: Spec, state, data: Data, until, full: bool):
     return jax.lax.while_loop(lambda s: ~s["done"] & (s["it"] < until), body, state)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.lru_cache(maxsize=PROGRAMS_IN_MEMORY)
 def compiled_polisher(spec: Spec, full: bool = False):
     """``(init, advance)`` for `_driver.run_batched`, jitted once per spec.
 
@@ -215,10 +221,9 @@ def compiled_polisher(spec: Spec, full: bool = False):
     ``full``: the near-L1 iteration (curvature of the residuals, line searches, second-order
     correction); otherwise the quick one (the two damped steps only).
     """
-    init = stored_jit(spec, jax.vmap(lambda u0, data: _init_one(spec, u0, data), in_axes=(0, PER_LANE)),
-                      "polish:init")
-    advance = stored_jit(spec, jax.vmap(lambda s, data, until: _advance_one(spec, s, data, until, full),
-                                        in_axes=(0, PER_LANE, 0)), f"polish:advance:{full}")
+    init = jax.jit(jax.vmap(lambda u0, data: _init_one(spec, u0, data), in_axes=(0, PER_LANE)))
+    advance = jax.jit(jax.vmap(lambda s, data, until: _advance_one(spec, s, data, until, full),
+                               in_axes=(0, PER_LANE, 0)))
     return init, advance
 
 
@@ -235,16 +240,17 @@ def polish(spec: Spec, u0, data: Data, *, max_iter: int):
     where it is, for up to ``max_iter - QUICK_ITERATIONS`` more. Both run at the batch width of all
     the starts, so the few programs compiled for a problem serve every fit of it.
     """
-    from ._driver import run_batched, window_size  # the driver imports this module
+    from ._driver import WINDOW, run_batched, window_size  # the driver imports this module
 
     quick = min(QUICK_ITERATIONS, max_iter)
+    width = window_size(max(len(u0), WINDOW))  # one width for fits and bootstraps: one program to trace
     u, f, status, it = run_batched(*compiled_polisher(spec), u0, data, max_iter=max_iter, chunk=QUICK_CHUNK,
-                                   per_lane=True)
+                                   per_lane=True, width=width)
     todo = np.flatnonzero((status == MAX_ITERATIONS) & (it < max_iter))  # stalled or handed on, not out of iterations
     if todo.size and max_iter > quick:
         u2, f2, status2, it2 = run_batched(*compiled_polisher(spec, full=True), u[todo], take_lanes(data, todo),
                                            max_iter=max_iter - quick, chunk=FULL_CHUNK, per_lane=True,
-                                           width=window_size(len(u)))
+                                           width=width)
         u, f, status, it = u.copy(), f.copy(), status.copy(), it.copy()
         u[todo], f[todo], status[todo], it[todo] = u2, f2, status2, it[todo] + it2
     return u, f, status, it

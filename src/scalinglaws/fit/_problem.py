@@ -87,13 +87,8 @@ def make_data(spec: Spec, x: dict, y: np.ndarray, fixed: dict, delta: float, w: 
     )
 
 
-def stored_jit(spec: Spec, fn, what: str):
-    """``jax.jit(fn)`` for this spec, its compiled programs kept between processes (see `StoredJit`)."""
-    from .._jax import StoredJit
-
-    law = spec.law
-    key = repr((law.name, spec.free, spec.fixed, spec.loss_name, what))
-    return StoredJit(fn, key, store=getattr(law.fn, "__module__", "").startswith("scalinglaws."))
+#: compiled programs kept in memory per kind (each spec has a few; the least recently used go first)
+PROGRAMS_IN_MEMORY = 64
 
 
 #: vmap axes of `Data` when each lane (bootstrap replicate) has its own targets and weights
@@ -143,10 +138,10 @@ def fitted(spec: Spec, u, data: Data):
     return r, spec.loss.extras(r, data.w, data.delta)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.lru_cache(maxsize=PROGRAMS_IN_MEMORY)
 def compiled_fitted(spec: Spec):
     """`fitted` for plain values, as one compiled call."""
-    return stored_jit(spec, functools.partial(fitted, spec), "fitted")
+    return jax.jit(functools.partial(fitted, spec))
 
 
 def objective(spec: Spec, u, data: Data):

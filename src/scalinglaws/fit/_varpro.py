@@ -21,7 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._problem import Data, Spec, stored_jit
+from ._problem import PROGRAMS_IN_MEMORY, Data, Spec
 
 
 def nonlinear_grid(spec: Spec, n_total: int, rng: np.random.Generator | None) -> np.ndarray:
@@ -93,7 +93,7 @@ def least_squares(A, b, rtol: float = 1e-10):
     return jnp.stack(c)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.lru_cache(maxsize=PROGRAMS_IN_MEMORY)
 def compiled_screen(spec: Spec):
     """``(phi (G, k), data) -> (theta (G, p), objective (G,))``, jitted once per spec."""
     loss = spec.loss
@@ -106,5 +106,5 @@ def compiled_screen(spec: Spec):
         f = loss.objective(r, data.w, data.delta, data.log_z)
         return th, jnp.where(jnp.isfinite(f), f, jnp.inf)
 
-    return stored_jit(spec, jax.vmap(one, in_axes=(0, None)), "screen")
+    return jax.jit(jax.vmap(one, in_axes=(0, None)))
 

@@ -1,96 +1,54 @@
-"""`fit`: the one entry point that turns runs and a law into a `FitResult`."""
+"""The engine's entry points: `prepare` a problem from runs and a law, `solve` it, or both in
+`fit_law`. A problem in, a `FitResult` out: no bootstrap, no law selection (those sit above)."""
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Mapping
 
 import numpy as np
 import pandas as pd
 
-from dataclasses import replace
-
 from ..data import Runs, design
+from ..data.runs import Design
 from ..errors import FitError, InputError
 from ..laws import Law, get_law
 from ..laws._transforms import near_bound
-from ..uncertainty import Bootstrap, check_options, resample
-from ._newton import CONVERGED, STATUS_NAMES
-from ._problem import Spec, compiled_fitted, make_data, unconstrain
+from ._identify import check_identifiable
+from ._newton import CONVERGED, DISCARDED, FAILED, MAX_ITERATIONS, OUT_OF_BOUNDS, STATUS_NAMES, STOPPED
+from ._problem import Data, Spec, compiled_fitted, make_data, unconstrain
 from .losses import get_loss
-from .methods import get_method, solve_replicates
+from .methods import get_method
 from .result import FitResult, Starts
 
 DEFAULT_METHOD = "varpro"
 BEST_RTOL = 1e-6
+#: starts whose result may be reported: not failed, not pruned, inside the bounds
+ELIGIBLE = (CONVERGED, MAX_ITERATIONS, STOPPED)
 
 
-def fit(
-    law: str | Law,
-    runs,
-    *,
-    x: Mapping[str, str] | None = None,
-    y: str | None = None,
-    where: str | None = None,
-    include_excluded: bool = False,
-    fix: Mapping[str, float] | None = None,
-    loss: str = "huber",
-    delta: float = 1e-3,
-    method: str = DEFAULT_METHOD,
-    starts: int | None = None,
-    rng: int | np.random.Generator | None = None,
-    bootstrap: int = 0,
-    resample: str = "rows",
-    cluster: str | None = None,
-    level: float = 0.95,
-    weights: str | None = None,
-) -> FitResult:
-    """Fit ``law`` to ``runs``.
+@dataclass(frozen=True)
+class Problem:
+    """A validated fitting problem: the law's spec, the traced data and the rows they came from."""
 
-    Args:
-        law: a registered name or a `Law`.
-        runs: a `Runs`, a DataFrame or a mapping of columns.
-        x: law input -> column (common names such as ``N``, ``params``, ``tokens`` need none).
-        y: target column (default: the table's declared target, else ``loss``/``y``/...).
-        where: a pandas expression selecting the rows to fit (``"C < 1e21"``).
-        include_excluded: also fit rows the ``excluded`` column marks.
-        fix: parameters held at given values.
-        loss: ``huber`` (default, summed over points, on log residuals), ``mse`` or ``huber-mle``.
-        delta: the Huber threshold (1e-3, the Chinchilla objective).
-        method: ``varpro`` (default) or ``hoffmann2022``.
-        starts: grid size for the default method's screen (default 256).
-        rng: seed or generator: jitters the start grid and draws the bootstrap replicates
-            (``None``: the fixed grid, and replicates from seed 0).
-        bootstrap: number of bootstrap replicates (0: none); see `scalinglaws.uncertainty`.
-        resample: ``rows``, ``clusters`` (with ``cluster=COLUMN``) or ``residuals`` (wild).
-        level: the level of the percentile intervals in ``result.bootstrap.ci``.
-        weights: a column of non-negative per-run weights (a run with weight 0 is left out of the
-            fit but keeps the problem's shape, so folds of one table share a compiled solver).
+    spec: Spec
+    data: Data
+    design: Design
+    weights: np.ndarray  # per selected row; 0 leaves a row out but keeps the problem's shape
+    fixed: dict[str, float]
+    delta: float
 
-    Returns:
-        A `FitResult`. Raises `InputError` for bad input and `FitError` if every start failed.
 
-    Example:
-        >>> import scalinglaws as sl
-        >>> r = sl.fit("chinchilla", sl.load_dataset("chinchilla"))
-        >>> round(r.params["alpha"], 3), r.status
-        (0.347, 'converged')
-    """
-    if isinstance(law, str) and law == "auto":
-        from ..select import fit_auto
-
-        return fit_auto(runs, x=x, y=y, where=where, include_excluded=include_excluded, fix=fix, loss=loss,
-                        delta=delta, method=method, starts=starts, rng=rng, bootstrap=bootstrap, resample=resample,
-                        cluster=cluster, level=level, weights=weights)
+def prepare(law: str | Law, runs, *, x: Mapping[str, str] | None = None, y: str | None = None,
+            where: str | None = None, include_excluded: bool = False, fix: Mapping[str, float] | None = None,
+            loss: str = "huber", delta: float = 1e-3, weights: str | None = None) -> Problem:
+    """Validate everything the fit depends on, once; raises `InputError` naming what is wrong."""
     law = get_law(law)
     loss_spec = get_loss(loss)
-    check_options(bootstrap, resample, cluster, level)
     runs = Runs.coerce(runs)
-    if cluster is not None and cluster not in runs.columns:
-        raise InputError(f"--cluster column `{cluster}` not found; columns are {', '.join(runs.columns)}")
     if not (isinstance(delta, (int, float)) and math.isfinite(delta) and delta > 0):
         raise InputError(f"--delta must be a positive number; got {delta!r}")
-    solver = get_method(method)
     fixed = _check_fix(law, fix or {})
     spec = Spec(law, tuple(n for n in law.param_names if n not in fixed), tuple(fixed), loss_spec.name)
     if not spec.free:
@@ -98,77 +56,51 @@ def fit(
     dm = design(runs, law, x=x, y=y, where=where, include_excluded=include_excluded, n_free=len(spec.free))
     w = _weights(runs, dm, weights, len(spec.free))
     data = make_data(spec, dm.x, dm.y, fixed, float(delta), w)
+    check_identifiable(spec, data, dm, w)
+    return Problem(spec, data, dm, w, fixed, float(delta))
+
+
+def solve(problem: Problem, *, method: str = DEFAULT_METHOD, starts: int | None = None, rng=None,
+          prune: bool | None = None) -> tuple[FitResult, np.ndarray]:
+    """Run ``method`` on ``problem``: the `FitResult` and independent starting points (parameter
+    values, one row each) that refits of the same problem (bootstrap replicates) can start from.
+
+    Options a method does not use are an error: ``starts`` and ``rng`` are the default method's
+    (its screening grid and its jitter), ``prune`` is ``hoffmann2022``'s.
+    """
+    solver = get_method(method)
     options = {}
     if method == "varpro":
+        if prune is not None:
+            raise InputError("--prune/--no-prune applies to --method hoffmann2022 only; the default method "
+                             "does not prune its starts")
         if starts is not None:
-            if not (isinstance(starts, (int, np.integer)) and starts >= 1):
+            if not (isinstance(starts, (int, np.integer)) and not isinstance(starts, bool) and starts >= 1):
                 raise InputError(f"--starts must be a positive integer; got {starts!r}")
             options["starts"] = int(starts)
         options["rng"] = None if rng is None else np.random.default_rng(rng)
-    solved = solver(spec, data, **options)
-    result = _result(spec, data, dm, w, solved, fixed, float(delta), method)
-    if bootstrap:
-        gen = np.random.default_rng(0 if rng is None else rng)
-        clusters = runs.table[cluster].to_numpy()[dm.rows] if cluster else None
-        result = replace(result, bootstrap=_bootstrap(spec, data, dm, w, result, solved, bootstrap, resample, clusters,
-                                                      level, gen))
-    return result
+    else:
+        for name, value in (("--starts", starts), ("--seed", rng)):
+            if value is not None:
+                raise InputError(f"{name} is not used by --method {method} (it runs the published grid of starts); "
+                                 f"got {value!r}")
+        if prune is not None:
+            options["prune"] = bool(prune)
+    solved = solver(problem.spec, problem.data, **options)
+    return _result(problem, solved, method), solved.candidates
 
 
-COLD_STARTS = 4  # a guard replicate's multi-start: the best candidates of the full-data screen
+def fit_law(law: str | Law, runs, *, method: str = DEFAULT_METHOD, starts: int | None = None, rng=None,
+            prune: bool | None = None, **problem) -> FitResult:
+    """`prepare` and `solve` in one call (the point fit only)."""
+    return solve(prepare(law, runs, **problem), method=method, starts=starts, rng=rng, prune=prune)[0]
 
 
-def _bootstrap(spec, data, dm, w0, result, solved, replicates, scheme, clusters, level, rng) -> Bootstrap:
-    """Replicates refitted from the full-data optimum, with a guard.
-
-    The guard refits a random 5% of the replicates (at least 10) from a cold multi-start (the best
-    candidates of the full-data screen). If any finds a better optimum than its warm start, every
-    replicate is refitted from the warm start and the cold starts together.
-    """
-    best = np.array([[result.params[n] for n in spec.free]])
-    cold = solved.candidates[:COLD_STARTS]
-    log_y = np.log(dm.y)
-    log_fit = log_y - _fitted_at(spec, data, result.params)[0][: log_y.size]
-    w, log_y_star = resample(scheme, replicates, log_y.size, rng, clusters=clusters, log_y=log_y, log_fit=log_fit)
-    pad = np.asarray(data.log_y)[log_y.size:]  # zero-weight padding points (see make_data)
-    w = np.concatenate([w * w0, np.zeros((replicates, pad.size))], axis=1)
-    log_y_star = np.concatenate([log_y_star, np.broadcast_to(pad, (replicates, pad.size))], axis=1)
-    guarded = rng.choice(replicates, size=min(replicates, max(10, replicates // 20)), replace=False)
-    # one batch: every replicate from the warm start, the guarded ones also from each cold start
-    lanes_w = np.concatenate([w, np.repeat(w[guarded], len(cold), axis=0)])
-    lanes_y = np.concatenate([log_y_star, np.repeat(log_y_star[guarded], len(cold), axis=0)])
-    starts = np.concatenate([np.repeat(best, replicates, axis=0), np.tile(cold, (len(guarded), 1))])
-    theta_all, f_all, status_all = solve_replicates(spec, data, starts, lanes_w, lanes_y)
-    theta_r, f_r, status = theta_all[:replicates], f_all[:replicates], status_all[:replicates]
-    f_cold = f_all[replicates:].reshape(len(guarded), len(cold)).min(axis=1)
-    beaten = int(np.sum(f_cold < f_r[guarded] - 1e-9 * np.abs(f_r[guarded])))
-    if beaten:
-        # every replicate from the warm start and each cold start, the best kept; the warm lanes and the
-        # guarded replicates' cold lanes are done already, so only the rest's cold lanes are new
-        rest = np.setdiff1d(np.arange(replicates), guarded)
-        lane_theta = np.repeat(theta_r[:, None, :], 1 + len(cold), axis=1)
-        lane_f = np.repeat(f_r[:, None], 1 + len(cold), axis=1)
-        lane_status = np.repeat(status[:, None], 1 + len(cold), axis=1)
-        k = len(spec.free)
-        lane_theta[guarded, 1:] = theta_all[replicates:].reshape(len(guarded), len(cold), k)
-        lane_f[guarded, 1:] = f_all[replicates:].reshape(len(guarded), len(cold))
-        lane_status[guarded, 1:] = status_all[replicates:].reshape(len(guarded), len(cold))
-        if rest.size:
-            th, fc, sc = solve_replicates(spec, data, np.tile(cold, (rest.size, 1)), np.repeat(w[rest], len(cold), axis=0),
-                                          np.repeat(log_y_star[rest], len(cold), axis=0))
-            lane_theta[rest, 1:] = th.reshape(rest.size, len(cold), k)
-            lane_f[rest, 1:] = fc.reshape(rest.size, len(cold))
-            lane_status[rest, 1:] = sc.reshape(rest.size, len(cold))
-        pick = np.argmin(np.where(np.isfinite(lane_f), lane_f, np.inf), axis=1)
-        rows = np.arange(replicates)
-        theta_r, f_r, status = lane_theta[rows, pick], lane_f[rows, pick], lane_status[rows, pick]
-    ok = status == CONVERGED
-    params = {n: tuple(float(v) for v in theta_r[ok, i]) for i, n in enumerate(spec.free)}
-    params.update({n: (v,) * int(ok.sum()) for n, v in result.params.items() if n in spec.fixed})
-    params = {n: params[n] for n in spec.law.param_names}
-    return Bootstrap(scheme=scheme, level=float(level), params=params, n_replicates=int(replicates),
-                     n_failed=int((~ok).sum()), n_guarded=int(guarded.size), n_guard_better=beaten,
-                     residuals=tuple(float(v) for v in (log_y - log_fit)[w0 > 0]))
+def fitted_at(problem: Problem, params: Mapping[str, float]) -> tuple[np.ndarray, dict[str, float]]:
+    """Log residuals of the problem's data (padding included) and the loss's fitted parameters at ``params``."""
+    spec = problem.spec
+    r, extras = compiled_fitted(spec)(unconstrain(spec, {n: np.asarray(params[n]) for n in spec.free}), problem.data)
+    return np.asarray(r), {k: float(v) for k, v in extras.items()}
 
 
 def _check_fix(law: Law, fix: Mapping[str, float]) -> dict[str, float]:
@@ -202,17 +134,15 @@ def _weights(runs: Runs, dm, column: str | None, n_free: int) -> np.ndarray:
     return w
 
 
-def _fitted_at(spec, data, params) -> tuple[np.ndarray, dict[str, float]]:
-    """Log residuals of ``data`` (padding included) and the loss's fitted parameters at ``params``."""
-    r, extras = compiled_fitted(spec)(unconstrain(spec, {n: np.asarray(params[n]) for n in spec.free}), data)
-    return np.asarray(r), {k: float(v) for k, v in extras.items()}
-
-
-def _result(spec, data, dm, w, solved, fixed, delta, method) -> FitResult:
-    f = np.where(np.isfinite(solved.objective), solved.objective, np.inf)
+def _result(problem: Problem, solved, method: str) -> FitResult:
+    spec, dm, w = problem.spec, problem.design, problem.weights
+    eligible = np.isin(solved.status, ELIGIBLE) & np.isfinite(solved.objective)
+    if not eligible.any():
+        counts = _status_counts(solved.status)
+        raise FitError(f"no start of law {spec.law.name} ended with a usable fit ({_describe(counts)}); "
+                       "check the data, the bounds and the law")
+    f = np.where(eligible, solved.objective, np.inf)
     ok = solved.status == CONVERGED
-    if not np.isfinite(f).any():
-        raise FitError(f"every start of law {spec.law.name} failed (non-finite objective); check the data and bounds")
     # the lowest objective, unless a converged start is within BEST_RTOL of it: an unconverged start that
     # is clearly lower shows the converged ones stopped in worse minima, and its status says it is uncertified
     best = int(np.argmin(f))
@@ -221,12 +151,13 @@ def _result(spec, data, dm, w, solved, fixed, delta, method) -> FitResult:
     if not ok[best] and near.size:
         best = int(near[np.argmin(f[near])])
     f_best = float(f[best])
-    n_at_best = int(np.sum(f <= f_best + BEST_RTOL * max(abs(f_best), 1e-300)))
+    # independent converged starts that reached the best objective
+    n_at_best = int(np.sum(ok & (f <= f_best + BEST_RTOL * max(abs(f_best), 1e-300))))
     params = {n: float(solved.theta[best, i]) for i, n in enumerate(spec.free)}
-    params.update(fixed)
+    params.update(problem.fixed)
     params = {n: params[n] for n in spec.law.param_names}
     at_bound = tuple(n for n in spec.free if near_bound(params[n], spec.law.param(n).bounds))
-    extras = _fitted_at(spec, data, params)[1]
+    extras = fitted_at(problem, params)[1]
     starts = Starts(
         params={n: tuple(float(v) for v in solved.theta[:, i]) for i, n in enumerate(spec.free)},
         objective=tuple(float(v) for v in solved.objective),
@@ -240,13 +171,14 @@ def _result(spec, data, dm, w, solved, fixed, delta, method) -> FitResult:
         objective=f_best,
         status=STATUS_NAMES[int(solved.status[best])],
         loss=spec.loss_name,
-        delta=delta,
+        delta=problem.delta,
         method=method,
         n_points=int(np.count_nonzero(w)),
         n_starts=int(len(f)),
         n_at_best=n_at_best,
         n_screened=int(solved.n_screened),
-        fixed=tuple(fixed),
+        status_counts=_status_counts(solved.status),
+        fixed=tuple(problem.fixed),
         at_bound=at_bound,
         loss_params=extras,
         columns=dict(dm.columns),
@@ -256,3 +188,15 @@ def _result(spec, data, dm, w, solved, fixed, delta, method) -> FitResult:
         notes=notes,
         starts=starts,
     )
+
+
+def _status_counts(status: np.ndarray) -> dict[str, int]:
+    codes, counts = np.unique(np.asarray(status), return_counts=True)
+    return {STATUS_NAMES[int(c)]: int(n) for c, n in zip(codes, counts)}
+
+
+def _describe(counts: Mapping[str, int]) -> str:
+    return ", ".join(f"{n} {name}" for name, n in counts.items())
+
+
+__all__ = ["DEFAULT_METHOD", "Problem", "fit_law", "fitted_at", "prepare", "solve"]

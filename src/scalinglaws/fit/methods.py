@@ -30,13 +30,41 @@ def solve_varpro(spec: Spec, data: Data, *, starts: int = 256, polish_starts: in
     phi = nonlinear_grid(spec, starts, rng)
     theta0, f0 = compiled_screen(spec)(phi, data)
     theta0, f0 = np.asarray(theta0), np.asarray(f0)
-    usable = np.flatnonzero(np.isfinite(f0) & np.isfinite(theta0).all(axis=1))
-    pool = usable if usable.size else np.arange(len(phi))  # none usable: polish anyway, and fail honestly
-    order = pool[np.argsort(f0[pool], kind="stable")][: max(1, polish_starts)]
+    usable = np.isfinite(f0) & np.isfinite(theta0).all(axis=1)
+    order = distinct_candidates(grid_cells(len(phi), len(spec.free_nonlinear)), np.where(usable, f0, np.inf),
+                                max(1, polish_starts))
     th = theta0[order]
     u0 = unconstrain(spec, {n: th[:, i] for i, n in enumerate(spec.free)})
     u, f, status, it = polish(spec, u0, data, max_iter=max_iter)
     return Solved(free_values(spec, u, data), np.asarray(f), np.asarray(status), np.asarray(it), len(phi), th)
+
+
+def grid_cells(n: int, k: int) -> np.ndarray:
+    """``(n, k)`` cell indices of the points of a ``k``-dimensional product grid of ``n`` points."""
+    if k == 0:
+        return np.zeros((n, 0), dtype=int)
+    per_axis = round(n ** (1.0 / k))
+    return np.stack(np.unravel_index(np.arange(n), (per_axis,) * k), axis=-1)
+
+
+def distinct_candidates(cells: np.ndarray, f: np.ndarray, k: int) -> np.ndarray:
+    """Up to ``k`` grid points to polish, best first, from separate neighbourhoods of the screen.
+
+    A point is taken when no point already taken lies in a neighbouring cell (its index within 1
+    along every axis; on a grid of fewer than 5 points per axis, in the same cell), so the
+    polished starts are independent and `FitResult.n_at_best` measures how many of them agree.
+    Places left over go to the next best points (unusable ones, with an infinite ``f``, last).
+    """
+    order = np.argsort(f, kind="stable")
+    radius = 1 if cells.size and cells.max() >= 4 else 0
+    taken: list[int] = []
+    for i in order:
+        if len(taken) == k:
+            break
+        if not taken or np.all(np.max(np.abs(cells[taken] - cells[i]), axis=-1) > radius):
+            taken.append(int(i))
+    rest = [int(i) for i in order if i not in set(taken)]
+    return np.array(taken + rest[: k - len(taken)], dtype=int)
 
 
 def solve_replicates(spec: Spec, data: Data, starts: np.ndarray, w: np.ndarray, log_y: np.ndarray, *,

@@ -8,10 +8,9 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from ..errors import InputError
+from ..errors import FitError, InputError
 from ..laws import Law, get_law
-from ..select import Selection
-from ..uncertainty import Bootstrap
+from .records import Bootstrap, Selection
 
 
 @dataclass(frozen=True)
@@ -33,9 +32,11 @@ class FitResult:
         params: fitted values keyed by the law's symbols (fixed ones included).
         objective: the loss at ``params`` (a sum over points for ``huber``; the negative
             log-likelihood for ``huber-mle``; the mean for ``mse``).
-        status: ``"converged"``, ``"max_iterations"`` or ``"failed"`` (of the best start).
-        n_starts: starts the solver ran; ``n_at_best``: how many reached the best objective
-            (relative 1e-6); ``n_screened``: candidates screened before solving.
+        status: the reported start's status: ``"converged"`` (certified by the Newton-decrement
+            test), ``"max_iterations"`` or ``"stopped"`` (the best found, not certified).
+        n_starts: starts the solver ran; ``n_at_best``: how many independent starts converged to
+            the best objective (relative 1e-6); ``n_screened``: candidates screened before solving;
+            ``status_counts``: how many starts ended with each status (``discarded``: pruned).
         at_bound: parameters that ended on one of their bounds.
         loss_params: fitted parameters of the loss itself (``sigma`` for ``huber-mle``).
         columns, y_column: which table columns fed the law's inputs and target.
@@ -55,6 +56,7 @@ class FitResult:
     n_starts: int
     n_at_best: int
     n_screened: int
+    status_counts: dict[str, int] = field(default_factory=dict)
     fixed: tuple[str, ...] = ()
     at_bound: tuple[str, ...] = ()
     loss_params: dict[str, float] = field(default_factory=dict)
@@ -73,15 +75,14 @@ class FitResult:
 
     def predict(self, x: Mapping[str, Any] | pd.DataFrame) -> np.ndarray:
         """The law at new points: a mapping or table keyed by law inputs (or the fit's column names)."""
-        return self.law.predict(self.params, self._inputs(x))
+        return _finite_predictions(self.law.predict(self.params, self._inputs(x)), self.law)
 
     def predict_interval(self, x: Mapping[str, Any] | pd.DataFrame, level: float = 0.9):
         """``(lo, hi)`` prediction interval for new runs at ``x`` (needs a fit with ``bootstrap``)."""
-        from ..uncertainty import prediction_interval
-
         if self.bootstrap is None:
             raise InputError("prediction intervals need a fit with bootstrap replicates (fit --bootstrap B)")
-        return prediction_interval(self.law, self.bootstrap, self._inputs(x), level)
+        lo, hi = self.bootstrap.prediction_interval(self.law, self._inputs(x), level)
+        return _finite_predictions(lo, self.law), _finite_predictions(hi, self.law)
 
     def extrapolation(self, x: Mapping[str, Any] | pd.DataFrame) -> tuple[list[str], dict[str, np.ndarray]]:
         """Per point: ``"interpolation"`` or ``"extrapolation"``, and per input how many decades
@@ -106,10 +107,16 @@ class FitResult:
                 values[name] = x[column]
             else:
                 raise InputError(f"prediction points need input `{name}` (column `{column}`) of law {self.law.name}")
-        arrays = {k: np.atleast_1d(np.asarray(v, dtype=np.float64)) for k, v in values.items()}
+        try:
+            arrays = {k: np.atleast_1d(np.asarray(v, dtype=np.float64)) for k, v in values.items()}
+        except (TypeError, ValueError):
+            raise InputError(f"prediction inputs of law {self.law.name} must be numbers") from None
         for name, v in arrays.items():
             if not np.all(np.isfinite(v)):
                 raise InputError(f"prediction input `{name}` must be finite; got {float(v[~np.isfinite(v)][0])!r}")
+            if name in self.law.log_inputs and not np.all(v > 0):
+                raise InputError(f"prediction input `{name}` must be positive (law {self.law.name} takes powers of "
+                                 f"{name}); got {float(v[~(v > 0)][0])!r}")
         return arrays
 
     def summary(self) -> dict:
@@ -136,6 +143,7 @@ class FitResult:
             "n_starts": self.n_starts,
             "n_at_best": self.n_at_best,
             "n_screened": self.n_screened,
+            "status_counts": dict(self.status_counts),
             "fixed": list(self.fixed),
             "at_bound": list(self.at_bound),
             "loss_params": dict(self.loss_params),
@@ -159,14 +167,12 @@ class FitResult:
     def from_dict(cls, d: Mapping[str, Any]) -> "FitResult":
         """Inverse of `to_dict` (and of `summary`, which lacks the per-start records)."""
         try:
-            law = get_law(d["law"])
-            missing = [n for n in law.param_names if n not in d["params"]]
-            if missing:
-                raise InputError(f"fit document lacks parameter `{missing[0]}` of law {law.name}")
+            law = get_law(str(d["law"]))
+            params = law.checked_params(d["params"], "fit document")
             starts = d.get("starts")
             return cls(
                 law=law,
-                params={k: float(v) for k, v in d["params"].items()},
+                params=params,
                 objective=float(d["objective"]),
                 status=str(d["status"]),
                 loss=str(d["loss"]),
@@ -176,6 +182,7 @@ class FitResult:
                 n_starts=int(d["n_starts"]),
                 n_at_best=int(d["n_at_best"]),
                 n_screened=int(d.get("n_screened", d["n_starts"])),
+                status_counts={str(k): int(v) for k, v in d.get("status_counts", {}).items()},
                 fixed=tuple(d.get("fixed", ())),
                 at_bound=tuple(d.get("at_bound", ())),
                 loss_params={k: float(v) for k, v in d.get("loss_params", {}).items()},
@@ -195,5 +202,14 @@ class FitResult:
             )
         except InputError:
             raise
-        except (KeyError, TypeError, ValueError, IndexError) as exc:
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
             raise InputError(f"not a fit document: {type(exc).__name__}: {exc}") from None
+
+
+def _finite_predictions(values: np.ndarray, law: Law) -> np.ndarray:
+    """``values``, or a `FitError` naming the first point where the law is not finite there."""
+    bad = np.flatnonzero(~np.isfinite(values))
+    if bad.size:
+        raise FitError(f"law {law.name} with these parameters is not finite at prediction point {bad[0] + 1} "
+                       f"(got {float(values[bad[0]])!r})")
+    return values

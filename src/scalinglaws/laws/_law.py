@@ -96,7 +96,7 @@ class Law:
     name: str
     inputs: tuple[str, ...]
     params: tuple[Param, ...]
-    fn: Callable[[Mapping[str, Any], Mapping[str, Any]], Any] = field(repr=False, compare=False)
+    fn: Callable[[Mapping[str, Any], Mapping[str, Any]], Any] = field(repr=False)  # compared by identity
     equation: str
     reference: str
     linear: tuple[str, ...] = ()
@@ -123,6 +123,29 @@ class Law:
             if p.name == name:
                 return p
         raise InputError(f"law {self.name} has no parameter `{name}`; its parameters are {', '.join(self.param_names)}")
+
+    def checked_params(self, given: Mapping[str, Any], what: str = "parameters") -> dict[str, float]:
+        """``given`` as this law's parameters: exactly its names, each a finite number within its
+        bounds; otherwise an `InputError` that names ``what`` was wrong (e.g. ``"--params"``)."""
+        if not isinstance(given, Mapping):
+            raise InputError(f"{what} must map parameter names to numbers; got {type(given).__name__}")
+        for name in given:
+            if name not in self.param_names:
+                raise InputError(f"{what} names `{name}`, which law {self.name} does not have "
+                                 f"(its parameters: {', '.join(self.param_names)})")
+        params = {}
+        for prm in self.params:
+            if prm.name not in given:
+                raise InputError(f"{what} lacks `{prm.name}` of law {self.name} (needs {', '.join(self.param_names)})")
+            try:
+                v = float(given[prm.name])
+            except (TypeError, ValueError):
+                raise InputError(f"{what} `{prm.name}` must be a number; got {given[prm.name]!r}") from None
+            lo, hi = prm.bounds
+            if not (math.isfinite(v) and lo <= v <= hi):
+                raise InputError(f"{what} `{prm.name}` must be finite and within [{lo}, {hi}]; got {v!r}")
+            params[prm.name] = v
+        return params
 
     def __call__(self, params: Mapping[str, Any], x: Mapping[str, Any]):
         """Evaluate the law (JAX arrays in, JAX array out)."""
@@ -151,13 +174,10 @@ class Law:
         }
 
 
-@functools.lru_cache(maxsize=None)
+@functools.lru_cache(maxsize=64)
 def _compiled(fn):
-    """``jax.jit(fn)``, its programs stored between processes for the package's own laws (see `StoredJit`)."""
-    from .._jax import StoredJit
-
-    module = getattr(fn, "__module__", "") or ""
-    return StoredJit(fn, f"law:{module}.{getattr(fn, '__qualname__', repr(fn))}", store=module.startswith("scalinglaws."))
+    """``jax.jit(fn)``, kept for the most recently used laws."""
+    return jax.jit(fn)
 
 
 def _json_float(v: float):

@@ -1,0 +1,106 @@
+"""`scalinglaws.fit`: the public entry point that composes the engine (`fit/`), the bootstrap
+(`uncertainty`) and law selection (`select`)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Mapping
+
+import numpy as np
+
+from .data import Runs
+from .errors import InputError
+from .fit import FitResult, prepare, solve
+from .fit.api import DEFAULT_METHOD
+from .laws import Law, get_law
+from .select import select_law
+from .uncertainty import bootstrap as refit_replicates
+from .uncertainty import check_options
+
+
+def fit(
+    law: str | Law,
+    runs,
+    *,
+    x: Mapping[str, str] | None = None,
+    y: str | None = None,
+    where: str | None = None,
+    include_excluded: bool = False,
+    fix: Mapping[str, float] | None = None,
+    loss: str = "huber",
+    delta: float = 1e-3,
+    method: str = DEFAULT_METHOD,
+    starts: int | None = None,
+    rng: int | np.random.Generator | None = None,
+    prune: bool | None = None,
+    bootstrap: int = 0,
+    resample: str = "rows",
+    cluster: str | None = None,
+    level: float = 0.95,
+    weights: str | None = None,
+) -> FitResult:
+    """Fit ``law`` to ``runs``.
+
+    Args:
+        law: a registered name, a `Law`, or ``"auto"`` (chosen by nested backtests on the runs).
+        runs: a `Runs`, a DataFrame or a mapping of columns.
+        x: law input -> column (common names such as ``N``, ``params``, ``tokens`` need none).
+        y: target column (default: the table's declared target, else ``loss``/``y``/...).
+        where: a pandas expression selecting the rows to fit (``"C < 1e21"``).
+        include_excluded: also fit rows the ``excluded`` column marks.
+        fix: parameters held at given values.
+        loss: ``huber`` (default, summed over points, on log residuals), ``mse`` or ``huber-mle``.
+        delta: the Huber threshold (1e-3, the Chinchilla objective).
+        method: ``varpro`` (default) or ``hoffmann2022``.
+        starts: grid size for the default method's screen (default 256; ``varpro`` only).
+        rng: seed or generator: jitters the default method's start grid and draws the bootstrap
+            replicates (``None``: the fixed grid, and replicates from seed 0).
+        prune: ``hoffmann2022`` only: prune hopeless starts early (default True).
+        bootstrap: number of bootstrap replicates (0: none); see `scalinglaws.uncertainty`.
+        resample: ``rows``, ``clusters`` (with ``cluster=COLUMN``) or ``residuals`` (wild).
+        level: the level of the percentile intervals in ``result.bootstrap.ci``.
+        weights: a column of non-negative per-run weights (a run with weight 0 is left out of the
+            fit but keeps the problem's shape, so folds of one table share a compiled solver).
+
+    Returns:
+        A `FitResult`. Raises `InputError` for bad input and `FitError` when no usable fit (or
+        too few converged bootstrap replicates) came out.
+
+    Example:
+        >>> import scalinglaws as sl
+        >>> r = sl.fit("chinchilla", sl.load_dataset("chinchilla"))
+        >>> round(r.params["alpha"], 3), r.status
+        (0.347, 'converged')
+    """
+    check_options(bootstrap, resample, cluster, level)
+    if rng is not None and not isinstance(rng, np.random.Generator) and not (
+            isinstance(rng, (int, np.integer)) and not isinstance(rng, bool) and rng >= 0):
+        raise InputError(f"--seed must be a non-negative integer; got {rng!r}")
+    runs = Runs.coerce(runs)
+    if cluster is not None and cluster not in runs.columns:
+        raise InputError(f"--cluster column `{cluster}` not found; columns are {', '.join(runs.columns)}")
+    problem_options = dict(x=x, y=y, where=where, include_excluded=include_excluded, loss=loss, delta=delta,
+                           weights=weights)
+    selection = None
+    if isinstance(law, str) and law == "auto":
+        if fix:
+            raise InputError("--fix names parameters of one law; it cannot be combined with --law auto")
+        if method != DEFAULT_METHOD:
+            raise InputError(f"--law auto fits its candidates with the default method; got --method {method}")
+        selection = select_law(runs, starts=starts, rng=rng, **problem_options)
+        law = selection.law
+    if rng is not None and method != DEFAULT_METHOD and not bootstrap:
+        raise InputError(f"--seed is not used by --method {method} without --bootstrap (its grid of starts is "
+                         f"fixed); got {rng!r}")
+    problem = prepare(get_law(law), runs, fix=fix, **problem_options)
+    seed = rng if method == DEFAULT_METHOD else None  # the published grid has no jitter; rng draws replicates
+    result, independent_starts = solve(problem, method=method, starts=starts, rng=seed, prune=prune)
+    if bootstrap:
+        gen = np.random.default_rng(0 if rng is None else rng)
+        clusters = runs.table[cluster].to_numpy()[problem.design.rows] if cluster else None
+        result = replace(result, bootstrap=refit_replicates(problem, result, independent_starts, bootstrap,
+                                                            resample, clusters, level, gen))
+    return result if selection is None else replace(result, selection=selection)
+
+
+__all__ = ["fit"]

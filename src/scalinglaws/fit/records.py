@@ -1,0 +1,155 @@
+"""What a `FitResult` can carry besides its point estimate, as plain records: the bootstrap
+replicates (`Bootstrap`) and, for ``law="auto"``, why the law was chosen (`Selection`).
+
+The procedures that make them (resampling and refitting, nested backtests) sit above the engine,
+in `scalinglaws.uncertainty` and `scalinglaws.select`; these records only hold and summarise
+their outcome, so a fit document can be read back without them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable, Mapping
+
+import numpy as np
+
+from ..errors import FitError, InputError
+
+
+@dataclass(frozen=True)
+class Bootstrap:
+    """Replicate parameter values and the summaries derived from them.
+
+    Only converged replicates are kept in ``params``; ``n_failed`` counts the others. A record
+    with fewer than `MIN_CONVERGED` converged replicates is never made (see
+    `scalinglaws.uncertainty`), so ``se`` and ``ci`` are always defined.
+    """
+
+    scheme: str
+    level: float
+    params: dict[str, tuple[float, ...]]  # per parameter, one value per converged replicate
+    n_replicates: int
+    n_failed: int
+    n_guarded: int = 0  # replicates also refitted from independent starts
+    n_guard_better: int = 0  # of those, how many an independent start beat (then all were multi-started)
+    residuals: tuple[float, ...] = ()  # log residuals of the full-data fit (run-to-run noise)
+
+    def __post_init__(self):
+        n = len(next(iter(self.params.values()), ()))
+        if n < MIN_CONVERGED:
+            raise FitError(f"bootstrap: {n} of {self.n_replicates} replicates converged ({self.n_failed} did not); "
+                           f"at least {MIN_CONVERGED} are needed for a standard error or an interval")
+
+    def values(self) -> dict[str, np.ndarray]:
+        return {k: np.asarray(v) for k, v in self.params.items()}
+
+    @property
+    def se(self) -> dict[str, float]:
+        return {k: float(np.std(v, ddof=1)) for k, v in self.values().items()}
+
+    @property
+    def ci(self) -> dict[str, tuple[float, float]]:
+        return {k: self.interval(lambda p, k=k: p[k]) for k in self.params}
+
+    def interval(self, fn: Callable[[Mapping[str, np.ndarray]], np.ndarray], level: float | None = None):
+        """Percentile interval of any derived quantity ``fn(params)`` (vectorised over replicates)."""
+        level = self.level if level is None else level
+        _check_level("level", level)
+        q = np.asarray(fn(self.values()), dtype=np.float64)
+        tail = (1.0 - level) / 2.0
+        lo, hi = np.quantile(q, [tail, 1.0 - tail])
+        return float(lo), float(hi)
+
+    def prediction_interval(self, law, x: Mapping[str, np.ndarray], level: float):
+        """``(lo, hi)`` for a new run at ``x``: parameter uncertainty and run-to-run noise together.
+
+        For replicate ``b`` the forecast is ``log f(theta_b, x) + r_b``, with ``r_b`` drawn from the
+        full-data fit's log residuals (a fixed seed, so the interval is reproducible); the interval
+        is the percentile range of those forecasts.
+        """
+        _check_level("--interval", level)
+        values = self.values()
+        n_rep = len(next(iter(values.values())))
+        # laws are elementwise: replicates along axis 0, points along axis 1, in one evaluation
+        with np.errstate(all="ignore"):
+            log_f = np.log(law.predict({k: v[:, None] for k, v in values.items()},
+                                       {k: np.asarray(v)[None, :] for k, v in x.items()}))
+        noise = np.random.default_rng(0).choice(np.asarray(self.residuals or (0.0,)), size=(n_rep, 1))
+        tail = (1.0 - level) / 2.0
+        lo, hi = np.quantile(log_f + noise, [tail, 1.0 - tail], axis=0)
+        return np.exp(lo), np.exp(hi)
+
+    def to_dict(self) -> dict:
+        return {"scheme": self.scheme, "level": self.level, "n_replicates": self.n_replicates,
+                "n_failed": self.n_failed, "n_guarded": self.n_guarded, "n_guard_better": self.n_guard_better,
+                "params": {k: list(v) for k, v in self.params.items()}, "residuals": list(self.residuals)}
+
+    @classmethod
+    def from_dict(cls, d: Mapping) -> "Bootstrap":
+        return cls(scheme=str(d["scheme"]), level=float(d["level"]), n_replicates=int(d["n_replicates"]),
+                   n_failed=int(d["n_failed"]), n_guarded=int(d.get("n_guarded", 0)),
+                   n_guard_better=int(d.get("n_guard_better", 0)),
+                   residuals=_finite_tuple("bootstrap residuals", d.get("residuals", ())),
+                   params={str(k): _finite_tuple(f"bootstrap replicates of {k}", v) for k, v in d["params"].items()})
+
+
+MIN_CONVERGED = 10  # converged replicates needed before a bootstrap reports anything
+
+
+def _check_level(option: str, level) -> None:
+    if not (isinstance(level, (int, float)) and 0.0 < level < 1.0):
+        raise InputError(f"{option} must lie strictly between 0 and 1; got {level!r}")
+
+
+def _finite_tuple(what: str, values) -> tuple[float, ...]:
+    out = tuple(float(v) for v in values)
+    if not all(math.isfinite(v) for v in out):
+        raise InputError(f"{what} must be finite numbers")
+    return out
+
+
+@dataclass(frozen=True)
+class CandidateScore:
+    """One candidate law's held-out errors over the selection folds."""
+
+    law: str
+    n_params: int
+    score: float  # mean over folds of the held-out RMSE of log y (inf: could not be scored)
+    folds: tuple[float, ...]  # RMSE of log y on each fold's held-out runs
+    status: str  # "scored", or why the law could not be scored
+
+    def to_dict(self) -> dict:
+        return {"law": self.law, "n_params": self.n_params, "score": _json(self.score),
+                "folds": [_json(v) for v in self.folds], "status": self.status}
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Why ``--law auto`` chose its law: every candidate's nested backtest score."""
+
+    law: str
+    reason: str
+    scale: str  # what the cut-offs order the runs by
+    folds: tuple[dict, ...]  # per fold: {"cut": scale value, "n_train", "n_test"}
+    candidates: tuple[CandidateScore, ...]
+
+    def to_dict(self) -> dict:
+        return {"law": self.law, "reason": self.reason, "criterion": "mean held-out RMSE of log y",
+                "scale": self.scale, "folds": [dict(f) for f in self.folds],
+                "candidates": [c.to_dict() for c in self.candidates]}
+
+    @classmethod
+    def from_dict(cls, d: Mapping) -> "Selection":
+        return cls(law=str(d["law"]), reason=str(d["reason"]), scale=str(d["scale"]),
+                   folds=tuple(dict(f) for f in d["folds"]),
+                   candidates=tuple(CandidateScore(law=str(c["law"]), n_params=int(c["n_params"]),
+                                                   score=float(c["score"]), folds=tuple(float(v) for v in c["folds"]),
+                                                   status=str(c["status"])) for c in d["candidates"]))
+
+
+def _json(v: float):
+    return v if math.isfinite(v) else "inf"
+
+
+__all__ = ["MIN_CONVERGED", "Bootstrap", "CandidateScore", "Selection"]

@@ -1,0 +1,129 @@
+"""The compilation cache between processes: correct by construction, and safe.
+
+Compiled programs are kept by JAX's own persistent cache (keyed by the lowered computation), in a
+folder private to the user. These tests try to break it: a law with other bounds and the
+registered one in turn, planted files that would run code if anything were unpickled or followed,
+and folders that are not ours.
+"""
+
+import json
+import os
+import pickle
+import stat
+import subprocess
+import sys
+
+import pytest
+
+from scalinglaws._jax import private_folder
+
+_FIT = """
+import dataclasses, json, sys
+import scalinglaws as sl
+law = sl.get_law("chinchilla")
+if sys.argv[1] == "modified":  # alpha bounded to (0, 0.3): another computation under the same law name
+    law = dataclasses.replace(law, params=tuple(
+        dataclasses.replace(p, bounds=(0.0, 0.3), start=(0.05, 0.29)) if p.name == "alpha" else p for p in law.params))
+r = sl.fit(law, sl.load_dataset("chinchilla"))
+print(json.dumps({"alpha": r.params["alpha"], "objective": r.objective, "status": r.status, "at_bound": r.at_bound}))
+"""
+
+
+def _run(code_or_args, cache, *, cli=False):
+    env = {**os.environ, "SCALINGLAWS_JAX_CACHE": str(cache)}
+    env.pop("JAX_COMPILATION_CACHE_DIR", None)
+    args = [sys.executable, "-c", "from scalinglaws.cli import main; main()", *code_or_args] if cli else \
+        [sys.executable, "-c", _FIT, code_or_args]
+    return subprocess.run(args, capture_output=True, text=True, timeout=600, env=env)
+
+
+def test_a_law_with_other_bounds_never_meets_the_registered_laws_programs(tmp_path):
+    """Modified, then registered, then modified again, each in a fresh process sharing one cache."""
+    out = []
+    for which in ("modified", "registered", "modified"):
+        res = _run(which, tmp_path)
+        assert res.returncode == 0, res.stderr[-2000:]
+        out.append(json.loads(res.stdout))
+    registered = out[1]
+    assert registered["alpha"] == pytest.approx(0.347310, rel=1e-5)
+    assert registered["objective"] == pytest.approx(1.0182740e-3, rel=1e-7) and registered["status"] == "converged"
+    for modified in (out[0], out[2]):  # the true optimum of the modified law sits on its bound
+        assert modified["alpha"] == pytest.approx(0.3, rel=1e-5) and modified["at_bound"] == ["alpha"]
+        assert modified["objective"] == pytest.approx(1.06724605e-3, rel=1e-6)
+    assert any(tmp_path.rglob("*")), "the cache folder was not used"
+
+
+class _Payload:
+    """Unpickling this runs a shell command that leaves a marker file."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_planted_files_in_the_cache_folder_run_nothing(tmp_path):
+    cache = tmp_path / "cache"
+    marker = tmp_path / "PWNED"
+    first = _run(["fit", "chinchilla", "--law", "chinchilla", "--format", "json"], cache, cli=True)
+    assert first.returncode == 0, first.stderr[-2000:]
+    expected = json.loads(first.stdout)["params"]
+    payload = pickle.dumps(_Payload(marker))
+    entries = [p for p in cache.rglob("*") if p.is_file()]
+    assert entries, "the first run stored nothing"
+    for p in entries:  # every entry JAX stored is now a pickle that would run a command
+        p.write_bytes(payload)
+    # what older versions read: stored programs and read-ahead lists pointing inside and outside the folder
+    outside = tmp_path / "outside.xla"
+    outside.write_bytes(payload)
+    (cache / "programs" / "recent").mkdir(parents=True)
+    planted = cache / "programs" / f"{'a' * 24}-{'b' * 32}.xla"
+    planted.write_bytes(payload)
+    for name in ("x" * 24, "0" * 24):
+        (cache / "programs" / "recent" / name).write_text(f"{planted}\n{outside}\n")
+    for args in (["laws"], ["fit", "chinchilla", "--law", "chinchilla", "--format", "json"]):
+        res = _run(args, cache, cli=True)
+        assert res.returncode == 0, res.stderr[-2000:]
+        assert "Traceback" not in res.stderr
+    assert json.loads(res.stdout)["params"] == pytest.approx(expected, rel=1e-9)
+    assert not marker.exists(), "a planted file ran code"
+
+
+def test_the_cache_folder_is_made_private(tmp_path):
+    folder = tmp_path / "open"
+    folder.mkdir(mode=0o777)
+    os.chmod(folder, 0o777)
+    assert private_folder(str(folder))
+    assert stat.S_IMODE(os.stat(folder).st_mode) == 0o700
+    fresh = tmp_path / "a" / "b"
+    assert private_folder(str(fresh)) and stat.S_IMODE(os.stat(fresh).st_mode) == 0o700
+
+
+def test_a_link_or_a_file_is_not_used_as_the_cache_folder(tmp_path):
+    target = tmp_path / "target"
+    target.mkdir()
+    link = tmp_path / "link"
+    link.symlink_to(target)
+    assert not private_folder(str(link))
+    file = tmp_path / "file"
+    file.write_text("x")
+    assert not private_folder(str(file))
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="giving a folder to another user needs root")
+def test_a_folder_owned_by_another_user_is_not_used(tmp_path):
+    other = tmp_path / "other"
+    other.mkdir(mode=0o700)
+    os.chown(other, 65534, 65534)
+    assert not private_folder(str(other))
+    res = subprocess.run([sys.executable, "-c", "from scalinglaws import _jax; print(_jax.CACHE_FOLDER)"],
+                         capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "SCALINGLAWS_JAX_CACHE": str(other)})
+    assert res.returncode == 0 and res.stdout.strip() == "None", res.stderr[-2000:]
+
+
+def test_the_cache_can_be_turned_off():
+    res = subprocess.run([sys.executable, "-c", "from scalinglaws import _jax; print(_jax.CACHE_FOLDER)"],
+                         capture_output=True, text=True, timeout=300, env={**os.environ, "SCALINGLAWS_JAX_CACHE": "0"})
+    assert res.returncode == 0 and res.stdout.strip() == "None", res.stderr[-2000:]

@@ -1,0 +1,216 @@
+"""No silent wrong answer, no crash: each path a review found wrong, reproduced (see also
+test_cache.py for the program cache and test_cli_fuzz.py / test_properties.py for the sweeps)."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+import scalinglaws as sl
+from scalinglaws.cli import app
+from scalinglaws.fit._newton import CONVERGED, MAX_ITERATIONS
+
+runner = CliRunner()
+PUBLISHED = {"E": 1.82, "A": 478.0, "B": 2144.0, "alpha": 0.3473, "beta": 0.3672}
+
+
+def cli(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def grid(chinchilla_runs):
+    t = chinchilla_runs.table
+    t = t[~t["excluded"].astype(bool)]
+    return t["N"].to_numpy(), t["D"].to_numpy()
+
+
+def _inside(result):
+    for p in result.law.params:
+        lo, hi = p.bounds
+        assert lo <= result.params[p.name] <= hi, (p.name, result.params[p.name], p.bounds)
+
+
+# 3. hoffmann2022: bounds, certificates, pruning, unused options
+
+
+def test_hoffmann2022_stays_inside_the_bounds_where_its_parameterisation_leaves_them(grid):
+    N, D = grid
+    rising = 1.5 + 0.02 * N**0.05 + 2000 * D**-0.37  # loss grows with N: the unconstrained optimum has alpha < 0
+    r = sl.fit("chinchilla", {"N": N, "D": D, "loss": rising}, method="hoffmann2022")
+    assert r.status_counts.get("out_of_bounds", 0) > 0  # the published procedure did leave them
+    _inside(r)
+    assert "alpha" in r.at_bound and r.params["alpha"] == pytest.approx(0.0, abs=1e-9)
+    assert r.status == "converged"  # certified by the Newton polisher inside the bounds
+
+
+def test_hoffmann2022_certifies_its_best_start_on_noiseless_data(grid):
+    """L-BFGS alone stopped at f = 4.7e-13 and called it converged; the minimum is ~0."""
+    N, D = grid
+    y = sl.get_law("chinchilla").predict(PUBLISHED, {"N": N, "D": D})
+    r = sl.fit("chinchilla", {"N": N, "D": D, "loss": y}, method="hoffmann2022")
+    assert r.status == "converged" and r.objective < 1e-24
+    assert r.params == pytest.approx(PUBLISHED, rel=1e-9)
+    assert "stopped" in r.status_counts  # L-BFGS's own stops are not certificates
+    uncertified = [s for s, f in zip(r.starts.status, r.starts.objective) if s == "stopped"]
+    assert uncertified and "converged" not in uncertified
+
+
+def test_hoffmann2022_prunes_only_when_asked_and_counts_the_discarded(hoffmann_fit, chinchilla_runs):
+    assert hoffmann_fit.status_counts["discarded"] > 4000
+    assert sum(hoffmann_fit.status_counts.values()) == hoffmann_fit.n_starts == 4500
+    doc = hoffmann_fit.summary()
+    assert doc["status_counts"] == hoffmann_fit.status_counts
+    full = sl.fit("chinchilla", chinchilla_runs, method="hoffmann2022", prune=False)
+    assert "discarded" not in full.status_counts
+    assert full.objective == pytest.approx(hoffmann_fit.objective, rel=1e-9)
+
+
+@pytest.mark.parametrize("options,message", [
+    ({"method": "hoffmann2022", "starts": 10}, "--starts is not used by --method hoffmann2022"),
+    ({"method": "hoffmann2022", "rng": 3}, "--seed is not used by --method hoffmann2022"),
+    ({"prune": False}, "--prune/--no-prune applies to --method hoffmann2022 only"),
+])
+def test_options_a_method_does_not_use_are_errors(chinchilla_runs, options, message):
+    with pytest.raises(sl.InputError, match=message):
+        sl.fit("chinchilla", chinchilla_runs, **options)
+
+
+def test_n_at_best_counts_independent_converged_starts(default_fit):
+    """The default method polishes starts from separate neighbourhoods of its screen."""
+    assert default_fit.n_at_best <= default_fit.status_counts.get("converged", 0)
+    starts = np.array([default_fit.starts.params[n] for n in ("alpha", "beta")]).T
+    assert len(np.unique(np.round(starts, 6), axis=0)) == default_fit.n_starts
+
+
+# 4. a bootstrap whose replicates fail
+
+
+def _failing(monkeypatch, converged):
+    from scalinglaws import uncertainty
+
+    solve = uncertainty.solve_replicates
+
+    def solve_and_fail(*args, **kwargs):
+        theta, f, status = solve(*args, **kwargs)
+        status = np.full_like(status, MAX_ITERATIONS)
+        status[:converged] = CONVERGED
+        return theta, f, status
+
+    monkeypatch.setattr(uncertainty, "solve_replicates", solve_and_fail)
+
+
+@pytest.mark.parametrize("converged", [0, 1, 40])
+def test_a_bootstrap_with_too_few_converged_replicates_refuses(monkeypatch, chinchilla_runs, converged):
+    _failing(monkeypatch, converged)
+    with pytest.raises(sl.FitError, match=f"only {converged} of 100 replicates converged"):
+        sl.fit("chinchilla", chinchilla_runs, bootstrap=100)
+
+
+def test_a_bootstrap_with_failed_replicates_in_the_cli_is_one_line(monkeypatch):
+    _failing(monkeypatch, 0)
+    res = cli("fit", "chinchilla", "--law", "chinchilla", "--bootstrap", "50", "--format", "json")
+    assert res.exit_code == 1 and res.stdout == ""
+    assert res.stderr.strip().splitlines() == ["error: bootstrap: only 0 of 50 replicates converged (50 did not); "
+                                               "too few to support a standard error or an interval (at least half, "
+                                               "and 10, must converge)"]
+
+
+def test_a_bootstrap_record_never_holds_too_few_replicates():
+    """The record is validated wherever it is made or read back (a fit document)."""
+    from scalinglaws.fit.records import Bootstrap
+
+    with pytest.raises(sl.FitError, match="1 of 50 replicates converged"):
+        Bootstrap(scheme="rows", level=0.95, params={"a": (1.0,)}, n_replicates=50, n_failed=49)
+
+
+def test_the_guard_multistarts_every_replicate_when_an_independent_start_wins(monkeypatch, chinchilla_runs):
+    """Make the warm start look worse on its first pass: the fallback must refit every replicate."""
+    from scalinglaws import uncertainty
+
+    solve, calls = uncertainty.solve_replicates, []
+
+    def warm_looks_worse(spec, data, starts, w, log_y, **kwargs):
+        theta, f, status = solve(spec, data, starts, w, log_y, **kwargs)
+        calls.append(len(starts))
+        if len(calls) == 1:
+            f = f.copy()
+            f[:100] += 1.0  # the warm lanes of the 100 replicates
+        return theta, f, status
+
+    monkeypatch.setattr(uncertainty, "solve_replicates", warm_looks_worse)
+    r = sl.fit("chinchilla", chinchilla_runs, bootstrap=100)
+    b = r.bootstrap
+    assert b.n_guard_better == b.n_guarded == 10
+    assert calls == [100 + 10 * uncertainty.GUARD_STARTS, 90 * uncertainty.GUARD_STARTS]  # the rest, multi-started
+    assert b.n_failed == 0 and b.se["alpha"] == pytest.approx(sl.fit("chinchilla", chinchilla_runs, bootstrap=100)
+                                                              .bootstrap.se["alpha"], rel=0.2)
+
+
+# 5. crashes and nonsense on paths a new user took
+
+
+@pytest.fixture(scope="module")
+def fit_path(tmp_path_factory):
+    path = tmp_path_factory.mktemp("trust") / "fit.json"
+    assert cli("fit", "chinchilla", "--law", "chinchilla", "--out", path).exit_code == 0
+    return path
+
+
+def _one_error_line(res, code=1):
+    assert res.exit_code == code, res.output
+    assert res.stdout == "" and "Traceback" not in res.output
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ")
+    return lines[0]
+
+
+def test_fit_by_group_prints_a_table_per_group(tmp_path):
+    csv = tmp_path / "curves.csv"
+    rows = ["step,loss,run"] + [f"{s},{1.5 + 30 * s ** -0.3 * (1 + 0.1 * r):.12g},{r}"
+                                for r in (0, 1) for s in (1e3, 3e3, 1e4, 3e4, 1e5, 3e5)]
+    csv.write_text("\n".join(rows) + "\n")
+    res = cli("fit", csv, "--law", "power_law_offset", "--x", "x=step", "--by", "run")
+    assert res.exit_code == 0, res.output
+    assert "[run=0]" in res.stdout and "[run=1]" in res.stdout
+
+
+@pytest.mark.parametrize("at,message", [
+    ("N=0,D=1e9", "prediction input `N` must be positive"),
+    ("N=-1,D=1e9", "prediction input `N` must be positive"),
+    ("N=1e9,D=1e9,Q=3", "--at names `Q`, which is not an input of law chinchilla"),
+])
+@pytest.mark.parametrize("fmt", ["table", "json"])
+def test_predict_refuses_points_the_law_cannot_take(fit_path, at, message, fmt):
+    assert message in _one_error_line(cli("predict", fit_path, "--at", at, "--format", fmt))
+
+
+def test_plan_without_budgets_is_an_error(fit_path):
+    assert "--compute must list at least one budget" in _one_error_line(cli("plan", fit_path, "--compute", ""))
+
+
+def test_one_distinct_model_size_cannot_identify_the_model_size_term(grid):
+    N, D = grid
+    table = pd.DataFrame({"N": 1e9, "D": D, "loss": 1.8 + 2000 * D**-0.37})
+    with pytest.raises(sl.InputError, match=r"input N \(column `N`\) takes 1 distinct value.*E, A, alpha"):
+        sl.fit("chinchilla", table)
+    fixed = sl.fit("chinchilla", table, fix={"A": 0.0, "alpha": 0.3})  # fixing the N term makes it a fit of D
+    assert fixed.params["beta"] == pytest.approx(0.37, rel=1e-6)
+
+
+def test_three_configurations_cannot_fit_five_parameters():
+    table = pd.DataFrame({"N": np.repeat([1e8, 1e9, 1e10], 10), "D": np.repeat([1e9, 1e10, 1e11], 10)})
+    table["loss"] = 1.8 + 400 * table["N"] ** -0.34 + 2000 * table["D"] ** -0.37
+    with pytest.raises(sl.InputError, match="3 distinct configuration"):
+        sl.fit("chinchilla", table)
+
+
+def test_a_corrupt_fit_document_is_one_error(tmp_path, fit_path):
+    doc = json.loads(fit_path.read_text())
+    for broken in ({**doc, "params": {**doc["params"], "alpha": -1.0}}, {**doc, "params": {**doc["params"], "Q": 1.0}},
+                   {**doc, "params": "alpha"}, {**doc, "bootstrap": {**(doc.get("bootstrap") or {}), "params": {}}}):
+        path = tmp_path / "broken.json"
+        path.write_text(json.dumps(broken))
+        _one_error_line(cli("predict", path, "--at", "N=1e9,D=1e10"))
