@@ -63,9 +63,11 @@ def test_hoffmann2022_prunes_only_when_asked_and_counts_the_discarded(hoffmann_f
     assert sum(hoffmann_fit.status_counts.values()) == hoffmann_fit.n_starts == 4500
     doc = hoffmann_fit.summary()
     assert doc["status_counts"] == hoffmann_fit.status_counts
-    full = sl.fit("chinchilla", chinchilla_runs, method="hoffmann2022", prune=False)
-    assert "discarded" not in full.status_counts
-    assert full.objective == pytest.approx(hoffmann_fit.objective, rel=1e-9)
+    res = cli("fit", "chinchilla", "--law", "chinchilla", "--method", "hoffmann2022", "--no-prune", "--format", "json")
+    assert res.exit_code == 0, res.output
+    full = json.loads(res.stdout)
+    assert "discarded" not in full["status_counts"] and full["status_counts"]["converged"] == 16
+    assert full["objective"] == pytest.approx(hoffmann_fit.objective, rel=1e-9)
 
 
 @pytest.mark.parametrize("options,message", [
@@ -78,11 +80,19 @@ def test_options_a_method_does_not_use_are_errors(chinchilla_runs, options, mess
         sl.fit("chinchilla", chinchilla_runs, **options)
 
 
-def test_n_at_best_counts_independent_converged_starts(default_fit):
-    """The default method polishes starts from separate neighbourhoods of its screen."""
-    assert default_fit.n_at_best <= default_fit.status_counts.get("converged", 0)
-    starts = np.array([default_fit.starts.params[n] for n in ("alpha", "beta")]).T
-    assert len(np.unique(np.round(starts, 6), axis=0)) == default_fit.n_starts
+def test_the_default_method_polishes_starts_from_separate_neighbourhoods(default_fit):
+    """So that `n_at_best` counts independent starts that agree, not neighbours of one grid point."""
+    from scalinglaws.fit.methods import distinct_candidates, grid_cells
+
+    cells = grid_cells(256, 2)  # a 16 x 16 grid
+    f = ((cells - [5, 9]) ** 2).sum(axis=1).astype(float)  # one bowl around cell (5, 9)
+    taken = distinct_candidates(cells, f, 16)
+    assert len(set(taken)) == 16 and taken[0] == np.argmin(f)
+    gaps = np.abs(cells[taken][:, None] - cells[taken][None]).max(axis=-1)
+    assert gaps[~np.eye(16, dtype=bool)].min() >= 2  # no two in neighbouring cells
+    f[taken[0]] = np.inf  # an unusable point is taken last
+    assert taken[0] not in distinct_candidates(cells, f, 16)
+    assert default_fit.n_at_best <= default_fit.status_counts["converged"] == default_fit.n_starts == 16
 
 
 # 4. a bootstrap whose replicates fail

@@ -15,6 +15,7 @@ from typing import List, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Fit, forecast and plan with neural scaling laws.")
@@ -171,7 +172,7 @@ def _print_fit(doc: dict, by: str | None = None) -> None:
     from .laws import get_law
 
     law = get_law(doc["law"])
-    title = f"{law.name}: {law.equation}" + (f"   [{by}={doc['group']}]" if by is not None else "")
+    title = escape(f"{law.name}: {law.equation}" + (f"   [{by}={doc['group']}]" if by is not None else ""))
     table = Table(title=title, title_justify="left")
     table.add_column("param")
     table.add_column("value", justify="right")
@@ -196,7 +197,7 @@ def _print_fit(doc: dict, by: str | None = None) -> None:
         out.print(f"bootstrap: {b['n_replicates']} replicates ({b['scheme']}), {b['n_failed']} not converged; guard: "
                   f"{b['n_guard_better']} of {b['n_guarded']} cold multi-starts beat the warm start")
     for note in doc["notes"]:
-        out.print(f"note: {note}")
+        out.print(f"note: {note}", markup=False)
     if doc.get("selection"):
         _print_selection(doc["selection"])
 
@@ -208,7 +209,7 @@ def _print_selection(sel: dict) -> None:
         table.add_column(col, justify="right" if col in ("params", "score") else "left")
     for c in sorted(sel["candidates"], key=lambda c: float(c["score"])):
         table.add_row(c["law"], str(c["n_params"]), _fmt(float(c["score"])),
-                      ", ".join(_fmt(float(v)) for v in c["folds"]), c["status"])
+                      ", ".join(_fmt(float(v)) for v in c["folds"]), escape(c["status"]))
     out.print(table)
     out.print(f"score: held-out RMSE of log y, mean over cut-offs along {sel['scale']} (runs trained -> scored: {folds})")
 
@@ -288,7 +289,8 @@ def predict(
         span = [f"[{_fmt(p['lo'])}, {_fmt(p['hi'])}]"] if bounds is not None else []
         far = ", ".join(f"{k} +{v:.2g} dec" for k, v in p["decades"].items() if v > 0)
         where = p["extrapolation"] + (f" ({far})" if far else "")
-        table.add_row(*[_fmt(p[k]) if isinstance(p[k], float) else str(p[k]) for k in keys], _fmt(p["y"]), *span, where)
+        table.add_row(*[_fmt(p[k]) if isinstance(p[k], float) else escape(str(p[k])) for k in keys], _fmt(p["y"]),
+                      *span, where)
     out.print(table)
 
 
@@ -328,13 +330,13 @@ def backtest(
     columns = ("law", "status", "are", "max_are", "rmse_log", "bias_log", "wins") + \
         (("coverage",) if interval is not None else ()) + (("chosen",) if "auto" in law else ())
     for doc in (r.to_dict() for r in results):
-        table = Table(title=f"backtest: train on {doc['train_where']} ({doc['n_train']} runs), "
+        table = Table(title=f"backtest: train on {escape(doc['train_where'])} ({doc['n_train']} runs), "
                             f"score {doc['n_test']} held-out runs", title_justify="left")
         for col in columns:
             table.add_column(col, justify="left" if col in ("law", "status", "chosen") else "right")
         for score in doc["laws"]:
             table.add_row(*(f"{score[c]:.4g}" if isinstance(score[c], float) else "-" if score[c] is None
-                            else str(score[c]) for c in columns))
+                            else escape(str(score[c])) for c in columns))
         out.print(table)
     out.print("are: mean |forecast / actual - 1|; rmse_log, bias_log: of log(forecast / actual); "
               "wins: held-out runs where the law was closest"

@@ -39,17 +39,18 @@ def check_identifiable(spec: Spec, data: Data, dm: Design, w: np.ndarray) -> Non
     few = {k: np.unique(v).size for k, v in inputs.items() if np.unique(v).size <= FEW_VALUES}
     if not few:
         return
-    tied = _tied_parameters(spec, data)
+    tied, excess = _tied_parameters(spec, data)
     if tied:
         name, n = next(iter(few.items()))
         raise InputError(
             f"input {name} (column `{dm.columns[name]}`) takes {n} distinct value(s) in the runs fitted, so "
             f"parameters {', '.join(tied)} of law {spec.law.name} cannot be told apart; fit runs where {name} "
-            f"varies, or hold one of them with --fix")
+            f"varies, or hold {excess} of them with --fix")
 
 
-def _tied_parameters(spec: Spec, data: Data) -> list[str]:
-    """Free parameters in a linear dependence of the Jacobian's columns at every probe point."""
+def _tied_parameters(spec: Spec, data: Data) -> tuple[list[str], int]:
+    """Free parameters in a linear dependence of the Jacobian's columns at every probe point, and
+    how many dependences there are (the fewest parameters to fix)."""
     rng = np.random.default_rng(0)
     probes = {}
     for n in spec.free:
@@ -60,19 +61,20 @@ def _tied_parameters(spec: Spec, data: Data) -> list[str]:
     from ._problem import unconstrain
 
     J = np.asarray(_jacobian(spec)(unconstrain(spec, probes), data))[:, np.asarray(data.w) > 0]  # (probes, n, p)
-    tied = None
+    tied, excess = None, len(spec.free)
     for Jk in J:
         norms = np.linalg.norm(Jk, axis=0)
         if not np.all(np.isfinite(Jk)):
-            return []
-        dead = norms <= RANK_RTOL * max(norms.max(), 1e-300)
+            return [], 0
+        dead = norms == 0.0  # a parameter with no effect at all
         _, s, vt = np.linalg.svd(Jk / np.where(dead, 1.0, norms), full_matrices=False)
-        null = vt[s <= RANK_RTOL * s[0]]
-        involved = dead | np.any(np.abs(null) > 0.1, axis=0) if null.size else dead
+        null = vt[s <= RANK_RTOL * s[0]]  # an orthonormal basis of the dependences
+        involved = dead | (np.linalg.norm(null, axis=0) > 0.1)
         tied = involved if tied is None else tied & involved
-        if not tied.any():
-            return []
-    return [n for n, t in zip(spec.free, tied) if t]
+        excess = min(excess, len(null))
+        if not tied.any() or not excess:
+            return [], 0
+    return [n for n, t in zip(spec.free, tied) if t], excess
 
 
 @functools.lru_cache(maxsize=PROGRAMS_IN_MEMORY)

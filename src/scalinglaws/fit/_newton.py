@@ -45,7 +45,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._problem import PER_LANE, PROGRAMS_IN_MEMORY, Data, Spec, objective, residuals, take_lanes
+from ._problem import EPS_R, PER_LANE, PROGRAMS_IN_MEMORY, Data, Spec, objective, residuals, take_lanes
 
 #: a start's status. ``converged``: the Newton decrement meets the criterion below (the only
 #: certificate); ``max_iterations``: out of iterations or stalled without it; ``failed``: a non-finite
@@ -62,7 +62,6 @@ _FTOL = 1e-13  # a gain below this fraction of the scale is rounding
 _SOC = 3  # second-order corrections per trial point
 _WIDEN = 1e-3  # the widened Newton model scales residuals by this before asking which are in the zone
 _LAM0, _LAM_MAX = 1e-3, 1e10  # Levenberg-Marquardt damping: start, and where a start has stalled
-_EPS_R = 8 * 2.220446049250313e-16  # relative rounding of a log residual
 QUICK_ITERATIONS = 25  # quick iterations before a near-L1 start goes on to the full one
 QUICK_CHUNK = 5  # quick iterations between the driver's looks at a start (see `_driver`)
 FULL_CHUNK = 8  # full iterations between the driver's looks at a start
@@ -169,7 +168,7 @@ def _advance_one(spec: Spec, state, data: Data, until, full: bool):
             return v, loss.objective(r_v, data.w, data.delta, data.log_z)
 
         # the rounding of the residuals alone, as a curvature-weighted noise (for the stationarity test)
-        noise = curv * _EPS_R * (1.0 + jnp.abs(data.log_y))
+        noise = curv * EPS_R * (1.0 + jnp.abs(data.log_y))
         # G: the data's Gauss-Newton metric (a scale-free ridge); Hm, Hn: the majorizer's and Newton's
         # models; Hw: Newton's with the zone widened (full iteration)
         weights = [data.w, loss.majorizer(r, data.w, data.delta, sigma), curv, noise**2]

@@ -132,10 +132,17 @@ def residuals(spec: Spec, u, data: Data):
     return data.log_y - jnp.log(spec.law(theta(spec, u, data.fixed), data.x))
 
 
+EPS_R = 8 * 2.220446049250313e-16  # relative rounding of a log residual
+
+
 def fitted(spec: Spec, u, data: Data):
-    """The log residuals at ``u`` and the loss's own fitted parameters there (the Huber likelihood's sigma)."""
+    """At ``u``: the log residuals, the loss's own fitted parameters (the Huber likelihood's sigma)
+    and the objective's rounding level ``sum_i |psi_i| eps_i`` (how much rounding of the residuals
+    alone, ``eps_i`` each, can move it: objectives closer than this are equal)."""
     r = residuals(spec, u, data)
-    return r, spec.loss.extras(r, data.w, data.delta)
+    loss = spec.loss
+    psi = loss.gradient(r, data.w, data.delta, loss.scale(r, data.w, data.delta))
+    return r, loss.extras(r, data.w, data.delta), jnp.sum(jnp.abs(psi) * EPS_R * (1.0 + jnp.abs(data.log_y)))
 
 
 @functools.lru_cache(maxsize=PROGRAMS_IN_MEMORY)

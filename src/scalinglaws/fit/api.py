@@ -96,11 +96,13 @@ def fit_law(law: str | Law, runs, *, method: str = DEFAULT_METHOD, starts: int |
     return solve(prepare(law, runs, **problem), method=method, starts=starts, rng=rng, prune=prune)[0]
 
 
-def fitted_at(problem: Problem, params: Mapping[str, float]) -> tuple[np.ndarray, dict[str, float]]:
-    """Log residuals of the problem's data (padding included) and the loss's fitted parameters at ``params``."""
+def fitted_at(problem: Problem, params: Mapping[str, float]) -> tuple[np.ndarray, dict[str, float], float]:
+    """At ``params``: log residuals of the problem's data (padding included), the loss's fitted
+    parameters and the objective's rounding level (see `_problem.fitted`)."""
     spec = problem.spec
-    r, extras = compiled_fitted(spec)(unconstrain(spec, {n: np.asarray(params[n]) for n in spec.free}), problem.data)
-    return np.asarray(r), {k: float(v) for k, v in extras.items()}
+    r, extras, rounding = compiled_fitted(spec)(unconstrain(spec, {n: np.asarray(params[n]) for n in spec.free}),
+                                                problem.data)
+    return np.asarray(r), {k: float(v) for k, v in extras.items()}, float(rounding)
 
 
 def _check_fix(law: Law, fix: Mapping[str, float]) -> dict[str, float]:
@@ -143,19 +145,17 @@ def _result(problem: Problem, solved, method: str) -> FitResult:
                        "check the data, the bounds and the law")
     f = np.where(eligible, solved.objective, np.inf)
     ok = solved.status == CONVERGED
-    # the lowest objective, unless a converged start is within BEST_RTOL of it: an unconverged start that
-    # is clearly lower shows the converged ones stopped in worse minima, and its status says it is uncertified
+    # the lowest objective, unless a converged start is as low (within BEST_RTOL, or the objective's
+    # rounding level): an unconverged start that is clearly lower shows the converged ones stopped in
+    # worse minima, and its status says it is uncertified
     best = int(np.argmin(f))
-    tol = BEST_RTOL * max(abs(float(f[best])), 1e-300)
+    tol = BEST_RTOL * abs(float(f[best])) + fitted_at(problem, _params(problem, solved.theta[best]))[2]
     near = np.flatnonzero(ok & (f <= f[best] + tol))
     if not ok[best] and near.size:
         best = int(near[np.argmin(f[near])])
     f_best = float(f[best])
-    # independent converged starts that reached the best objective
-    n_at_best = int(np.sum(ok & (f <= f_best + BEST_RTOL * max(abs(f_best), 1e-300))))
-    params = {n: float(solved.theta[best, i]) for i, n in enumerate(spec.free)}
-    params.update(problem.fixed)
-    params = {n: params[n] for n in spec.law.param_names}
+    n_at_best = int(np.sum(ok & (f <= f_best + tol)))  # independent converged starts that reached the best
+    params = _params(problem, solved.theta[best])
     at_bound = tuple(n for n in spec.free if near_bound(params[n], spec.law.param(n).bounds))
     extras = fitted_at(problem, params)[1]
     starts = Starts(
@@ -188,6 +188,12 @@ def _result(problem: Problem, solved, method: str) -> FitResult:
         notes=notes,
         starts=starts,
     )
+
+
+def _params(problem: Problem, theta: np.ndarray) -> dict[str, float]:
+    """All of the law's parameters, in its order, from the free values ``theta`` and the fixed ones."""
+    params = {n: float(theta[i]) for i, n in enumerate(problem.spec.free)} | problem.fixed
+    return {n: params[n] for n in problem.spec.law.param_names}
 
 
 def _status_counts(status: np.ndarray) -> dict[str, int]:
