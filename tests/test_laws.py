@@ -13,6 +13,13 @@ from scalinglaws.laws._transforms import from_unconstrained, to_unconstrained
 LAWS = sl.list_laws()
 
 
+@pytest.fixture(autouse=True)
+def _float64():
+    """These tests call laws through JAX directly, as the engine does: in float64, as it does."""
+    with jax.enable_x64(True):
+        yield
+
+
 def _mid_params(law):
     out = {}
     for p in law.params:

@@ -29,5 +29,5 @@ def test_plan_errors():
         sl.compute_optimal("power_law", 1e20, params={"a": 1.0, "b": 0.1})
     with pytest.raises(sl.InputError, match="--params lacks `beta`"):
         sl.compute_optimal("chinchilla", 1e20, params={"E": 1, "A": 1, "B": 1, "alpha": 0.3})
-    with pytest.raises(sl.InputError, match="--compute must be positive"):
+    with pytest.raises(sl.InputError, match="--compute must be finite budgets above 6 FLOP"):
         sl.compute_optimal("chinchilla", -1.0, params={"E": 1, "A": 1, "B": 1, "alpha": 0.3, "beta": 0.3})

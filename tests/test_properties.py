@@ -80,37 +80,63 @@ def _ranges(name: str) -> dict:
 
 @functools.lru_cache(maxsize=None)
 def _programs(spec: Spec):
-    """Compiled objective, gradient, Hessian and d objective / d log y (per point) of ``spec``."""
+    """Two compiled programs of ``spec``: ``at(u, data)``, the objective with its gradient and Hessian
+    in ``u`` and its derivative in each log target (``psi_i = d objective / d r_i``), and
+    ``values(us, data)``, the objective at each row of ``us``."""
     f = functools.partial(objective, spec)
-    psi = jax.grad(lambda log_y, u, data: objective(spec, u, data._replace(log_y=log_y)))
-    return jax.jit(f), jax.jit(jax.grad(f)), jax.jit(jax.hessian(f)), jax.jit(psi)
+
+    def at(u, data):
+        psi = jax.grad(lambda log_y: f(u, data._replace(log_y=log_y)))(data.log_y)
+        return f(u, data), jax.grad(f)(u, data), jax.hessian(f)(u, data), psi
+
+    return jax.jit(at), jax.jit(jax.vmap(f, in_axes=(0, None)))
 
 
-def _tolerance(spec: Spec, u: np.ndarray, params: dict, data, x: dict, y: np.ndarray) -> float:
-    """How much the objective at ``u`` may appear to drop without the point being beaten.
+class Point(NamedTuple):
+    """The fit's problem at ``params``: parameters on a bound (an infinite ``u``, which no step in
+    ``u`` moves) are held fixed there and the others are free."""
 
-    * ``1e-9 * max(|f|, scale)``, ``scale = |sum_i psi_i r_i|`` (``psi = d objective / d r``; the
-      scale the engine measures its Newton decrement against, free of the Huber likelihood's
-      constant offset). The engine certifies convergence when the Newton decrement ``g' H^-1 g``
-      (twice the gain its quadratic model predicts) is below 1e-14 of the scale, or below 1e-10 of
-      it when no trial point gains more than rounding: the weakest certificate admits a predicted
-      gain of 5e-11 of the scale. 1e-9 leaves a factor 20 over that for the differences between the
-      engine's curvature (Gauss-Newton with the Huber zone, plus the positive part of the residuals'
-      own curvature) and the exact Hessian used here, and for the step crossing Huber kinks.
-    * Rounding of the residuals: each log residual carries an error of about
-      ``eps_i = 8 eps (1 + |log y_i|)`` (the engine's own estimate), which moves each of the two
-      objective values compared by ``sum_i |psi_i| eps_i`` to first order and, where the residuals
-      themselves are at rounding level (noiseless runs), by up to ``sum_i eps_i^2`` (the objective
-      of residuals that are pure rounding).
+    spec: Spec
+    data: object
+    u: np.ndarray
+    params: dict
+
+
+def _point(law, params: dict, loss: str, x: dict, y: np.ndarray) -> Point:
+    u_all = unconstrain(Spec(law, law.param_names, (), loss), params)
+    free = tuple(n for n, v in zip(law.param_names, u_all) if np.isfinite(v))
+    fixed = tuple(n for n in law.param_names if n not in free)
+    spec = Spec(law, free, fixed, loss)
+    return Point(spec, make_data(spec, x, y, {n: params[n] for n in fixed}, DELTA), u_all[np.isfinite(u_all)], params)
+
+
+def _tolerance(p: Point, f: float, psi: np.ndarray, x: dict, y: np.ndarray) -> float:
+    """How far the objective ``f`` at ``p`` may appear to be beaten without being beaten.
+
+    * ``1e-9 * max(|f|, scale)``, ``scale = |sum_i psi_i r_i|``: the scale the engine measures its
+      Newton decrement against (free of the Huber likelihood's constant offset). The engine
+      certifies convergence when the Newton decrement ``g' H^-1 g`` (twice the gain its quadratic
+      model predicts) is below 1e-14 of the scale, or below 1e-10 of it when no trial point gains
+      more than rounding: the weakest certificate admits a predicted gain of 5e-11 of the scale.
+      1e-9 leaves a factor 20 over that for the differences between the engine's curvature
+      (Gauss-Newton with the Huber zone, plus the positive part of the residuals' own curvature)
+      and the exact Hessian used here, and for a step that crosses Huber kinks.
+    * Rounding: each log residual carries an error of about ``eps_i = 8 eps (1 + |log y_i|)`` (the
+      engine's own estimate), so each of the two objective values compared may be off by the
+      change that moving every residual by ``eps_i`` (in the direction that raises the objective)
+      makes: ``sum_i |psi_i| eps_i`` to first order, and ``sum_i eps_i^2 / 2`` for residuals that
+      are themselves at rounding level (noiseless runs). For the Huber likelihood on noiseless runs
+      that change is as large as the objective (its value there, ``n log sigma`` with ``sigma`` at
+      rounding level, is rounding noise), and the comparison says nothing, as it should.
     """
-    f_of, _, _, psi_of = _programs(spec)
-    f = float(f_of(u, data))
-    log_y = np.asarray(data.log_y)
-    psi = np.asarray(psi_of(log_y, u, data))[: y.size]
-    r = np.log(y) - np.log(spec.law.predict(params, x))
-    eps_r = 8 * EPS * (1.0 + np.abs(np.log(y)))
-    scale = abs(float(np.dot(psi, r)))
-    return 1e-9 * max(abs(f), scale) + 2.0 * float(np.sum(np.abs(psi) * eps_r)) + float(np.sum(eps_r**2))
+    _, values = _programs(p.spec)
+    r = np.log(y) - np.log(p.spec.law.predict(p.params, x))
+    scale = abs(float(np.dot(psi[: y.size], r)))
+    log_y = np.asarray(p.data.log_y)
+    eps_r = 8 * EPS * (1.0 + np.abs(log_y))
+    shifted = p.data._replace(log_y=log_y + np.where(psi >= 0, eps_r, -eps_r))
+    rounding = abs(float(values(p.u[None], shifted)[0]) - f)
+    return 1e-9 * max(abs(f), scale) + 2.0 * rounding
 
 
 def _check(case: Case, *, loss: str = "huber", method: str = "varpro") -> None:
@@ -140,36 +166,33 @@ def _check(case: Case, *, loss: str = "huber", method: str = "varpro") -> None:
         assert not np.isnan(v), (p.name, v)
         assert lo <= v <= hi, f"{p.name} = {v!r} outside its bounds {p.bounds} (status {fit.status})"
         assert np.isfinite(v) or v in (lo, hi), (p.name, v)
-
-    spec = Spec(law, law.param_names, (), loss)
-    data = make_data(spec, x, y, {}, DELTA)
-    f_of, g_of, H_of, _ = _programs(spec)
     converged = fit.status == "converged"
 
     # 3. a converged fit: one Newton step (exact gradient and Hessian, Levenberg-damped) cannot lower it
     if converged:
-        u = unconstrain(spec, fit.params)
-        assert np.all(np.isfinite(u)), f"converged at a bound: u = {u}, params {fit.params}"
-        f0 = float(f_of(u, data))
-        g = np.asarray(g_of(u, data))
-        H = np.asarray(H_of(u, data))
-        tol = _tolerance(spec, u, fit.params, data, x, y)
+        p = _point(law, fit.params, loss, x, y)
+        at, values = _programs(p.spec)
+        f0, g, H, psi = (np.asarray(v) for v in at(p.u, p.data))
+        f0 = float(f0)
+        tol = _tolerance(p, f0, psi, x, y)
         d = np.abs(np.diag(H))
         tiny = EPS * max(float(d.max()), 1e-300)  # regularises an exactly singular H, changes no other step
-        for lam in (0.0, 1e-6, 1e-3):
-            A = H + lam * np.diag(d) + tiny * np.eye(len(u))
+        lams = (0.0, 1e-6, 1e-3)
+        steps = []
+        for lam in lams:
             try:
-                s = -np.linalg.solve(A, g)
+                steps.append(-np.linalg.solve(H + lam * np.diag(d) + tiny * np.eye(d.size), g))
             except np.linalg.LinAlgError:
-                continue
-            if not np.all(np.isfinite(s)):
-                continue
-            f1 = float(f_of(u + s, data))
+                steps.append(np.full(d.size, np.nan))
+        steps = np.array(steps)
+        ok = np.all(np.isfinite(steps), axis=1)  # a singular system gives no step
+        f1 = np.asarray(values(p.u + np.where(ok[:, None], steps, 0.0), p.data))
+        for lam, s, f_s, valid in zip(lams, steps, f1, ok):
             # a step to a point where the objective is not finite lowers nothing
-            assert not (np.isfinite(f1) and f1 < f0 - tol), (
-                f"status converged, but a Newton step (lam={lam}) lowers the objective from {f0!r} to {f1!r} "
-                f"(by {f0 - f1:.3g} > tol {tol:.3g}); |g| = {np.abs(g).max():.3g}, step {s}, "
-                f"params {fit.params}")
+            assert not (valid and np.isfinite(f_s) and f_s < f0 - tol), (
+                f"status converged, but a Newton step (lam={lam}) lowers the objective from {f0!r} to "
+                f"{float(f_s)!r} (by {f0 - f_s:.3g} > tol {tol:.3g}); max |g| = {np.abs(g).max():.3g}, "
+                f"step {s} in u of {p.spec.free}; params {fit.params}")
 
     # 4. noiseless runs are reproduced, unless the fit says it did not converge
     if case.noise == 0.0:
@@ -180,10 +203,11 @@ def _check(case: Case, *, loss: str = "huber", method: str = "varpro") -> None:
 
     # ... and a converged fit is no worse than the true parameters
     if converged:
-        u_true = unconstrain(spec, case.params)
-        f_true = float(f_of(u_true, data))
-        if np.isfinite(f_true):  # (a true parameter on a bound maps to an infinite u, which the law takes)
-            tol_true = _tolerance(spec, u_true, case.params, data, x, y)
+        t = _point(law, case.params, loss, x, y)
+        f_true, _, _, psi_true = (np.asarray(v) for v in _programs(t.spec)[0](t.u, t.data))
+        f_true = float(f_true)
+        if np.isfinite(f_true):
+            tol_true = _tolerance(t, f_true, psi_true, x, y)
             assert fit.objective <= f_true + tol_true, (
                 f"status converged at objective {fit.objective!r}, above {f_true!r} at the true parameters "
                 f"(tol {tol_true:.3g}); params {fit.params}")

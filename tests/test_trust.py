@@ -224,3 +224,16 @@ def test_a_corrupt_fit_document_is_one_error(tmp_path, fit_path):
         path = tmp_path / "broken.json"
         path.write_text(json.dumps(broken))
         _one_error_line(cli("predict", path, "--at", "N=1e9,D=1e10"))
+
+
+def test_importing_the_package_leaves_the_processs_jax_precision_alone():
+    """Fits compute in float64 inside the package; the user's own JAX code keeps its float32 default."""
+    import subprocess
+    import sys
+
+    code = ("import jax, jax.numpy as jnp, scalinglaws as sl\n"
+            "r = sl.fit('chinchilla', sl.load_dataset('chinchilla'))\n"
+            "print(jnp.asarray(1.0).dtype, jax.config.jax_enable_x64, f'{r.objective:.10e}')")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert res.stdout.split() == ["float32", "False", "1.0182740178e-03"]

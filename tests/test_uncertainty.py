@@ -9,6 +9,17 @@ from conftest import simulate
 import scalinglaws as sl
 from scalinglaws.uncertainty import resample
 
+
+
+@pytest.fixture(autouse=True)
+def _float64():
+    """Some tests take derivatives with JAX directly, as the engine does: in float64, as it does."""
+    import jax
+
+    with jax.enable_x64(True):
+        yield
+
+
 EPOCH_SE = {"A": 124.5, "B": 1293.0, "E": 0.0257, "alpha": 0.0154, "beta": 0.0206}
 
 

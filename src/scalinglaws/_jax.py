@@ -1,4 +1,8 @@
-"""The one place that configures JAX: float64, and JAX's own persistent compilation cache.
+"""The one place that configures JAX: float64 where the package computes, and JAX's own
+persistent compilation cache.
+
+Float64 is scoped: the engine's entry points run under `float64` (``jax.enable_x64`` as a context),
+so importing the package leaves the process's own JAX setting (float32 by default) as it is.
 
 Compiled solvers are kept between processes by JAX's persistent compilation cache, whose key is a
 digest of the lowered computation itself (with the jaxlib version, the backend and its version,
@@ -23,7 +27,18 @@ import stat
 
 import jax
 
-jax.config.update("jax_enable_x64", True)
+
+
+def float64(fn):
+    """Run ``fn`` with JAX in float64 (the caller's setting is restored after)."""
+
+    @functools.wraps(fn)
+    def scoped(*args, **kwargs):
+        with jax.enable_x64(True):
+            return fn(*args, **kwargs)
+
+    return scoped
+
 
 DEFAULT_FOLDER = os.path.join(os.path.expanduser("~"), ".cache", "scalinglaws", "jax")
 
@@ -81,4 +96,4 @@ def enable_compilation_cache() -> str | None:
 
 CACHE_FOLDER = enable_compilation_cache()
 
-__all__ = ["CACHE_FOLDER", "cache_root", "enable_compilation_cache", "jax", "machine_tag", "private_folder"]
+__all__ = ["CACHE_FOLDER", "cache_root", "enable_compilation_cache", "float64", "jax", "machine_tag", "private_folder"]

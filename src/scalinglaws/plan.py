@@ -51,7 +51,7 @@ def compute_optimal(fit_or_law, compute, *, params: Mapping[str, float] | None =
         res = minimize_scalar(loss_at, bracket=None, bounds=(grid[i - 1], grid[i + 1]), args=(C,), method="bounded",
                               options={"xatol": 1e-10})
         N = math.exp(res.x)
-        D = C / (FLOPS_PER_PARAM_TOKEN * N)
+        D = float(C) / (FLOPS_PER_PARAM_TOKEN * N)
         plans.append({"C": float(C), "N": N, "D": D, "loss": float(res.fun), "tokens_per_param": D / N})
     return plans
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._jax import float64
 from .errors import FitError, InputError
 from .fit.api import Problem, fitted_at
 from .fit.methods import solve_replicates
@@ -33,6 +34,7 @@ SCHEMES = ("rows", "clusters", "residuals")
 GUARD_STARTS = 4  # independent starts per guarded replicate
 
 
+@float64
 def bootstrap(problem: Problem, result: FitResult, starts: np.ndarray, replicates: int, scheme: str,
               clusters, level: float, rng: np.random.Generator) -> Bootstrap:
     """Refit ``replicates`` resamples of ``problem`` (see the module docstring); ``starts`` are the

@@ -10,6 +10,7 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
+from .._jax import float64
 from ..data import Runs, design
 from ..data.runs import Design
 from ..errors import FitError, InputError
@@ -40,6 +41,7 @@ class Problem:
     delta: float
 
 
+@float64
 def prepare(law: str | Law, runs, *, x: Mapping[str, str] | None = None, y: str | None = None,
             where: str | None = None, include_excluded: bool = False, fix: Mapping[str, float] | None = None,
             loss: str = "huber", delta: float = 1e-3, weights: str | None = None) -> Problem:
@@ -60,6 +62,7 @@ def prepare(law: str | Law, runs, *, x: Mapping[str, str] | None = None, y: str 
     return Problem(spec, data, dm, w, fixed, float(delta))
 
 
+@float64
 def solve(problem: Problem, *, method: str = DEFAULT_METHOD, starts: int | None = None, rng=None,
           prune: bool | None = None) -> tuple[FitResult, np.ndarray]:
     """Run ``method`` on ``problem``: the `FitResult` and independent starting points (parameter
@@ -96,6 +99,7 @@ def fit_law(law: str | Law, runs, *, method: str = DEFAULT_METHOD, starts: int |
     return solve(prepare(law, runs, **problem), method=method, starts=starts, rng=rng, prune=prune)[0]
 
 
+@float64
 def fitted_at(problem: Problem, params: Mapping[str, float]) -> tuple[np.ndarray, dict[str, float], float]:
     """At ``params``: log residuals of the problem's data (padding included), the loss's fitted
     parameters and the objective's rounding level (see `_problem.fitted`)."""

@@ -9,7 +9,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from .._jax import jax  # float64 before any array is made
+from .._jax import float64, jax
 from ..errors import InputError
 from ._transforms import transform_kind
 
@@ -151,6 +151,7 @@ class Law:
         """Evaluate the law (JAX arrays in, JAX array out)."""
         return self.fn(params, x)
 
+    @float64
     def predict(self, params: Mapping[str, float], x: Mapping[str, Any]) -> np.ndarray:
         """Evaluate the law on NumPy inputs (one compiled call), returning a float64 NumPy array."""
         p = {k: np.asarray(params[k], dtype=np.float64) for k in self.param_names}
