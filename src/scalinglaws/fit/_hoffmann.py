@@ -104,7 +104,12 @@ def solve_hoffmann2022(spec: Spec, data: Data, *, max_iter: int = 1500, prune: b
 
 
 def _law_values(spec: Spec, v: np.ndarray) -> np.ndarray:
-    """Columns of ``spec.free`` from rows of (a, b, e, alpha, beta)."""
+    """Columns of ``spec.free`` from rows of (a, b, e, alpha, beta) (a diverged start: inf, then out of bounds)."""
+    with np.errstate(over="ignore"):
+        return _law_columns(spec, v)
+
+
+def _law_columns(spec: Spec, v: np.ndarray) -> np.ndarray:
     values = {"A": np.exp(v[:, 0]), "B": np.exp(v[:, 1]), "E": np.exp(v[:, 2]), "alpha": v[:, 3], "beta": v[:, 4]}
     return np.stack([values[n] for n in spec.free], axis=-1)
 

@@ -45,7 +45,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._problem import EPS_R, PER_LANE, PROGRAMS_IN_MEMORY, Data, Spec, objective, residuals, take_lanes
+from ..laws._transforms import to_unconstrained
+from ._problem import (EPS_R, PER_LANE, PROGRAMS_IN_MEMORY, Data, Spec, free_theta, objective, residuals,
+                       residuals_at, take_lanes)
 
 #: a start's status. ``converged``: the Newton decrement meets the criterion below (the only
 #: certificate); ``max_iterations``: out of iterations or stalled without it; ``failed``: a non-finite
@@ -129,8 +131,12 @@ def _advance_one(spec: Spec, state, data: Data, until, full: bool):
 
     def body(s):
         u, f, lam = s["u"], s["f"], s["lam"]
-        J, r = jax.jacfwd(lambda v: (lambda rv: (rv, rv))(r_of(v)), has_aux=True)(u)  # one law evaluation
-        Jt = J.T  # (p, n): reductions run along the contiguous axis
+        # the Jacobian in the parameters' own values, then by the chain rule in u: at a bound, where the
+        # transform is flat and u-space sees no gradient, the values still tell which way f falls
+        th, dth = jax.jvp(lambda v: free_theta(spec, v), (u,), (jnp.ones_like(u),))
+        J_th, r = jax.jacfwd(lambda t: (lambda rv: (rv, rv))(residuals_at(spec, t, data)), has_aux=True)(th)
+        Jt_th = J_th.T  # (p, n): reductions run along the contiguous axis
+        Jt = Jt_th * dth[:, None]
         sigma = loss.scale(r, data.w, data.delta)
         psi = loss.gradient(r, data.w, data.delta, sigma)
         g = jnp.sum(Jt * psi, axis=-1)
@@ -178,6 +184,9 @@ def _advance_one(spec: Spec, state, data: Data, until, full: bool):
         Hm, Hn = Hm + S_plus, Hn + S_plus
         chol_n = cholesky(ridged(Hn))
         s_n = -chol_solve(chol_n, g)
+        # one parameter at a time, in its own value: the majorizer's step and the gain it guarantees
+        # (within the bounds). Where u-space has converged this is ~0, except for a parameter pinned
+        # at a bound while the objective falls away from it: then that step is also a trial point
         trials = u + jnp.stack([-chol_solve(cholesky(damped(H)), g) for H in (Hm, Hn)])
         f_trials = jax.vmap(f_of)(trials)
         if full:
@@ -185,20 +194,30 @@ def _advance_one(spec: Spec, state, data: Data, until, full: bool):
             u_searched, f_searched = jax.vmap(searched)(directions)
             trials = jnp.concatenate([trials, u_searched])
             f_trials = jnp.concatenate([f_trials, f_searched])
-        f_trials = jnp.where(jnp.isfinite(f_trials), f_trials, jnp.inf)
-        k = jnp.argmin(f_trials)
-        improved = f_trials[k] < f
-        best_u = jnp.where(improved, trials[k], u)
-        best_f = jnp.where(improved, f_trials[k], f)
         # stationarity: the Newton decrement against the objective's scale (free of a likelihood's
         # constant offset) and against what rounding of the residuals alone would give
         scale = jnp.abs(jnp.dot(psi, r))
         dec = -jnp.dot(g, s_n)
+        f_noise = jnp.sum(jnp.abs(psi) * EPS_R * (1.0 + jnp.abs(data.log_y)))  # rounding level of f
+        # a parameter pinned at a bound while the objective falls away from it: its own step (in its
+        # value) gains more than the whole Newton model in u promises (which it cannot do inside
+        # the bounds, where u and the values are equivalent); that step is then one more trial
+        gain, escape = _bound_gains(spec, u, th, Jt_th, g_th=jnp.sum(Jt_th * psi, axis=-1), maj=weights[1])
+        pinned = jnp.max(gain) > 4.0 * jnp.maximum(dec, 0.0) + _DTOL_FLOOR * scale + f_noise
+        f_lm = jnp.where(jnp.isfinite(f_trials), f_trials, jnp.inf)
+        f_escape = jnp.where(pinned, f_of(escape), jnp.inf)
+        trials = jnp.concatenate([trials, escape[None]])
+        f_trials = jnp.concatenate([f_lm, jnp.where(jnp.isfinite(f_escape), f_escape, jnp.inf)[None]])
+        k = jnp.argmin(f_trials)
+        improved = f_trials[k] < f
+        best_u = jnp.where(improved, trials[k], u)
+        best_f = jnp.where(improved, f_trials[k], f)
         # its expected value were the residuals off by rounding alone: sum_i noise_i^2 J_i' H^-1 J_i = tr(H^-1 C)
         dec_noise = jnp.sum(chol_solve(chol_n, eye) * C)
         rounding = (f - best_f) <= _FTOL * scale
-        converged = (dec <= _DTOL * scale + dec_noise) | ((dec <= _DTOL_FLOOR * scale) & rounding)
-        lam = jnp.where(improved, jnp.maximum(lam * 0.3, 1e-12), lam * 10.0)
+        converged = ((dec <= _DTOL * scale + dec_noise) | ((dec <= _DTOL_FLOOR * scale) & rounding)) & ~pinned
+        # the damping follows the Levenberg-Marquardt trials only (an escape from a bound says nothing of them)
+        lam = jnp.where(jnp.min(f_lm) < f, jnp.maximum(lam * 0.3, 1e-12), jnp.where(improved, lam, lam * 10.0))
         done = converged | (lam >= _LAM_MAX) | ~jnp.isfinite(best_f)
         if not full:
             # near-L1: fewer points in the quadratic zone than parameters, so the Newton model is singular
@@ -209,6 +228,20 @@ def _advance_one(spec: Spec, state, data: Data, until, full: bool):
                     dec=dec / jnp.maximum(scale, 1e-300))
 
     return jax.lax.while_loop(lambda s: ~s["done"] & (s["it"] < until), body, state)
+
+
+def _bound_gains(spec: Spec, u, th, Jt_th, g_th, maj):
+    """Per free parameter, twice the decrease of the objective that the majorizer guarantees for a step
+    in that parameter's value alone, kept within its bounds; and the unconstrained point that takes
+    the step of the largest such decrease (non-finite when the step reaches a bound: then rejected)."""
+    H = jnp.sum(maj * Jt_th * Jt_th, axis=-1)
+    bounds = [spec.law.param(n).bounds for n in spec.free]
+    lo = jnp.asarray([b[0] for b in bounds])
+    hi = jnp.asarray([b[1] for b in bounds])
+    step = jnp.clip(-g_th / jnp.where(H > 0, H, jnp.inf), lo - th, hi - th)
+    gain = jnp.maximum(-(2.0 * g_th * step + H * step * step), 0.0)
+    stepped = jnp.stack([to_unconstrained(th[i] + step[i], b) for i, b in enumerate(bounds)])
+    return gain, jnp.where(jnp.arange(th.shape[0]) == jnp.argmax(gain), stepped, u)
 
 
 @functools.lru_cache(maxsize=PROGRAMS_IN_MEMORY)

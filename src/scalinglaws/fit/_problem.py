@@ -132,6 +132,19 @@ def residuals(spec: Spec, u, data: Data):
     return data.log_y - jnp.log(spec.law(theta(spec, u, data.fixed), data.x))
 
 
+def free_theta(spec: Spec, u):
+    """The free parameters' values as a vector (``theta`` of ``u``, in ``spec.free`` order)."""
+    values = theta(spec, u, jnp.zeros(len(spec.fixed)))
+    return jnp.stack([values[n] for n in spec.free])
+
+
+def residuals_at(spec: Spec, th, data: Data):
+    """Log residuals at the free parameters' values ``th`` (a vector in ``spec.free`` order)."""
+    p = {n: th[i] for i, n in enumerate(spec.free)}
+    p.update({n: data.fixed[i] for i, n in enumerate(spec.fixed)})
+    return data.log_y - jnp.log(spec.law(p, data.x))
+
+
 EPS_R = 8 * 2.220446049250313e-16  # relative rounding of a log residual
 
 

@@ -15,7 +15,8 @@ from .records import Bootstrap, Selection
 
 @dataclass(frozen=True)
 class Starts:
-    """Every start the solver ran: its final parameters, objective and status."""
+    """Every start the solver ran: its final parameters, objective and status, as the method left
+    them (a start marked ``out_of_bounds`` left the law's bounds; it is never reported as the fit)."""
 
     params: dict[str, tuple[float, ...]]
     objective: tuple[float, ...]
