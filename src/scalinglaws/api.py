@@ -79,6 +79,9 @@ def fit(
     runs = Runs.coerce(runs)
     if cluster is not None and cluster not in runs.columns:
         raise InputError(f"--cluster column `{cluster}` not found; columns are {', '.join(runs.columns)}")
+    if cluster is not None and runs.table[cluster].isna().any():
+        row = int(runs.table[cluster].isna().to_numpy().argmax()) + 1
+        raise InputError(f"--cluster column `{cluster}` must name a configuration on every row; row {row} is empty")
     problem_options = dict(x=x, y=y, where=where, include_excluded=include_excluded, loss=loss, delta=delta,
                            weights=weights)
     selection = None

@@ -149,11 +149,20 @@ def fit(
         else:
             if by not in runs.columns:
                 _usage("--by", f"must name a column ({', '.join(runs.columns)})", by)
+            if runs.table[by].isna().any():
+                _usage("--by", "must name a group on every row", f"row {int(runs.table[by].isna().to_numpy().argmax()) + 1} "
+                       "is empty")
             fits = []
+            from .data.runs import select_rows
+
             for group, table in runs.table.groupby(by, sort=True):
                 sub = Runs(table.reset_index(drop=True), source=runs.source, excluded=runs.excluded, y=runs.y)
+                if not select_rows(sub, where, include_excluded)[0].size:
+                    continue  # --where leaves none of this group
                 fits.append({"group": _json_default(group) if hasattr(group, "item") else group,
                              **fit_law(law, sub, **options).summary()})
+            if not fits:
+                _usage("--where", f"leaves no rows in any `{by}` group", where)
             doc = {"by": by, "fits": fits}
     text = _dumps(doc)
     if out_path is not None:

@@ -17,7 +17,7 @@ from ..errors import FitError, InputError
 from ..laws import Law, get_law
 from ..laws._transforms import near_bound
 from ._identify import check_identifiable
-from ._newton import CONVERGED, DISCARDED, FAILED, MAX_ITERATIONS, OUT_OF_BOUNDS, STATUS_NAMES, STOPPED
+from ._newton import CONVERGED, MAX_ITERATIONS, STATUS_NAMES, STOPPED
 from ._problem import Data, Spec, compiled_fitted, make_data, unconstrain
 from .losses import get_loss
 from .methods import get_method

@@ -1,0 +1,73 @@
+"""Every command line in the README runs, in table and in JSON output, on the files it names."""
+
+import json
+import re
+import shlex
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from scalinglaws.cli import run
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def _commands() -> list[list[str]]:
+    blocks = re.findall(r"```bash\n(.*?)```", README.read_text(), flags=re.S)
+    lines = [line.split("#")[0].strip() for block in blocks for line in block.splitlines()]
+    # "scalinglaws laws [NAME]" shows optional arguments: run it as "laws" and "laws chinchilla"
+    out = []
+    for line in lines:
+        if not line.startswith("scalinglaws "):
+            continue
+        if "[" in line:
+            out += [["laws"], ["laws", "chinchilla"], ["datasets"], ["datasets", "chinchilla"]]
+            continue
+        out.append(shlex.split(line)[1:])
+    return out
+
+
+COMMANDS = _commands()
+
+
+def _files(folder: Path, chinchilla: pd.DataFrame) -> None:
+    """The tables the README's examples read: runs.csv, curve.csv and curves.csv."""
+    rng = np.random.default_rng(0)
+    t = chinchilla[~chinchilla["excluded"].astype(bool)].reset_index(drop=True)
+    step = np.tile(np.geomspace(1e3, 1e6, 60), 4)
+    runs = pd.DataFrame({"N": t["N"], "D": t["D"], "loss": t["loss"], "model_id": t["N"].rank(method="dense"),
+                         "run_id": np.repeat(["a", "b", "c", "d"], 60), "step": step,
+                         "val_loss": (1.5 + 30 * step**-0.3) * np.exp(0.005 * rng.standard_normal(240))})
+    runs.to_csv(folder / "runs.csv", index=False)
+    tokens = np.geomspace(1e7, 1e11, 16)
+    pd.DataFrame({"tokens": tokens, "loss": (0.3 + 50 * tokens**-0.25) * np.exp(0.01 * rng.standard_normal(16))}
+                 ).to_csv(folder / "curve.csv", index=False)
+    step = np.geomspace(10, 1e5, 16)
+    pd.concat([pd.DataFrame({"run": r, "step": step, "loss": E + a * step**-0.4})
+               for r, (E, a) in enumerate([(0.3, 5.0), (0.5, 3.0)])]).to_csv(folder / "curves.csv", index=False)
+
+
+def test_the_readme_shows_commands():
+    assert len(COMMANDS) >= 12 and ["laws"] in COMMANDS
+
+
+@pytest.mark.parametrize("fmt", ["json", "table"])
+def test_every_readme_command_runs(tmp_path, monkeypatch, capsys, chinchilla_runs, fmt):
+    _files(tmp_path, chinchilla_runs.table)
+    monkeypatch.chdir(tmp_path)
+    for args in COMMANDS:
+        args = [a for a in args]
+        if "--format" in args:
+            i = args.index("--format")
+            del args[i:i + 2]
+        args += ["--format", fmt]
+        code = run(args)
+        captured = capsys.readouterr()
+        assert code == 0, (args, captured.err[-2000:])
+        assert "Traceback" not in captured.err
+        if fmt == "json":
+            json.loads(captured.out)  # one valid document (no NaN)
+        else:
+            assert captured.out.strip(), args
