@@ -198,13 +198,32 @@ class FitResult:
                     status=tuple(starts["status"]),
                     iterations=tuple(int(x) for x in starts["iterations"]),
                 ),
-                bootstrap=Bootstrap.from_dict(d["bootstrap"]) if d.get("bootstrap") and "params" in d["bootstrap"] else None,
+                bootstrap=_document_bootstrap(law, d["bootstrap"]) if d.get("bootstrap") and "params" in d["bootstrap"]
+                else None,
                 selection=Selection.from_dict(d["selection"]) if d.get("selection") else None,
             )
         except InputError:
             raise
         except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
             raise InputError(f"not a fit document: {type(exc).__name__}: {exc}") from None
+
+
+def _document_bootstrap(law: Law, d: Mapping[str, Any]) -> Bootstrap:
+    """A fit document's bootstrap record: the law's parameters, one value each per converged
+    replicate (as many as the document says converged), each within its bounds."""
+    values = d["params"]
+    if set(values) != set(law.param_names):
+        raise InputError(f"fit document bootstrap must hold replicates of {', '.join(law.param_names)}")
+    n = {len(v) for v in values.values()}
+    if n != {int(d["n_replicates"]) - int(d["n_failed"])}:
+        raise InputError("fit document bootstrap holds replicate lists of other lengths than it says converged")
+    converged = n.pop()
+    if converged < max(10, -(-int(d["n_replicates"]) // 2)):
+        raise InputError(f"fit document bootstrap has {converged} converged replicates of {d['n_replicates']}; "
+                         "at least half, and 10, are needed")
+    for k in range(converged):
+        law.checked_params({name: v[k] for name, v in values.items()}, "fit document bootstrap replicate")
+    return Bootstrap.from_dict(d)
 
 
 def _finite_predictions(values: np.ndarray, law: Law) -> np.ndarray:
