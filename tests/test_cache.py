@@ -127,3 +127,30 @@ def test_the_cache_can_be_turned_off():
     res = subprocess.run([sys.executable, "-c", "from scalinglaws import _jax; print(_jax.CACHE_FOLDER)"],
                          capture_output=True, text=True, timeout=300, env={**os.environ, "SCALINGLAWS_JAX_CACHE": "0"})
     assert res.returncode == 0 and res.stdout.strip() == "None", res.stderr[-2000:]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="memory maps are counted on Linux")
+def test_a_crowded_process_lets_go_of_its_programs_before_building_more(monkeypatch, chinchilla_runs):
+    """XLA's CPU backend maps each kernel's code separately, and past ``vm.max_map_count`` maps it
+    crashes the process (the whole suite once died so, in compilation). Before a new program is
+    built, a process holding more than half its allowance lets go of every program the package
+    keeps, and the fit after it is the same."""
+    import scalinglaws as sl
+    from scalinglaws import _jax
+    from scalinglaws.fit._newton import compiled_polisher
+
+    first = sl.fit("chinchilla", chinchilla_runs, fix={"E": 1.8})
+    assert compiled_polisher.cache_info().currsize >= 1
+    held = _jax.map_count()
+    monkeypatch.setattr(_jax, "max_map_count", lambda: int(held / _jax.MAPS_SHARE) - 1)  # just over the share
+    assert _jax.release_programs_if_crowded()
+    assert all(cache.cache_info().currsize == 0 for cache in _jax._PROGRAM_CACHES)
+    assert _jax.map_count() < held - 400  # the executables' code maps are gone with them
+
+    monkeypatch.setattr(_jax, "max_map_count", lambda: 2 * _jax.PROGRAMS_IN_MEMORY)  # crowded at every build
+    again = sl.fit("chinchilla", chinchilla_runs, fix={"E": 1.8})
+    assert again.params == first.params and again.status == first.status
+    assert compiled_polisher.cache_info().currsize <= 1  # every build began by letting the others go
+
+    monkeypatch.setattr(_jax, "max_map_count", lambda: None)  # no allowance to read (not Linux): nothing let go
+    assert not _jax.release_programs_if_crowded()

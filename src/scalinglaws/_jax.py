@@ -15,11 +15,20 @@ The folder (``$SCALINGLAWS_JAX_CACHE``, default ``~/.cache/scalinglaws/jax``; ``
 the cache off) is made private to the user (mode 0700) and used only when this user owns it; it
 has one subfolder per processor (the CPU's instruction-set flags), which JAX's key leaves out. A
 cache folder the user has configured for JAX already is left as it is.
+
+Compiled programs kept in memory are bounded twice: each kind by its own least-recently-used cache
+(`program_cache`), and all of them together by the process's memory maps. XLA's CPU backend maps
+the code of each kernel separately (a fit's four programs take ~600 maps, a Huber likelihood fit's
+~1,700); Linux allows a process ``vm.max_map_count`` of them (65,530 by default) and past that XLA
+crashes the process (a segfault in compilation, an abort in serialisation). So before a new program
+is built, when the process holds more than half its allowance, every cached program is let go (they
+are compiled again when next needed).
 """
 
 from __future__ import annotations
 
 import functools
+import gc
 import hashlib
 import os
 import platform
@@ -96,4 +105,63 @@ def enable_compilation_cache() -> str | None:
 
 CACHE_FOLDER = enable_compilation_cache()
 
-__all__ = ["CACHE_FOLDER", "cache_root", "enable_compilation_cache", "float64", "jax", "machine_tag", "private_folder"]
+#: programs kept in memory per kind (each spec has a few; the least recently used go first)
+PROGRAMS_IN_MEMORY = 64
+
+#: the fraction of the process's memory-map allowance past which cached programs are let go
+MAPS_SHARE = 0.5
+
+_PROGRAM_CACHES: list = []
+
+
+@functools.lru_cache(maxsize=None)
+def max_map_count() -> int | None:
+    """Linux's per-process allowance of memory maps; None where there is none to read."""
+    try:
+        with open("/proc/sys/vm/max_map_count") as f:
+            return int(f.read())
+    except (OSError, ValueError):
+        return None
+
+
+def map_count() -> int | None:
+    """How many memory maps this process holds (Linux), or None."""
+    try:
+        with open("/proc/self/maps", "rb") as f:
+            return f.read().count(b"\n")
+    except OSError:
+        return None
+
+
+def release_programs() -> None:
+    """Let go of every compiled program the package keeps in memory."""
+    for cache in _PROGRAM_CACHES:
+        cache.cache_clear()
+    gc.collect()  # a jitted function in a reference cycle holds its executables until collected
+
+
+def release_programs_if_crowded() -> bool:
+    """`release_programs` when the process holds more than `MAPS_SHARE` of its memory-map
+    allowance; True when it did."""
+    allowance, held = max_map_count(), map_count()
+    if allowance is None or held is None or held <= MAPS_SHARE * allowance:
+        return False
+    release_programs()
+    return True
+
+
+def program_cache(build):
+    """Keep what ``build(...)`` returns (jitted functions) for the `PROGRAMS_IN_MEMORY` most
+    recently used arguments; before building a new one, make room if the process is crowded."""
+
+    @functools.lru_cache(maxsize=PROGRAMS_IN_MEMORY)
+    @functools.wraps(build)
+    def cached(*args, **kwargs):
+        release_programs_if_crowded()
+        return build(*args, **kwargs)
+
+    _PROGRAM_CACHES.append(cached)
+    return cached
+
+__all__ = ["CACHE_FOLDER", "PROGRAMS_IN_MEMORY", "cache_root", "enable_compilation_cache", "float64", "jax", "machine_tag",
+           "map_count", "private_folder", "program_cache", "release_programs", "release_programs_if_crowded"]

@@ -20,6 +20,7 @@ from ..errors import InputError
 from ._driver import run_batched
 from ._lbfgs import compiled_lbfgs
 from ._newton import CONVERGED, DISCARDED, FAILED, OUT_OF_BOUNDS, STOPPED, polish
+from .._jax import program_cache
 from ._problem import Data, Spec, free_values, unconstrain
 from .losses import get_loss
 
@@ -53,7 +54,7 @@ def lse_value_and_grad(loss_name: str, v, data: Data):
     return loss.objective(r, data.w, data.delta, data.log_z), grad
 
 
-@functools.lru_cache(maxsize=None)  # one per loss
+@program_cache  # one per loss
 def _compiled(loss_name: str):
     return compiled_lbfgs(functools.partial(lse_value_and_grad, loss_name))
 

@@ -13,14 +13,14 @@ Two checks, both about the design (the inputs), never about the fitted values:
 
 from __future__ import annotations
 
-import functools
 
 import jax
 import numpy as np
 
 from ..data.runs import Design
 from ..errors import InputError
-from ._problem import PROGRAMS_IN_MEMORY, Data, Spec, residuals
+from .._jax import program_cache
+from ._problem import Data, Spec, residuals
 
 FEW_VALUES = 2  # an input with at most this many distinct values gets the Jacobian test
 PROBES = 3  # points of the start ranges the Jacobian is tested at
@@ -77,7 +77,7 @@ def _tied_parameters(spec: Spec, data: Data) -> tuple[list[str], int]:
     return [n for n, t in zip(spec.free, tied) if t], excess
 
 
-@functools.lru_cache(maxsize=PROGRAMS_IN_MEMORY)
+@program_cache
 def _jacobian(spec: Spec):
     """``(u (k, p), data) -> (k, n, p)``: the Jacobian of the log residuals at each row of ``u``."""
     return jax.jit(jax.vmap(jax.jacfwd(lambda u, data: residuals(spec, u, data)), in_axes=(0, None)))

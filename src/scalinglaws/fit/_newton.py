@@ -46,7 +46,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..laws._transforms import to_unconstrained
-from ._problem import (EPS_R, PER_LANE, PROGRAMS_IN_MEMORY, Data, Spec, free_theta, objective, residuals,
+from .._jax import program_cache
+from ._problem import (EPS_R, PER_LANE, Data, Spec, free_theta, objective, residuals,
                        residuals_at, take_lanes)
 
 #: a start's status. ``converged``: the Newton decrement meets the criterion below (the only
@@ -244,7 +245,7 @@ def _bound_gains(spec: Spec, u, th, Jt_th, g_th, maj):
     return gain, jnp.where(jnp.arange(th.shape[0]) == jnp.argmax(gain), stepped, u)
 
 
-@functools.lru_cache(maxsize=PROGRAMS_IN_MEMORY)
+@program_cache
 def compiled_polisher(spec: Spec, full: bool = False):
     """``(init, advance)`` for `_driver.run_batched`, jitted once per spec.
 

@@ -15,6 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._jax import program_cache
 from ..laws import Law
 from ..laws._transforms import from_unconstrained, to_unconstrained
 from .losses import Loss, get_loss, huber_log_normaliser
@@ -87,10 +88,6 @@ def make_data(spec: Spec, x: dict, y: np.ndarray, fixed: dict, delta: float, w: 
     )
 
 
-#: compiled programs kept in memory per kind (each spec has a few; the least recently used go first)
-PROGRAMS_IN_MEMORY = 64
-
-
 #: vmap axes of `Data` when each lane (bootstrap replicate) has its own targets and weights
 PER_LANE = Data(x=None, log_y=0, y=0, fixed=None, delta=None, log_z=None, w=0)
 
@@ -158,7 +155,7 @@ def fitted(spec: Spec, u, data: Data):
     return r, loss.extras(r, data.w, data.delta), jnp.sum(jnp.abs(psi) * EPS_R * (1.0 + jnp.abs(data.log_y)))
 
 
-@functools.lru_cache(maxsize=PROGRAMS_IN_MEMORY)
+@program_cache
 def compiled_fitted(spec: Spec):
     """`fitted` for plain values, as one compiled call."""
     return jax.jit(functools.partial(fitted, spec))

@@ -14,14 +14,14 @@ without a LAPACK call per candidate.
 
 from __future__ import annotations
 
-import functools
 import itertools
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._problem import PROGRAMS_IN_MEMORY, Data, Spec
+from .._jax import program_cache
+from ._problem import Data, Spec
 
 
 def nonlinear_grid(spec: Spec, n_total: int, rng: np.random.Generator | None) -> np.ndarray:
@@ -93,7 +93,7 @@ def least_squares(A, b, rtol: float = 1e-10):
     return jnp.stack(c)
 
 
-@functools.lru_cache(maxsize=PROGRAMS_IN_MEMORY)
+@program_cache
 def compiled_screen(spec: Spec):
     """``(phi (G, k), data) -> (theta (G, p), objective (G,))``, jitted once per spec."""
     loss = spec.loss

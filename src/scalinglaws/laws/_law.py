@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from .._jax import float64, jax
+from .._jax import float64, jax, program_cache
 from ..errors import InputError
 from ._transforms import transform_kind
 
@@ -175,7 +174,7 @@ class Law:
         }
 
 
-@functools.lru_cache(maxsize=64)
+@program_cache
 def _compiled(fn):
     """``jax.jit(fn)``, kept for the most recently used laws."""
     return jax.jit(fn)
