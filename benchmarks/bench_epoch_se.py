@@ -44,10 +44,9 @@ def main() -> None:
     import numpy as np
 
     import scalinglaws as sl
-    from scalinglaws._jax import program_folder
 
     print(f"machine: {os.cpu_count()} cores; JAX {jax.__version__} backend {jax.default_backend()}; "
-          f"stored programs {program_folder()}")
+          f"JAX compilation cache {sl.enable_compilation_cache()}")
     runs = sl.load_dataset("chinchilla")
     pooled = {name: [] for name in EPOCH_SE}
     per_seed, n_failed, total = [], 0, 0.0

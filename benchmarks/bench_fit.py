@@ -70,10 +70,9 @@ def main() -> None:
 
     import scalinglaws as sl
     from _scipy_reference import fit as scipy_fit
-    from scalinglaws._jax import CACHE_FOLDER
 
     print(f"machine: {os.cpu_count()} cores; JAX {jax.__version__} backend {jax.default_backend()} "
-          f"devices {[str(d) for d in jax.devices()]}; JAX compilation cache {CACHE_FOLDER}")
+          f"devices {[str(d) for d in jax.devices()]}; JAX compilation cache {sl.enable_compilation_cache()}")
     runs = sl.load_dataset("chinchilla")
     kept = runs.table[~runs.table["excluded"]]
 

@@ -1,9 +1,14 @@
 import os
+import shutil
+import tempfile
 
-# The suite compiles in memory only: JAX's persistent cache aborted the process once (XLA's executable
-# serialisation, in a cold run of the whole suite; see the closing note of issue 10). test_cache.py
-# tests the cache in subprocesses that name their own folder.
-os.environ["SCALINGLAWS_JAX_CACHE"] = "0"
+# The suite keeps its compiled programs as the command line does, in JAX's persistent cache, in a
+# folder of its own that starts empty (a cold cache, as on a fresh machine) and is shared by the
+# pytest-xdist workers and the subprocesses that tests start, so each program compiles once.
+if "SCALINGLAWS_TEST_JAX_CACHE" not in os.environ:  # the first process of the run (workers inherit it)
+    os.environ["SCALINGLAWS_TEST_JAX_CACHE"] = tempfile.mkdtemp(prefix="scalinglaws-test-jax-")
+os.environ["SCALINGLAWS_JAX_CACHE"] = os.environ["SCALINGLAWS_TEST_JAX_CACHE"]
+os.environ.pop("JAX_COMPILATION_CACHE_DIR", None)
 
 import numpy as np  # noqa: E402
 import pandas as pd
@@ -11,6 +16,14 @@ import pytest
 from hypothesis import settings
 
 import scalinglaws as sl
+
+assert sl.enable_compilation_cache()
+
+
+def pytest_sessionfinish(session):
+    if not hasattr(session.config, "workerinput"):  # the first process, once the workers are done
+        shutil.rmtree(os.environ["SCALINGLAWS_TEST_JAX_CACHE"], ignore_errors=True)
+
 
 settings.register_profile("ci", derandomize=True, deadline=None, max_examples=25)
 settings.load_profile("ci")

@@ -15,11 +15,14 @@ import sys
 
 import pytest
 
-from scalinglaws._jax import private_folder
+from scalinglaws._jax import CACHE_BYTES, private_folder
+
+_ENABLE = "import scalinglaws as sl; print(sl.enable_compilation_cache())"
 
 _FIT = """
 import dataclasses, json, sys
 import scalinglaws as sl
+assert sl.enable_compilation_cache()
 law = sl.get_law("chinchilla")
 if sys.argv[1] == "modified":  # alpha bounded to (0, 0.3): another computation under the same law name
     law = dataclasses.replace(law, params=tuple(
@@ -90,12 +93,17 @@ def test_planted_files_in_the_cache_folder_run_nothing(tmp_path):
     assert not marker.exists(), "a planted file ran code"
 
 
-def test_the_cache_folder_is_made_private(tmp_path):
+def test_the_cache_folder_is_made_private_and_an_open_one_emptied(tmp_path):
     folder = tmp_path / "open"
     folder.mkdir(mode=0o777)
     os.chmod(folder, 0o777)
+    (folder / "planted-entry").write_bytes(b"an executable someone else wrote")
+    (folder / "sub").mkdir()
+    (folder / "sub" / "entry").write_bytes(b"x")
+    (folder / "link").symlink_to(tmp_path)  # removed, not followed
     assert private_folder(str(folder))
     assert stat.S_IMODE(os.stat(folder).st_mode) == 0o700
+    assert not any(folder.iterdir()) and tmp_path.exists()
     fresh = tmp_path / "a" / "b"
     assert private_folder(str(fresh)) and stat.S_IMODE(os.stat(fresh).st_mode) == 0o700
 
@@ -111,22 +119,44 @@ def test_a_link_or_a_file_is_not_used_as_the_cache_folder(tmp_path):
     assert not private_folder(str(file))
 
 
+def test_a_folder_others_could_replace_is_not_used(tmp_path):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o777)  # anyone may rename what is inside
+    assert not private_folder(str(shared / "cache"))
+    os.chmod(shared, 0o1777)  # sticky, as /tmp is: only the owner of an entry may rename it
+    assert private_folder(str(shared / "cache"))
+
+
 @pytest.mark.skipif(os.getuid() != 0, reason="giving a folder to another user needs root")
 def test_a_folder_owned_by_another_user_is_not_used(tmp_path):
     other = tmp_path / "other"
     other.mkdir(mode=0o700)
     os.chown(other, 65534, 65534)
     assert not private_folder(str(other))
-    res = subprocess.run([sys.executable, "-c", "from scalinglaws import _jax; print(_jax.CACHE_FOLDER)"],
-                         capture_output=True, text=True, timeout=300,
+    res = subprocess.run([sys.executable, "-c", _ENABLE], capture_output=True, text=True, timeout=300,
                          env={**os.environ, "SCALINGLAWS_JAX_CACHE": str(other)})
     assert res.returncode == 0 and res.stdout.strip() == "None", res.stderr[-2000:]
 
 
 def test_the_cache_can_be_turned_off():
-    res = subprocess.run([sys.executable, "-c", "from scalinglaws import _jax; print(_jax.CACHE_FOLDER)"],
-                         capture_output=True, text=True, timeout=300, env={**os.environ, "SCALINGLAWS_JAX_CACHE": "0"})
+    res = subprocess.run([sys.executable, "-c", _ENABLE], capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "SCALINGLAWS_JAX_CACHE": "0"})
     assert res.returncode == 0 and res.stdout.strip() == "None", res.stderr[-2000:]
+
+
+def test_importing_the_package_leaves_jaxs_cache_options_alone(tmp_path):
+    code = ("import jax, scalinglaws as sl; c = jax.config; "
+            "print(c.jax_compilation_cache_dir, c.jax_persistent_cache_min_compile_time_secs); "
+            "print(sl.enable_compilation_cache(), c.jax_compilation_cache_max_size)")
+    env = {**os.environ, "SCALINGLAWS_JAX_CACHE": str(tmp_path / "c")}
+    env.pop("JAX_COMPILATION_CACHE_DIR", None)
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env)
+    assert res.returncode == 0, res.stderr[-2000:]
+    untouched, enabled = res.stdout.split("\n")[:2]
+    assert untouched == "None 1.0"
+    folder, size = enabled.split()
+    assert folder.startswith(str(tmp_path / "c")) and int(size) == CACHE_BYTES
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="memory maps are counted on Linux")

@@ -125,7 +125,7 @@ def test_a_bootstrap_with_failed_replicates_in_the_cli_is_one_line(monkeypatch):
     res = cli("fit", "chinchilla", "--law", "chinchilla", "--bootstrap", "50", "--format", "json")
     assert res.exit_code == 1 and res.stdout == ""
     assert res.stderr.strip().splitlines() == ["error: bootstrap: only 0 of 50 replicates converged (50 did not); "
-                                               "too few to support a standard error or an interval (at least half, "
+                                               "too few to support a standard error or an interval (at least 80%, "
                                                "and 10, must converge)"]
 
 
@@ -135,6 +135,27 @@ def test_a_bootstrap_record_never_holds_too_few_replicates():
 
     with pytest.raises(sl.FitError, match="1 of 50 replicates converged"):
         Bootstrap(scheme="rows", level=0.95, params={"a": (1.0,)}, n_replicates=50, n_failed=49)
+    with pytest.raises(sl.FitError, match="39 of 50 replicates converged"):  # 78%: the tails are unknown
+        Bootstrap(scheme="rows", level=0.95, params={"a": (1.0,) * 39}, n_replicates=50, n_failed=11)
+    assert Bootstrap(scheme="rows", level=0.95, params={"a": (1.0,) * 40}, n_replicates=50, n_failed=10).se["a"] == 0
+
+
+def test_a_multistarted_replicate_keeps_a_converged_optimum_over_an_unconverged_tie():
+    """The fallback keeps each replicate's best lane, but a converged lane as good as the best
+    (within the guard's tolerance) wins over an unconverged one; a clearly better one still wins."""
+    from types import SimpleNamespace
+
+    from scalinglaws.uncertainty import _multistart_all
+
+    problem = SimpleNamespace(spec=SimpleNamespace(free=("a",)))
+    cold = np.zeros((1, 1))  # one independent start per replicate
+    warm = (np.array([[1.0], [2.0]]), np.array([1.0, 1.0]), np.array([MAX_ITERATIONS, CONVERGED]))
+    # lanes: both replicates' warm lanes, then their independent lanes (all replicates were guarded)
+    first = (np.array([[1.0], [2.0], [3.0], [4.0]]), np.array([1.0, 1.0, 1.0 + 1e-12, 0.9]),
+             np.array([MAX_ITERATIONS, CONVERGED, CONVERGED, MAX_ITERATIONS]))
+    theta, f, status = _multistart_all(problem, cold, None, None, np.arange(2), warm, first)
+    assert theta[:, 0].tolist() == [3.0, 4.0]  # the converged tie; the clearly better (unconverged) lane
+    assert status.tolist() == [CONVERGED, MAX_ITERATIONS] and f.tolist() == [1.0 + 1e-12, 0.9]
 
 
 def test_the_guard_multistarts_every_replicate_when_an_independent_start_wins(monkeypatch, chinchilla_runs):
@@ -189,13 +210,55 @@ def test_fit_by_group_prints_a_table_per_group(tmp_path):
 
 
 @pytest.mark.parametrize("at,message", [
-    ("N=0,D=1e9", "prediction input `N` must be positive"),
-    ("N=-1,D=1e9", "prediction input `N` must be positive"),
+    ("N=0,D=1e9", "prediction input `N` (column `N`) must be positive (law chinchilla takes powers of N); point 1 "
+                  "has 0.0"),
+    ("N=-1,D=1e9", "prediction input `N` (column `N`) must be positive"),
     ("N=1e9,D=1e9,Q=3", "--at names `Q`, which is not an input of law chinchilla"),
 ])
 @pytest.mark.parametrize("fmt", ["table", "json"])
 def test_predict_refuses_points_the_law_cannot_take(fit_path, at, message, fmt):
     assert message in _one_error_line(cli("predict", fit_path, "--at", at, "--format", fmt))
+
+
+def test_predict_points_errors_name_the_point_and_the_column(fit_path, tmp_path):
+    points = tmp_path / "points.csv"
+    points.write_text("N,D\n1e9,1e10\n2e9,lots\n")
+    assert ("prediction input `D` (column `D`) must be a number; point 2 has 'lots'"
+            in _one_error_line(cli("predict", fit_path, "--points", points)))
+
+
+def _run_line(capsys, *args, code):
+    from scalinglaws.cli import run
+
+    assert run([str(a) for a in args]) == code
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert captured.out == "" and len(lines) == 1 and lines[0].startswith("error: "), captured.err
+    return lines[0]
+
+
+def test_backtest_errors_name_the_train_where_condition_as_given(capsys):
+    line = _run_line(capsys, "backtest", "chinchilla", "--law", "chinchilla", "--train-where", "C <", code=1)
+    assert line.startswith("error: --train-where `C <` could not be evaluated") and "~(" not in line
+
+
+def test_along_names_why_no_curve_could_be_backtested(tmp_path, capsys):
+    csv = tmp_path / "curves.csv"
+    csv.write_text("step,loss,run\n" + "".join(f"{s},{1 + 1 / s},{r}\n" for r in (0, 1) for s in (1, 2, 25, 30, 40)))
+    line = _run_line(capsys, "backtest", csv, "--law", "power_law_offset", "--x", "x=step", "--along", "step",
+                     "--by", "run", code=1)
+    assert "2 of 2 could not be fitted on their first 0.5 of `step`" in line and "only 2 runs were selected" in line
+
+
+@pytest.mark.parametrize("args", [
+    ("predict", "FIT"),  # neither --at nor --points
+    ("fit", "chinchilla", "--law", "chinchilla", "--loss", "mse", "--delta", "0.01"),
+    ("fit", "chinchilla", "--law", "chinchilla", "--level", "0.9"),  # no --bootstrap
+    ("backtest", "chinchilla", "--law", "chinchilla", "--train-where", "C < 1e21", "--train-fraction", "0.3"),
+])
+def test_options_that_would_do_nothing_are_usage_errors(fit_path, capsys, args):
+    line = _run_line(capsys, *(fit_path if a == "FIT" else a for a in args), code=2)
+    assert "{" not in line  # said in words, not a Python dict
 
 
 def test_plan_without_budgets_is_an_error(fit_path):

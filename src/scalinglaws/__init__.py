@@ -4,8 +4,7 @@ A flat public API: laws are values (`Law`, `Param`, the registry), `fit` turns a
 a `FitResult`, `compute_optimal` plans a budget.
 """
 
-from . import _jax  # float64 and the compilation cache, before anything else
-
+from ._jax import enable_compilation_cache
 from .data import DATASETS, Runs, load_dataset, load_runs, read_runs
 from .errors import FitError, InputError, ScalingLawsError
 from .api import fit
@@ -28,6 +27,7 @@ __all__ = [
     "ScalingLawsError",
     "Starts",
     "__version__",
+    "enable_compilation_cache",
     "backtest",
     "compute_optimal",
     "fit",

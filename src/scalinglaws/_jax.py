@@ -1,5 +1,5 @@
-"""The one place that configures JAX: float64 where the package computes, and JAX's own
-persistent compilation cache.
+"""The one place that configures JAX: float64 where the package computes, JAX's own persistent
+compilation cache, and how many compiled programs a process keeps.
 
 Float64 is scoped: the engine's entry points run under `float64` (``jax.enable_x64`` as a context),
 so importing the package leaves the process's own JAX setting (float32 by default) as it is.
@@ -11,10 +11,13 @@ computation: a law with other bounds, another loss or another parameter set neve
 program. Its entries are compiled XLA executables, read back by XLA (nothing is unpickled), and
 an entry that cannot be read is compiled anew.
 
-The folder (``$SCALINGLAWS_JAX_CACHE``, default ``~/.cache/scalinglaws/jax``; ``0`` or empty turns
-the cache off) is made private to the user (mode 0700) and used only when this user owns it; it
-has one subfolder per processor (the CPU's instruction-set flags), which JAX's key leaves out. A
-cache folder the user has configured for JAX already is left as it is.
+Importing the package leaves JAX's cache options alone; the command line turns the cache on
+(`enable_compilation_cache`), and so may a program that uses the package. The folder
+(``$SCALINGLAWS_JAX_CACHE``, default ``~/.cache/scalinglaws/jax``; ``0`` or empty turns the cache
+off) is made private to the user (mode 0700) and used only when this user owns it and nobody else
+can replace it; a folder of ours found open is emptied. It has one subfolder per processor (the
+CPU's instruction-set flags), which JAX's key leaves out, and holds at most `CACHE_BYTES`. A cache
+folder the user has configured for JAX already is left as it is.
 
 Compiled programs kept in memory are bounded twice: each kind by its own least-recently-used cache
 (`program_cache`), and all of them together by the process's memory maps. XLA's CPU backend maps
@@ -32,6 +35,7 @@ import gc
 import hashlib
 import os
 import platform
+import shutil
 import stat
 
 import jax
@@ -71,26 +75,63 @@ def machine_tag() -> str:
                           ).hexdigest()[:16]
 
 
+def trusted_ancestors(path: str) -> bool:
+    """True when nobody but this user (and root) can replace ``path``: every folder above it is
+    owned by this user or root and writable by no one else, unless sticky (as /tmp is)."""
+    folder = os.path.realpath(os.path.dirname(os.path.abspath(path)))
+    while True:
+        info = os.stat(folder)
+        if info.st_uid not in (0, os.getuid()):
+            return False
+        if info.st_mode & 0o022 and not info.st_mode & stat.S_ISVTX:
+            return False
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return True
+        folder = parent
+
+
+def _empty(folder: str) -> None:
+    for entry in os.scandir(folder):
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path)
+        else:
+            os.unlink(entry.path)
+
+
 def private_folder(path: str) -> bool:
     """Make ``path`` (and any parent it creates) a folder only this user can enter; True when it is
-    one: a real folder (not a link), owned by this user, with no access for group or others (a
-    folder of ours that is more open is closed to mode 0700). False means: do not use it."""
+    one: a real folder (not a link), owned by this user, with no access for group or others, in
+    folders nobody else can write to (`trusted_ancestors`). A folder of ours that is more open is
+    closed to mode 0700 and emptied: what others could have written there is not trusted. False
+    means: do not use it."""
     try:
         os.makedirs(path, mode=0o700, exist_ok=True)
+        if not trusted_ancestors(path):
+            return False
         info = os.lstat(path)
         if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
             return False
         if stat.S_IMODE(info.st_mode) & 0o077:
             os.chmod(path, 0o700)
+            _empty(path)
         return stat.S_IMODE(os.lstat(path).st_mode) & 0o077 == 0
     except OSError:
         return False
 
 
+#: the most the cache folder holds; the least recently used programs go first
+CACHE_BYTES = 1 << 30
+
+
 def enable_compilation_cache() -> str | None:
-    """Point JAX's persistent compilation cache at our private folder; the folder in use, or None."""
+    """Keep compiled programs between processes: point JAX's persistent compilation cache at our
+    private folder (``$SCALINGLAWS_JAX_CACHE``); the folder in use, or None (turned off, or the
+    folder is not private). The command line does this at start. A program using the package may
+    call it too; it sets JAX's cache options for the whole process (a cache folder already
+    configured for JAX is left as it is, and used)."""
     configured = jax.config.jax_compilation_cache_dir
-    if configured:  # the user's own choice stands
+    if configured:
         return configured
     root = cache_root()
     if root is None or not private_folder(root):
@@ -100,10 +141,9 @@ def enable_compilation_cache() -> str | None:
         return None
     jax.config.update("jax_compilation_cache_dir", folder)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)  # every solver, however quick to compile
+    jax.config.update("jax_compilation_cache_max_size", CACHE_BYTES)
     return folder
 
-
-CACHE_FOLDER = enable_compilation_cache()
 
 #: programs kept in memory per kind (each spec has a few; the least recently used go first)
 PROGRAMS_IN_MEMORY = 64
@@ -163,5 +203,5 @@ def program_cache(build):
     _PROGRAM_CACHES.append(cached)
     return cached
 
-__all__ = ["CACHE_FOLDER", "PROGRAMS_IN_MEMORY", "cache_root", "enable_compilation_cache", "float64", "jax", "machine_tag",
+__all__ = ["PROGRAMS_IN_MEMORY", "cache_root", "enable_compilation_cache", "float64", "jax", "machine_tag",
            "map_count", "private_folder", "program_cache", "release_programs", "release_programs_if_crowded"]

@@ -18,6 +18,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from ._jax import enable_compilation_cache
+
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Fit, forecast and plan with neural scaling laws.")
 out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -51,9 +53,26 @@ def _usage(option: str, rule: str, value) -> None:
     raise InputError(f"{option} {rule}; got {value!r}")
 
 
+def _misuse(message: str) -> None:
+    """A usage error (exit 2): an option's value outside its choices, or options that do not go together."""
+    raise _click_exceptions().UsageError(message)
+
+
+def _choose(option: str, value: str, choices) -> None:
+    if value not in choices:
+        _misuse(f"{option} must be one of {', '.join(choices)}; got {value!r}")
+
+
 def _check_format(fmt: str) -> None:
-    if fmt not in FORMATS:
-        _usage("--format", f"must be one of {', '.join(FORMATS)}", fmt)
+    _choose("--format", fmt, FORMATS)
+
+
+def _check_engine_options(loss: str, method: str) -> None:
+    from .fit.losses import LOSSES
+    from .fit.methods import METHODS
+
+    _choose("--loss", loss, tuple(LOSSES))
+    _choose("--method", method, tuple(METHODS))
 
 
 def _pairs(option: str, items: List[str], numeric: bool) -> dict:
@@ -71,6 +90,8 @@ def _pairs(option: str, items: List[str], numeric: bool) -> dict:
                     value = float(value)
                 except ValueError:
                     _usage(option, f"{key.strip()} must be a number", value)
+            if key.strip() in result:
+                _usage(option, f"gives {key.strip()} twice", item)
             result[key.strip()] = value if numeric else value.strip()
     return result
 
@@ -117,30 +138,46 @@ def fit(
     by: Optional[str] = typer.Option(None, "--by", help="fit each group of this column separately"),
     fix: List[str] = typer.Option([], "--fix", help="hold parameters: K=V,..."),
     loss: str = typer.Option("huber", "--loss", help="huber | mse | huber-mle"),
-    delta: float = typer.Option(1e-3, "--delta", help="Huber threshold on log residuals"),
+    delta: Optional[float] = typer.Option(None, "--delta", help="Huber threshold on log residuals (huber, "
+                                                                "huber-mle; default 1e-3)"),
     method: str = typer.Option("varpro", "--method", help="varpro (default) | hoffmann2022"),
     starts: Optional[int] = typer.Option(None, "--starts", help="screening grid size (default method)"),
     prune: Optional[bool] = typer.Option(None, "--prune/--no-prune", help="hoffmann2022: prune hopeless starts "
                                          "early (default) or run every start to its stop"),
     seed: Optional[int] = typer.Option(None, "--seed", help="seed for the start grid jitter and the bootstrap"),
     bootstrap: int = typer.Option(0, "--bootstrap", help="bootstrap replicates (0: none)"),
-    resample: str = typer.Option("rows", "--resample", help="rows | clusters | residuals"),
-    cluster: Optional[str] = typer.Option(None, "--cluster", help="column naming each configuration (clusters)"),
-    level: float = typer.Option(0.95, "--level", help="level of the bootstrap intervals"),
+    resample: Optional[str] = typer.Option(None, "--resample", help="with --bootstrap: rows (default) | clusters | "
+                                                                    "residuals"),
+    cluster: Optional[str] = typer.Option(None, "--cluster", help="with --resample clusters: the column naming each "
+                                                                  "configuration"),
+    level: Optional[float] = typer.Option(None, "--level", help="with --bootstrap: level of the intervals (default "
+                                                                "0.95)"),
     include_excluded: bool = typer.Option(False, "--include-excluded", help="also fit rows marked excluded"),
     out_path: Optional[Path] = typer.Option(None, "--out", help="write the fit document (JSON) here"),
     fmt: str = typer.Option("table", "--format", help="table | json"),
 ):
     """Fit a law to a table of runs."""
     _check_format(fmt)
+    _check_engine_options(loss, method)
+    if delta is not None and loss == "mse":
+        _misuse("--delta is the Huber threshold; --loss mse has none")
+    if resample is not None:
+        from .uncertainty import SCHEMES
+
+        _choose("--resample", resample, SCHEMES)
+    if not bootstrap:
+        given = [o for o, v in (("--resample", resample), ("--cluster", cluster), ("--level", level)) if v is not None]
+        if given:
+            _misuse(f"{', '.join(given)} {'applies' if len(given) == 1 else 'apply'} to a bootstrap; add --bootstrap N")
     from . import fit as fit_law
     from .data import Runs, load_runs
     from .laws import get_law
 
     runs = load_runs(data)
     options = dict(x=_pairs("--x", x, numeric=False), y=y, where=where, include_excluded=include_excluded,
-                   fix=_pairs("--fix", fix, numeric=True), loss=loss, delta=delta, method=method, starts=starts,
-                   rng=seed, prune=prune, bootstrap=bootstrap, resample=resample, cluster=cluster, level=level)
+                   fix=_pairs("--fix", fix, numeric=True), loss=loss, delta=1e-3 if delta is None else delta,
+                   method=method, starts=starts, rng=seed, prune=prune, bootstrap=bootstrap,
+                   resample=resample or "rows", cluster=cluster, level=0.95 if level is None else level)
     if law != "auto":
         get_law(law)
     with _spinner(f"fitting {law} ({method})"):
@@ -259,7 +296,7 @@ def predict(
     from .data import read_runs
 
     if bool(at) == (points is not None):
-        _usage("predict", "takes exactly one of --at or --points", {"--at": at, "--points": str(points)})
+        _misuse(f"predict takes exactly one of --at or --points; got {'both' if at else 'neither'}")
     result = _load_fit(fit_path)
     if points is not None:
         table = read_runs(points).table
@@ -313,7 +350,8 @@ def backtest(
                                                "growing cut-offs)"),
     along: Optional[str] = typer.Option(None, "--along", help="backtest along training curves of this column"),
     by: Optional[str] = typer.Option(None, "--by", help="with --along: the column naming each curve"),
-    train_fraction: float = typer.Option(0.5, "--train-fraction", help="with --along: the share of each curve to fit"),
+    train_fraction: Optional[float] = typer.Option(None, "--train-fraction", help="with --along: the share of each "
+                                                                                  "curve to fit (default 0.5)"),
     interval: Optional[float] = typer.Option(None, "--interval", help="also score coverage of intervals at this level"),
     x: List[str] = typer.Option([], "--x", help="map a law input to a column: VAR=COLUMN (repeatable)"),
     y: Optional[str] = typer.Option(None, "--y", help="target column"),
@@ -324,13 +362,18 @@ def backtest(
 ):
     """Fit on the earlier runs (--train-where, or --along a curve); score the forecasts of the rest."""
     _check_format(fmt)
+    _check_engine_options(loss, method)
+    if along is None:
+        given = [o for o, v in (("--by", by), ("--train-fraction", train_fraction)) if v is not None]
+        if given:
+            _misuse(f"{', '.join(given)} {'applies' if len(given) == 1 else 'apply'} to a backtest --along a curve")
     from .data import load_runs
     from .evaluate import backtest as run_backtest
 
     where = None if not train_where else train_where[0] if len(train_where) == 1 else train_where
     with _spinner(f"backtesting {law}"):
         result = run_backtest(law, load_runs(data), train_where=where, along=along, by=by,
-                              train_fraction=train_fraction, interval=interval, x=_pairs("--x", x, numeric=False),
+                              train_fraction=0.5 if train_fraction is None else train_fraction, interval=interval, x=_pairs("--x", x, numeric=False),
                               y=y, loss=loss, method=method, include_excluded=include_excluded)
     results = result if isinstance(result, tuple) else (result,)
     if fmt == "json":
@@ -370,7 +413,7 @@ def plan(
     if not budgets:
         _usage("--compute", "must list at least one budget in FLOP, e.g. 1e24", compute)
     if (fit_path is None) == (law is None):
-        _usage("plan", "takes exactly one of FIT.json or --law", {"FIT.json": str(fit_path), "--law": law})
+        _misuse(f"plan takes exactly one of FIT.json or --law; got {'neither' if fit_path is None else 'both'}")
     source = _load_fit(fit_path) if fit_path is not None else law
     plans = compute_optimal(source, budgets, params=_pairs("--params", params, numeric=True) if law else None)
     if fmt == "json":
@@ -453,6 +496,7 @@ def run(argv: List[str] | None = None) -> int:
     raises, with its traceback.
     """
     exceptions = _click_exceptions()
+    enable_compilation_cache()  # the command line owns its process: programs are kept between commands
     try:
         code = typer.main.get_command(app).main(args=argv, prog_name="scalinglaws", standalone_mode=False)
     except exceptions.UsageError as exc:

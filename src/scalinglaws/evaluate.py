@@ -134,7 +134,7 @@ def _fit_and_test(name, runs, train_where, interval, fit_options):
             raise
         # the point fit may stand where too few bootstrap replicates converged: scored, without an interval
         result = fit(name, runs, where=train_where, **{**options, "bootstrap": 0})
-    test = design(runs, result.law, x=fit_options.get("x"), y=fit_options.get("y"), where=f"~({train_where})",
+    test = design(runs, result.law, x=fit_options.get("x"), y=fit_options.get("y"), where=train_where, outside=True,
                   include_excluded=fit_options.get("include_excluded", False), n_free=0)
     return result, test
 
@@ -180,7 +180,8 @@ def backtest(laws: str | Sequence[str], runs, *, train_where: str | Sequence[str
         return tuple(backtest(names, runs, train_where=w, interval=interval, **fit_options) for w in train_where)
     if not train_where.strip():
         raise InputError("--train-where must be a condition on columns, e.g. \"C < 1e21\"")
-    if not select_rows(runs, f"~({train_where})", fit_options.get("include_excluded", False))[0].size:
+    select_rows(runs, train_where, True, option="--train-where")  # a condition that cannot be evaluated: named as given
+    if not select_rows(runs, train_where, fit_options.get("include_excluded", False), outside=True)[0].size:
         raise InputError(f"--train-where `{train_where}` leaves no runs to test on")
     forecasts, n_train, n_test = _Forecasts(names), 0, 0
     for name in names:
@@ -200,24 +201,31 @@ def _along_curves(names, runs: Runs, along: str, by: str | None, fraction: float
         raise InputError(f"--train-fraction must lie strictly between 0 and 1; got {fraction!r}")
     groups = [runs.table] if by is None else [t for _, t in runs.table.groupby(by, sort=True)]
     forecasts, n_train, n_test, skipped = _Forecasts(names), 0, 0, 0
+    not_fitted = []  # why groups with held-out checkpoints could not be fitted
     for table in groups:
         sub = Runs(table.reset_index(drop=True), source=runs.source, excluded=runs.excluded, y=runs.y)
         cut = fraction * float(np.nanmax(sub.table[along].to_numpy(dtype=np.float64)))
         train_where = f"`{along}` <= {cut!r}"
-        held = select_rows(sub, f"~({train_where})", fit_options.get("include_excluded", False))[0]
+        held = select_rows(sub, train_where, fit_options.get("include_excluded", False), outside=True)[0]
         if not held.size:
             skipped += 1
             continue
         try:
             fitted = [_fit_and_test(name, sub, train_where, interval, fit_options) for name in names]
-        except ScalingLawsError:  # too few checkpoints before the cut, or no law could fit this group
+        except ScalingLawsError as exc:  # too few checkpoints before the cut, or no law could fit this group
             skipped += 1
+            not_fitted.append(str(exc))
             continue
         for name, (result, test) in zip(names, fitted):
             forecasts.add(name, result, test.x, test.y, interval)
         n_train, n_test = n_train + fitted[0][0].n_points, n_test + int(fitted[0][1].y.size)
     if not n_test:
-        raise InputError(f"--along {along}: no group has checkpoints beyond {fraction:g} of its last `{along}`")
+        if not not_fitted:
+            raise InputError(f"--along {along}: no group has checkpoints beyond {fraction:g} of its last `{along}`")
+        rest = len(groups) - len(not_fitted)
+        raise InputError(f"--along {along}: no group could be backtested: {len(not_fitted)} of {len(groups)} could "
+                         f"not be fitted on their first {fraction:g} of `{along}` (the first: {not_fitted[0]})"
+                         + (f"; {rest} have no checkpoints beyond it" if rest else ""))
     split = f"first {fraction:g} of `{along}` in each " + (f"`{by}` group" if by else "run") + \
         f" ({len(groups) - skipped} of {len(groups)} groups scored)"
     return Backtest(train_where=split, n_train=n_train, n_test=n_test, scores=forecasts.scores(), interval=interval)

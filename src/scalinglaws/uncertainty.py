@@ -14,8 +14,8 @@ the replicates (5%, at least 10) is also refitted from independent starts (the m
 distinct candidates: screened grid points from separate neighbourhoods, or the published grid
 points of ``hoffmann2022``); if any of them finds a better optimum than the warm start, every
 replicate is refitted from those starts too and keeps its best. ``n_failed`` counts replicates
-whose best start did not converge: they are left out, and when fewer than half of the
-replicates (or fewer than `MIN_CONVERGED`) converged the bootstrap refuses to report anything.
+whose best start did not converge: they are left out, and when too few converged (fewer than
+80%, or than 10: `too_few_converged`) the bootstrap refuses to report anything.
 """
 
 from __future__ import annotations
@@ -26,12 +26,13 @@ from ._jax import float64
 from .errors import FitError, InputError
 from .fit.api import Problem, fitted_at
 from .fit.methods import solve_replicates
-from .fit.records import MIN_CONVERGED, Bootstrap
+from .fit.records import Bootstrap, too_few_converged
 from .fit.result import FitResult
 from .fit._newton import CONVERGED
 
 SCHEMES = ("rows", "clusters", "residuals")
 GUARD_STARTS = 4  # independent starts per guarded replicate
+SAME_OPTIMUM = 1e-9  # objectives closer than this (relative) are one optimum
 
 
 @float64
@@ -56,16 +57,15 @@ def bootstrap(problem: Problem, result: FitResult, starts: np.ndarray, replicate
     theta_all, f_all, status_all = solve_replicates(spec, data, lanes_start, lanes_w, lanes_y)
     theta_r, f_r, status = theta_all[:replicates], f_all[:replicates], status_all[:replicates]
     f_cold = f_all[replicates:].reshape(len(guarded), len(cold)).min(axis=1)
-    beaten = int(np.sum(f_cold < f_r[guarded] - 1e-9 * np.abs(f_r[guarded])))
+    beaten = int(np.sum(f_cold < f_r[guarded] - SAME_OPTIMUM * np.abs(f_r[guarded])))
     if beaten:
         theta_r, f_r, status = _multistart_all(problem, cold, w, log_y_star, guarded, (theta_r, f_r, status),
                                                (theta_all, f_all, status_all))
     ok = status == CONVERGED
     n_ok = int(ok.sum())
-    if n_ok < max(MIN_CONVERGED, -(-replicates // 2)):
-        raise FitError(f"bootstrap: only {n_ok} of {replicates} replicates converged ({replicates - n_ok} did not); "
-                       f"too few to support a standard error or an interval (at least half, and {MIN_CONVERGED}, "
-                       "must converge)")
+    too_few = too_few_converged(n_ok, replicates)
+    if too_few:
+        raise FitError(f"bootstrap: {too_few}")
     params = {n: tuple(float(v) for v in theta_r[ok, i]) for i, n in enumerate(spec.free)}
     params.update({n: (v,) * n_ok for n, v in result.params.items() if n in spec.fixed})
     params = {n: params[n] for n in spec.law.param_names}
@@ -96,8 +96,15 @@ def _multistart_all(problem, cold, w, log_y_star, guarded, warm, first):
         lane_theta[rest, 1:] = th.reshape(rest.size, len(cold), k)
         lane_f[rest, 1:] = fc.reshape(rest.size, len(cold))
         lane_status[rest, 1:] = sc.reshape(rest.size, len(cold))
-    pick = np.argmin(np.where(np.isfinite(lane_f), lane_f, np.inf), axis=1)
+    finite_f = np.where(np.isfinite(lane_f), lane_f, np.inf)
+    pick = np.argmin(finite_f, axis=1)
     rows = np.arange(replicates)
+    # a converged lane as good as the best (within the guard's tolerance) is preferred to an unconverged one
+    converged_f = np.where(lane_status == CONVERGED, finite_f, np.inf)
+    pick_converged = np.argmin(converged_f, axis=1)
+    best = finite_f[rows, pick]
+    as_good = converged_f[rows, pick_converged] <= best + SAME_OPTIMUM * np.abs(best)
+    pick = np.where(as_good, pick_converged, pick)
     return lane_theta[rows, pick], lane_f[rows, pick], lane_status[rows, pick]
 
 

@@ -148,8 +148,11 @@ def numeric_column(table: pd.DataFrame, column: str, rows: np.ndarray, *, positi
     return values
 
 
-def select_rows(runs: Runs, where: str | None, include_excluded: bool) -> tuple[np.ndarray, int]:
-    """Positions of rows used for fitting, and how many were left out as excluded."""
+def select_rows(runs: Runs, where: str | None, include_excluded: bool, *, outside: bool = False,
+                option: str = "--where") -> tuple[np.ndarray, int]:
+    """Positions of rows used for fitting, and how many were left out as excluded. ``outside``:
+    the rows where ``where`` is false instead (a backtest's held-out runs); ``option`` names the
+    condition in errors."""
     keep = np.ones(len(runs), dtype=bool)
     n_excluded = 0
     if runs.excluded is not None and not include_excluded:
@@ -160,20 +163,21 @@ def select_rows(runs: Runs, where: str | None, include_excluded: bool) -> tuple[
         try:
             mask = runs.table.eval(where)
         except Exception as exc:  # pandas raises many kinds; the user sees one line
-            raise InputError(f"--where `{where}` could not be evaluated: {exc}") from None
+            raise InputError(f"{option} `{where}` could not be evaluated: {exc}") from None
         if not (isinstance(mask, pd.Series) and mask.dtype == bool):
-            raise InputError(f"--where `{where}` must be a true/false condition on columns (e.g. \"C < 1e21\")")
-        keep &= mask.to_numpy()
+            raise InputError(f"{option} `{where}` must be a true/false condition on columns (e.g. \"C < 1e21\")")
+        keep &= ~mask.to_numpy() if outside else mask.to_numpy()
     return np.flatnonzero(keep), n_excluded
 
 
 def design(runs, law, *, x: Mapping[str, str] | None = None, y: str | None = None, where: str | None = None,
-           include_excluded: bool = False, n_free: int | None = None) -> Design:
-    """Validate ``runs`` for ``law`` and return the selected inputs and target."""
+           include_excluded: bool = False, n_free: int | None = None, outside: bool = False) -> Design:
+    """Validate ``runs`` for ``law`` and return the selected inputs and target (``outside``: of the
+    rows where ``where`` is false)."""
     runs = Runs.coerce(runs)
     columns = resolve_columns(runs, law.inputs, x, law.name)
     y_column = resolve_target(runs, y)
-    rows, n_excluded = select_rows(runs, where, include_excluded)
+    rows, n_excluded = select_rows(runs, where, include_excluded, outside=outside)
     need = (n_free if n_free is not None else len(law.params)) + 1
     if len(rows) < need:
         raise InputError(

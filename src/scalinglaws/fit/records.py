@@ -22,8 +22,8 @@ class Bootstrap:
     """Replicate parameter values and the summaries derived from them.
 
     Only converged replicates are kept in ``params``; ``n_failed`` counts the others. A record
-    with fewer than `MIN_CONVERGED` converged replicates is never made (see
-    `scalinglaws.uncertainty`), so ``se`` and ``ci`` are always defined.
+    with too few converged replicates (`too_few_converged`) is never made, so ``se`` and ``ci``
+    are always defined.
     """
 
     scheme: str
@@ -36,10 +36,9 @@ class Bootstrap:
     residuals: tuple[float, ...] = ()  # log residuals of the full-data fit (run-to-run noise)
 
     def __post_init__(self):
-        n = len(next(iter(self.params.values()), ()))
-        if n < MIN_CONVERGED:
-            raise FitError(f"bootstrap: {n} of {self.n_replicates} replicates converged ({self.n_failed} did not); "
-                           f"at least {MIN_CONVERGED} are needed for a standard error or an interval")
+        problem = too_few_converged(len(next(iter(self.params.values()), ())), self.n_replicates)
+        if problem:
+            raise FitError(f"bootstrap: {problem}")
 
     def values(self) -> dict[str, np.ndarray]:
         return {k: np.asarray(v) for k, v in self.params.items()}
@@ -95,6 +94,18 @@ class Bootstrap:
 
 
 MIN_CONVERGED = 10  # converged replicates needed before a bootstrap reports anything
+CONVERGED_SHARE = 0.8  # and the share of its replicates that must have converged
+
+
+def too_few_converged(converged: int, replicates: int) -> str | None:
+    """Why ``converged`` of ``replicates`` cannot support a standard error or an interval, or None.
+    The replicates left out are not a random part of the distribution (a resample that fails is an
+    unusual one), so with many of them missing its tails are unknown."""
+    if converged >= max(MIN_CONVERGED, CONVERGED_SHARE * replicates):
+        return None
+    return (f"only {converged} of {replicates} replicates converged ({replicates - converged} did not); too few to "
+            f"support a standard error or an interval (at least {CONVERGED_SHARE:.0%}, and {MIN_CONVERGED}, must "
+            "converge)")
 
 
 def _check_level(option: str, level) -> None:
@@ -152,4 +163,4 @@ def _json(v: float):
     return v if math.isfinite(v) else "inf"
 
 
-__all__ = ["MIN_CONVERGED", "Bootstrap", "CandidateScore", "Selection"]
+__all__ = ["CONVERGED_SHARE", "MIN_CONVERGED", "Bootstrap", "too_few_converged", "CandidateScore", "Selection"]

@@ -10,7 +10,7 @@ import pandas as pd
 
 from ..errors import FitError, InputError
 from ..laws import Law, get_law
-from .records import Bootstrap, Selection
+from .records import Bootstrap, Selection, too_few_converged
 
 
 @dataclass(frozen=True)
@@ -108,16 +108,23 @@ class FitResult:
                 values[name] = x[column]
             else:
                 raise InputError(f"prediction points need input `{name}` (column `{column}`) of law {self.law.name}")
-        try:
-            arrays = {k: np.atleast_1d(np.asarray(v, dtype=np.float64)) for k, v in values.items()}
-        except (TypeError, ValueError):
-            raise InputError(f"prediction inputs of law {self.law.name} must be numbers") from None
-        for name, v in arrays.items():
-            if not np.all(np.isfinite(v)):
-                raise InputError(f"prediction input `{name}` must be finite; got {float(v[~np.isfinite(v)][0])!r}")
-            if name in self.law.log_inputs and not np.all(v > 0):
-                raise InputError(f"prediction input `{name}` must be positive (law {self.law.name} takes powers of "
-                                 f"{name}); got {float(v[~(v > 0)][0])!r}")
+        arrays = {}
+        for name, v in values.items():
+            where = f"prediction input `{name}` (column `{self.columns.get(name, name)}`)"
+            raw = np.atleast_1d(np.asarray(v, dtype=object))
+            numbers = np.atleast_1d(pd.to_numeric(pd.Series(raw.ravel()), errors="coerce").to_numpy(dtype=np.float64))
+            for rule, bad in (
+                ("must be a number", np.isnan(numbers) & ~pd.isna(pd.Series(raw.ravel())).to_numpy()),
+                ("must be finite", ~np.isfinite(numbers)),
+                (f"must be positive (law {self.law.name} takes powers of {name})",
+                 ~(numbers > 0) if name in self.law.log_inputs else np.zeros(numbers.size, dtype=bool)),
+            ):
+                if bad.any():
+                    i = int(np.argmax(bad))
+                    shown = raw.ravel()[i]
+                    shown = float(shown) if isinstance(shown, (int, float, np.number)) else shown
+                    raise InputError(f"{where} {rule}; point {i + 1} has {shown!r}")
+            arrays[name] = numbers.reshape(raw.shape)
         return arrays
 
     def summary(self) -> dict:
@@ -204,8 +211,10 @@ class FitResult:
             )
         except InputError:
             raise
-        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
-            raise InputError(f"not a fit document: {type(exc).__name__}: {exc}") from None
+        except KeyError as exc:
+            raise InputError(f"not a fit document: it has no field {exc.args[0]!r} where one is needed") from None
+        except (TypeError, ValueError, IndexError, AttributeError) as exc:
+            raise InputError(f"not a fit document: a field has the wrong kind of value ({exc})") from None
 
 
 def _document_bootstrap(law: Law, d: Mapping[str, Any]) -> Bootstrap:
@@ -218,9 +227,9 @@ def _document_bootstrap(law: Law, d: Mapping[str, Any]) -> Bootstrap:
     if n != {int(d["n_replicates"]) - int(d["n_failed"])}:
         raise InputError("fit document bootstrap holds replicate lists of other lengths than it says converged")
     converged = n.pop()
-    if converged < max(10, -(-int(d["n_replicates"]) // 2)):
-        raise InputError(f"fit document bootstrap has {converged} converged replicates of {d['n_replicates']}; "
-                         "at least half, and 10, are needed")
+    problem = too_few_converged(converged, int(d["n_replicates"]))
+    if problem:
+        raise InputError(f"fit document bootstrap: {problem}")
     for k in range(converged):
         law.checked_params({name: v[k] for name, v in values.items()}, "fit document bootstrap replicate")
     return Bootstrap.from_dict(d)

@@ -147,7 +147,9 @@ class Law:
         return params
 
     def __call__(self, params: Mapping[str, Any], x: Mapping[str, Any]):
-        """Evaluate the law (JAX arrays in, JAX array out)."""
+        """Evaluate the law (JAX arrays in, JAX array out), in the precision of its inputs and of
+        the caller's JAX setting: with NumPy float64 inputs outside ``jax.enable_x64`` JAX computes
+        in float32. For numbers, use `predict` (float64 always); this is the traceable form."""
         return self.fn(params, x)
 
     @float64
