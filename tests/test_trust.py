@@ -274,6 +274,16 @@ def test_one_distinct_model_size_cannot_identify_the_model_size_term(grid):
     assert fixed.params["beta"] == pytest.approx(0.37, rel=1e-6)
 
 
+def test_two_distinct_model_sizes_name_every_parameter_of_the_dependence():
+    """With N at two values, E + A N^-alpha takes two values for three parameters: one dependence,
+    in which E takes part as much as A and alpha (fixing any one of them resolves it)."""
+    N, D = np.meshgrid([1e8, 1e9], np.geomspace(1e9, 1e12, 12))
+    table = pd.DataFrame({"N": N.ravel(), "D": D.ravel()})
+    table["loss"] = 1.8 + 400 * table["N"] ** -0.34 + 2000 * table["D"] ** -0.37
+    with pytest.raises(sl.InputError, match=r"takes 2 distinct value.*parameters E, A, alpha of .* hold 1 of them"):
+        sl.fit("chinchilla", table)
+
+
 def test_three_configurations_cannot_fit_five_parameters():
     table = pd.DataFrame({"N": np.repeat([1e8, 1e9, 1e10], 10), "D": np.repeat([1e9, 1e10, 1e11], 10)})
     table["loss"] = 1.8 + 400 * table["N"] ** -0.34 + 2000 * table["D"] ** -0.37

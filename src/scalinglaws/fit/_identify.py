@@ -25,6 +25,7 @@ from ._problem import Data, Spec, residuals
 FEW_VALUES = 2  # an input with at most this many distinct values gets the Jacobian test
 PROBES = 3  # points of the start ranges the Jacobian is tested at
 RANK_RTOL = 1e-9  # a singular value below this fraction of the largest (columns normalised) is zero
+NULL_TOL = 1e-6  # a parameter whose share of a dependence (unit null vector) is above this is in it
 
 
 def check_identifiable(spec: Spec, data: Data, dm: Design, w: np.ndarray) -> None:
@@ -69,7 +70,7 @@ def _tied_parameters(spec: Spec, data: Data) -> tuple[list[str], int]:
         dead = norms == 0.0  # a parameter with no effect at all
         _, s, vt = np.linalg.svd(Jk / np.where(dead, 1.0, norms), full_matrices=False)
         null = vt[s <= RANK_RTOL * s[0]]  # an orthonormal basis of the dependences
-        involved = dead | (np.linalg.norm(null, axis=0) > 0.1)
+        involved = dead | (np.linalg.norm(null, axis=0) > NULL_TOL)
         tied = involved if tied is None else tied & involved
         excess = min(excess, len(null))
         if not tied.any() or not excess:
