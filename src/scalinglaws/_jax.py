@@ -154,6 +154,17 @@ MAPS_SHARE = 0.5
 _PROGRAM_CACHES: list = []
 
 
+def padded_size(n: int) -> int:
+    """The size ``n`` values are padded to before a compiled call: 16, then four sizes per octave
+    (..., 128, 160, 192, 224, 256, ...), so that calls of nearby sizes (backtest folds, groups of a
+    table, prediction points) share one program and a process holds few of them."""
+    if n <= 16:
+        return 16
+    octave = 1 << (int(n - 1).bit_length() - 1)
+    step = octave // 4
+    return octave + -(-(n - octave) // step) * step
+
+
 @functools.lru_cache(maxsize=None)
 def max_map_count() -> int | None:
     """Linux's per-process allowance of memory maps; None where there is none to read."""
@@ -204,4 +215,4 @@ def program_cache(build):
     return cached
 
 __all__ = ["PROGRAMS_IN_MEMORY", "cache_root", "enable_compilation_cache", "float64", "jax", "machine_tag",
-           "map_count", "private_folder", "program_cache", "release_programs", "release_programs_if_crowded"]
+           "map_count", "padded_size", "private_folder", "program_cache", "release_programs", "release_programs_if_crowded"]

@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._jax import program_cache
+from .._jax import padded_size, program_cache
 from ..laws import Law
 from ..laws._transforms import from_unconstrained, to_unconstrained
 from .losses import Loss, get_loss, huber_log_normaliser
@@ -51,21 +51,10 @@ class Data(NamedTuple):
     w: jax.Array  # (n,) weights of the points: ones, or resampling counts of a bootstrap replicate
 
 
-def padded_size(n: int) -> int:
-    """The problem size ``n`` points are padded to: 16, then four sizes per octave (..., 128, 160, 192, 224, 256, ...).
-
-    Padding points carry weight 0, so they change no objective; fits of nearby sizes (backtest
-    folds, groups of a table, other datasets) then share one compiled solver.
-    """
-    if n <= 16:
-        return 16
-    octave = 1 << (int(n - 1).bit_length() - 1)
-    step = octave // 4
-    return octave + -(-(n - octave) // step) * step
-
-
 def make_data(spec: Spec, x: dict, y: np.ndarray, fixed: dict, delta: float, w: np.ndarray | None = None) -> Data:
-    """The traced problem data, padded to `padded_size` with zero-weight copies of the last point."""
+    """The traced problem data, padded to `padded_size` with zero-weight copies of the last point
+    (padding points carry weight 0, so they change no objective; fits of nearby sizes then share one
+    compiled solver)."""
     y = np.asarray(y, dtype=np.float64)
     n = y.size
     pad = padded_size(n) - n

@@ -8,7 +8,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from .._jax import float64, jax, program_cache
+from .._jax import float64, jax, padded_size, program_cache
 from ..errors import InputError
 from ._transforms import transform_kind
 
@@ -154,10 +154,20 @@ class Law:
 
     @float64
     def predict(self, params: Mapping[str, float], x: Mapping[str, Any]) -> np.ndarray:
-        """Evaluate the law on NumPy inputs (one compiled call), returning a float64 NumPy array."""
+        """Evaluate the law on NumPy inputs (one compiled call), returning a float64 NumPy array of
+        their broadcast shape. The law is elementwise: parameters and inputs are broadcast, flattened
+        and padded to `padded_size`, so calls of any shape share a few compiled programs."""
         p = {k: np.asarray(params[k], dtype=np.float64) for k in self.param_names}
         xs = {k: np.asarray(x[k], dtype=np.float64) for k in self.inputs}
-        return np.asarray(_compiled(self.fn)(p, xs), dtype=np.float64)
+        shape = np.broadcast_shapes(*(v.shape for v in (*p.values(), *xs.values())))
+        n = math.prod(shape)
+
+        def flat(v):
+            v = np.broadcast_to(v, shape).ravel()
+            return np.concatenate([v, np.full(padded_size(n) - n, v[-1] if n else 1.0)])
+
+        values = _compiled(self.fn)({k: flat(v) for k, v in p.items()}, {k: flat(v) for k, v in xs.items()})
+        return np.asarray(values, dtype=np.float64)[:n].reshape(shape)
 
     def describe(self) -> dict:
         """Plain JSON-safe description (what ``scalinglaws laws`` prints)."""
