@@ -5,7 +5,8 @@ import tempfile
 # The suite keeps its compiled programs as the command line does, in JAX's persistent cache, in a
 # folder of its own that starts empty (a cold cache, as on a fresh machine) and is shared by the
 # pytest-xdist workers and the subprocesses that tests start, so each program compiles once.
-if "SCALINGLAWS_TEST_JAX_CACHE" not in os.environ:  # the first process of the run (workers inherit it)
+_MADE_HERE = "SCALINGLAWS_TEST_JAX_CACHE" not in os.environ  # the first process of the run (workers inherit it)
+if _MADE_HERE:
     os.environ["SCALINGLAWS_TEST_JAX_CACHE"] = tempfile.mkdtemp(prefix="scalinglaws-test-jax-")
 os.environ["SCALINGLAWS_JAX_CACHE"] = os.environ["SCALINGLAWS_TEST_JAX_CACHE"]
 os.environ.pop("JAX_COMPILATION_CACHE_DIR", None)
@@ -21,7 +22,7 @@ assert sl.enable_compilation_cache()
 
 
 def pytest_sessionfinish(session):
-    if not hasattr(session.config, "workerinput"):  # the first process, once the workers are done
+    if _MADE_HERE and not hasattr(session.config, "workerinput"):  # the folder this run made, once the workers are done
         shutil.rmtree(os.environ["SCALINGLAWS_TEST_JAX_CACHE"], ignore_errors=True)
 
 

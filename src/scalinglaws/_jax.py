@@ -14,8 +14,8 @@ an entry that cannot be read is compiled anew.
 Importing the package leaves JAX's cache options alone; the command line turns the cache on
 (`enable_compilation_cache`), and so may a program that uses the package. The folder
 (``$SCALINGLAWS_JAX_CACHE``, default ``~/.cache/scalinglaws/jax``; ``0`` or empty turns the cache
-off) is made private to the user (mode 0700) and used only when this user owns it and nobody else
-can replace it; a folder of ours found open is emptied. It has one subfolder per processor (the
+off) is made private to the user (mode 0700) and used only when this user owns it, nobody else can
+write to it and nobody else can replace it; JAX is given its real path. It has one subfolder per processor (the
 CPU's instruction-set flags), which JAX's key leaves out, and holds at most `CACHE_BYTES`. A cache
 folder the user has configured for JAX already is left as it is.
 
@@ -35,7 +35,6 @@ import gc
 import hashlib
 import os
 import platform
-import shutil
 import stat
 
 import jax
@@ -75,13 +74,14 @@ def machine_tag() -> str:
                           ).hexdigest()[:16]
 
 
-def trusted_ancestors(path: str) -> bool:
-    """True when nobody but this user (and root) can replace ``path``: every folder above it is
-    owned by this user or root and writable by no one else, unless sticky (as /tmp is)."""
-    folder = os.path.realpath(os.path.dirname(os.path.abspath(path)))
+def trusted_ancestors(real: str) -> bool:
+    """True when nobody but this user (and root) can replace ``real`` (an absolute path without
+    links): every folder above it is owned by this user or root and writable by no one else,
+    unless sticky (as /tmp is)."""
+    folder = os.path.dirname(real)
     while True:
-        info = os.stat(folder)
-        if info.st_uid not in (0, os.getuid()):
+        info = os.lstat(folder)
+        if not stat.S_ISDIR(info.st_mode) or info.st_uid not in (0, os.getuid()):
             return False
         if info.st_mode & 0o022 and not info.st_mode & stat.S_ISVTX:
             return False
@@ -91,33 +91,33 @@ def trusted_ancestors(path: str) -> bool:
         folder = parent
 
 
-def _empty(folder: str) -> None:
-    for entry in os.scandir(folder):
-        if entry.is_dir(follow_symlinks=False):
-            shutil.rmtree(entry.path)
-        else:
-            os.unlink(entry.path)
+def private_folder(path: str) -> str | None:
+    """``path`` as a folder only this user can enter: its real absolute path (links and ``..``
+    resolved as the kernel would), or None: do not use it.
 
-
-def private_folder(path: str) -> bool:
-    """Make ``path`` (and any parent it creates) a folder only this user can enter; True when it is
-    one: a real folder (not a link), owned by this user, with no access for group or others, in
-    folders nobody else can write to (`trusted_ancestors`). A folder of ours that is more open is
-    closed to mode 0700 and emptied: what others could have written there is not trusted. False
-    means: do not use it."""
+    Missing folders are created with mode 0700. The folder is used only when it is a real folder
+    (not a link) owned by this user, with no write access for group or others, in folders nobody
+    else can write to (`trusted_ancestors`); one that others could write to is not used (and
+    nothing in it is touched); one they can only read is closed to 0700."""
     try:
-        os.makedirs(path, mode=0o700, exist_ok=True)
-        if not trusted_ancestors(path):
-            return False
-        info = os.lstat(path)
-        if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
-            return False
+        real = os.path.realpath(os.path.expanduser(path))
+        missing = []
+        folder = real
+        while not os.path.lexists(folder):
+            missing.append(folder)
+            folder = os.path.dirname(folder)
+        for folder in reversed(missing):
+            os.mkdir(folder, 0o700)
+        if os.path.realpath(real) != real or not trusted_ancestors(real):
+            return None
+        info = os.lstat(real)
+        if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o022:
+            return None
         if stat.S_IMODE(info.st_mode) & 0o077:
-            os.chmod(path, 0o700)
-            _empty(path)
-        return stat.S_IMODE(os.lstat(path).st_mode) & 0o077 == 0
+            os.chmod(real, 0o700)
+        return real
     except OSError:
-        return False
+        return None
 
 
 #: the most the cache folder holds; the least recently used programs go first
@@ -134,10 +134,9 @@ def enable_compilation_cache() -> str | None:
     if configured:
         return configured
     root = cache_root()
-    if root is None or not private_folder(root):
-        return None
-    folder = os.path.join(root, machine_tag())
-    if not private_folder(folder):
+    root = None if root is None else private_folder(root)
+    folder = None if root is None else private_folder(os.path.join(root, machine_tag()))
+    if folder is None:
         return None
     jax.config.update("jax_compilation_cache_dir", folder)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)  # every solver, however quick to compile
@@ -191,13 +190,39 @@ def release_programs() -> None:
     gc.collect()  # a jitted function in a reference cycle holds its executables until collected
 
 
+#: after a release, the next waits until the process holds this much more of its allowance (so
+#: maps held elsewhere in the process, which a release cannot free, never make it release at every build)
+RELEASE_GAIN = 0.25
+
+compiled_since_look = 0  # programs XLA compiled since `release_programs_if_crowded` last looked
+_floor = 0  # maps held just after the last release
+
+
+def _count_compiles(event: str, duration: float, **kwargs) -> None:
+    global compiled_since_look
+    if event == "/jax/core/compile/backend_compile_duration":
+        compiled_since_look += 1
+
+
+jax.monitoring.register_event_duration_secs_listener(_count_compiles)
+
+
 def release_programs_if_crowded() -> bool:
-    """`release_programs` when the process holds more than `MAPS_SHARE` of its memory-map
-    allowance; True when it did."""
+    """`release_programs` when the process holds more than `MAPS_SHARE` of its memory-map allowance
+    (and `RELEASE_GAIN` of it more than just after the last release); True when it did. It looks
+    (reads /proc/self/maps) only when XLA has compiled something since it last looked, so it is
+    cheap to call before every fit."""
+    global compiled_since_look, _floor
+    if not compiled_since_look:
+        return False
+    compiled_since_look = 0
     allowance, held = max_map_count(), map_count()
-    if allowance is None or held is None or held <= MAPS_SHARE * allowance:
+    if allowance is None or held is None:
+        return False
+    if held <= min(max(MAPS_SHARE * allowance, _floor + RELEASE_GAIN * allowance), 0.9 * allowance):
         return False
     release_programs()
+    _floor = map_count() or 0
     return True
 
 

@@ -10,7 +10,7 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
-from .._jax import float64
+from .._jax import float64, release_programs_if_crowded
 from ..data import Runs, design
 from ..data.runs import Design
 from ..errors import FitError, InputError
@@ -46,6 +46,7 @@ def prepare(law: str | Law, runs, *, x: Mapping[str, str] | None = None, y: str 
             where: str | None = None, include_excluded: bool = False, fix: Mapping[str, float] | None = None,
             loss: str = "huber", delta: float = 1e-3, weights: str | None = None) -> Problem:
     """Validate everything the fit depends on, once; raises `InputError` naming what is wrong."""
+    release_programs_if_crowded()  # each fit may compile for new sizes: make room first if the process is crowded
     law = get_law(law)
     loss_spec = get_loss(loss)
     runs = Runs.coerce(runs)
