@@ -239,7 +239,9 @@ OPTION_CASES = [
     Case("delta-nan", [*BUNDLED, "--delta", "nan"], (1, 2)),
     Case("starts-zero", [*BUNDLED, "--starts", "0"], (1,)),
     Case("starts-negative", [*BUNDLED, "--starts", "-3"], (1,)),
-    Case("starts-unused-by-hoffmann", [*BUNDLED, "--method", "hoffmann2022", "--starts", "10"], (1,)),
+    Case("starts-unused-by-hoffmann", [*BUNDLED, "--method", "hoffmann2022", "--starts", "10"], (2,)),
+    Case("prune-unused-by-varpro", [*BUNDLED, "--no-prune"], (2,)),
+    Case("cluster-with-rows-resample", [*BUNDLED, "--bootstrap", "20", "--resample", "rows", "--cluster", "N"], (2,)),
     Case("bootstrap-negative", [*BUNDLED, "--bootstrap", "-1"], (1,)),
     Case("bootstrap-too-few", [*BUNDLED, "--bootstrap", "3"], (1,)),
     Case("level-2", [*BUNDLED, "--level", "2"], (2,)),  # without --bootstrap, a level is refused first

@@ -165,6 +165,12 @@ def fit(
         from .uncertainty import SCHEMES
 
         _choose("--resample", resample, SCHEMES)
+    if cluster is not None and resample != "clusters":
+        _misuse("--cluster names the configurations a --resample clusters bootstrap draws; add --resample clusters")
+    if prune is not None and method != "hoffmann2022":
+        _misuse("--prune/--no-prune applies to --method hoffmann2022")
+    if starts is not None and method == "hoffmann2022":
+        _misuse("--starts sizes the default method's screen; --method hoffmann2022 starts from its published grid")
     if not bootstrap:
         given = [o for o, v in (("--resample", resample), ("--cluster", cluster), ("--level", level)) if v is not None]
         if given:

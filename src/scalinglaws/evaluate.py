@@ -20,7 +20,7 @@ from typing import Sequence
 import numpy as np
 
 from .data import Runs, design
-from .data.runs import select_rows
+from .data.runs import numeric_column, select_rows
 from .errors import FitError, InputError, ScalingLawsError
 from .api import fit
 from .laws import get_law
@@ -199,6 +199,11 @@ def _along_curves(names, runs: Runs, along: str, by: str | None, fraction: float
         raise InputError(f"--by column `{by}` not found; columns are {', '.join(runs.columns)}")
     if not (isinstance(fraction, float) and 0.0 < fraction < 1.0):
         raise InputError(f"--train-fraction must lie strictly between 0 and 1; got {fraction!r}")
+    # every checkpoint used must have a finite position along the curve (named by row otherwise)
+    numeric_column(runs.table, along, select_rows(runs, None, fit_options.get("include_excluded", False))[0])
+    if by is not None and runs.table[by].isna().any():
+        raise InputError(f"--by column `{by}` must name a curve on every row; row "
+                         f"{int(runs.table[by].isna().to_numpy().argmax()) + 1} is empty")
     groups = [runs.table] if by is None else [t for _, t in runs.table.groupby(by, sort=True)]
     forecasts, n_train, n_test, skipped = _Forecasts(names), 0, 0, 0
     not_fitted = []  # why groups with held-out checkpoints could not be fitted

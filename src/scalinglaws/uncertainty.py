@@ -61,6 +61,11 @@ def bootstrap(problem: Problem, result: FitResult, starts: np.ndarray, replicate
     if beaten:
         theta_r, f_r, status = _multistart_all(problem, cold, w, log_y_star, guarded, (theta_r, f_r, status),
                                                (theta_all, f_all, status_all))
+    else:  # a guarded replicate whose independent start converged to the same optimum is not a failure
+        lanes = [np.concatenate([x[guarded][:, None], x[replicates:].reshape(len(guarded), len(cold), *x.shape[1:])],
+                                axis=1) for x in (theta_all, f_all, status_all)]
+        theta_r, f_r, status = theta_r.copy(), f_r.copy(), status.copy()
+        theta_r[guarded], f_r[guarded], status[guarded] = _keep_best(*lanes)
     ok = status == CONVERGED
     n_ok = int(ok.sum())
     too_few = too_few_converged(n_ok, replicates)
@@ -96,10 +101,15 @@ def _multistart_all(problem, cold, w, log_y_star, guarded, warm, first):
         lane_theta[rest, 1:] = th.reshape(rest.size, len(cold), k)
         lane_f[rest, 1:] = fc.reshape(rest.size, len(cold))
         lane_status[rest, 1:] = sc.reshape(rest.size, len(cold))
+    return _keep_best(lane_theta, lane_f, lane_status)
+
+
+def _keep_best(lane_theta, lane_f, lane_status):
+    """Per replicate (row), its best lane; a converged lane as good as the best (within
+    `SAME_OPTIMUM`) is preferred to an unconverged one."""
+    rows = np.arange(lane_f.shape[0])
     finite_f = np.where(np.isfinite(lane_f), lane_f, np.inf)
     pick = np.argmin(finite_f, axis=1)
-    rows = np.arange(replicates)
-    # a converged lane as good as the best (within the guard's tolerance) is preferred to an unconverged one
     converged_f = np.where(lane_status == CONVERGED, finite_f, np.inf)
     pick_converged = np.argmin(converged_f, axis=1)
     best = finite_f[rows, pick]

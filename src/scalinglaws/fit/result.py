@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -112,9 +113,9 @@ class FitResult:
         for name, v in values.items():
             where = f"prediction input `{name}` (column `{self.columns.get(name, name)}`)"
             raw = np.atleast_1d(np.asarray(v, dtype=object))
-            numbers = np.atleast_1d(pd.to_numeric(pd.Series(raw.ravel()), errors="coerce").to_numpy(dtype=np.float64))
+            numbers = np.array([_number(e) for e in raw.ravel()], dtype=np.float64)
             for rule, bad in (
-                ("must be a number", np.isnan(numbers) & ~pd.isna(pd.Series(raw.ravel())).to_numpy()),
+                ("must be a number", np.array([_number(e) is None and not _missing(e) for e in raw.ravel()], dtype=bool)),
                 ("must be finite", ~np.isfinite(numbers)),
                 (f"must be positive (law {self.law.name} takes powers of {name})",
                  ~(numbers > 0) if name in self.law.log_inputs else np.zeros(numbers.size, dtype=bool)),
@@ -122,9 +123,15 @@ class FitResult:
                 if bad.any():
                     i = int(np.argmax(bad))
                     shown = raw.ravel()[i]
-                    shown = float(shown) if isinstance(shown, (int, float, np.number)) else shown
-                    raise InputError(f"{where} {rule}; point {i + 1} has {shown!r}")
+                    shown = repr(float(shown) if isinstance(shown, (float, np.floating)) else shown)
+                    shown = shown if len(shown) <= 40 else shown[:37] + "..."
+                    raise InputError(f"{where} {rule}; point {i + 1} has {shown}")
             arrays[name] = numbers.reshape(raw.shape)
+        try:
+            np.broadcast_shapes(*(a.shape for a in arrays.values()))
+        except ValueError:
+            raise InputError(f"prediction inputs of law {self.law.name} must have one shape (or broadcast to one); "
+                             f"got {', '.join(f'{k} {a.shape}' for k, a in arrays.items())}") from None
         return arrays
 
     def summary(self) -> dict:
@@ -223,6 +230,9 @@ def _document_bootstrap(law: Law, d: Mapping[str, Any]) -> Bootstrap:
     values = d["params"]
     if set(values) != set(law.param_names):
         raise InputError(f"fit document bootstrap must hold replicates of {', '.join(law.param_names)}")
+    replicates, failed = int(d["n_replicates"]), int(d["n_failed"])
+    if not (replicates >= 1 and 0 <= failed <= replicates):
+        raise InputError(f"fit document bootstrap counts {failed} failed of {replicates} replicates; impossible")
     n = {len(v) for v in values.values()}
     if n != {int(d["n_replicates"]) - int(d["n_failed"])}:
         raise InputError("fit document bootstrap holds replicate lists of other lengths than it says converged")
@@ -233,6 +243,25 @@ def _document_bootstrap(law: Law, d: Mapping[str, Any]) -> Bootstrap:
     for k in range(converged):
         law.checked_params({name: v[k] for name, v in values.items()}, "fit document bootstrap replicate")
     return Bootstrap.from_dict(d)
+
+
+def _missing(e) -> bool:
+    return e is None or (isinstance(e, (float, np.floating)) and math.isnan(e)) or e is pd.NA or e is pd.NaT
+
+
+def _number(e) -> float | None:
+    """A prediction input as a float (NaN where it is missing), or None where it is not a number: a
+    date or a true/false is not read as one."""
+    if _missing(e):
+        return math.nan
+    if isinstance(e, (bool, np.bool_)) or not isinstance(e, (int, float, np.integer, np.floating, str)):
+        return None
+    try:
+        return float(e)
+    except OverflowError:  # an integer beyond float64
+        return math.inf
+    except ValueError:
+        return None
 
 
 def _finite_predictions(values: np.ndarray, law: Law) -> np.ndarray:
