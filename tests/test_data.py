@@ -88,7 +88,7 @@ ERRORS = [
     ("missing target", lambda: design(_table().drop(columns="loss"), CHIN), r"target column `loss` not found"),
     ("non-numeric", lambda: design(_table(tokens=["1e9"] * 5 + ["abc"] + ["1e9"] * 6), CHIN),
      r"column `tokens` must be numeric; row 6 has 'abc'"),
-    ("nan", lambda: design(_table(loss=[3.0] * 3 + [np.nan] + [3.0] * 8), CHIN), r"column `loss` must be finite; row 4 has nan"),
+    ("nan", lambda: design(_table(loss=[3.0] * 3 + [np.nan] + [3.0] * 8), CHIN), r"column `loss` must be finite; row 4 is empty"),
     ("inf", lambda: design(_table(n_params=[1e9] * 11 + [np.inf]), CHIN), r"column `n_params` must be finite; row 12 has inf"),
     ("non-positive input", lambda: design(_table(tokens=[1e9] * 6 + [-3.0] + [1e9] * 5), CHIN),
      r"column `tokens` must be positive \(law chinchilla takes powers of D\); row 7 has -3.0"),

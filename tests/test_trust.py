@@ -311,3 +311,23 @@ def test_importing_the_package_leaves_the_processs_jax_precision_alone():
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-2000:]
     assert res.stdout.split() == ["float32", "False", "1.0182740178e-03"]
+
+
+@pytest.mark.parametrize("x,message", [
+    ({"N": pd.to_datetime(["2020-01-01"]), "D": [1e10]}, "`N` (column `N`) must be a number; point 1 has Timestamp"),
+    ({"N": [True], "D": [1e10]}, "`N` (column `N`) must be a number; point 1 has True"),
+    ({"N": [1e9, 10**400], "D": [1e10, 1e10]}, "`N` (column `N`) must be finite; point 2 has 1000"),
+    ({"N": [1e9, 2e9, 3e9], "D": [1e10, 1e11]}, "must have one shape (or broadcast to one); got N (3,), D (2,)"),
+])
+def test_prediction_inputs_that_are_not_numbers_of_one_shape_are_refused(default_fit, x, message):
+    with pytest.raises(sl.InputError) as err:
+        default_fit.predict(x)
+    assert message in str(err.value)
+
+
+def test_along_a_column_that_is_not_numeric_names_the_row(tmp_path, capsys):
+    csv = tmp_path / "curves.csv"
+    csv.write_text("step,loss,run\n" + "".join(f"{s},{1 + 1 / s},0\n" for s in (1, 2, 4, 8, 16, 32)) + "late,1.01,0\n")
+    line = _run_line(capsys, "backtest", csv, "--law", "power_law_offset", "--x", "x=step", "--along", "step",
+                     code=1)
+    assert "column `step` must be numeric; row 7 has 'late'" in line

@@ -16,8 +16,10 @@ Importing the package leaves JAX's cache options alone; the command line turns t
 (``$SCALINGLAWS_JAX_CACHE``, default ``~/.cache/scalinglaws/jax``; ``0`` or empty turns the cache
 off) is made private to the user (mode 0700) and used only when this user owns it, nobody else can
 write to it and nobody else can replace it; JAX is given its real path. It has one subfolder per processor (the
-CPU's instruction-set flags), which JAX's key leaves out, and holds at most `CACHE_BYTES`. A cache
-folder the user has configured for JAX already is left as it is.
+CPU's instruction-set flags), which JAX's key leaves out. It is not pruned (JAX's size bound keeps
+an access-time file per entry and fails every later write, with a warning, once one is missing):
+about 50 MB holds every program of every registered law; delete it at any time. A cache folder the
+user has configured for JAX already is left as it is.
 
 Compiled programs kept in memory are bounded twice: each kind by its own least-recently-used cache
 (`program_cache`), and all of them together by the process's memory maps. XLA's CPU backend maps
@@ -120,10 +122,6 @@ def private_folder(path: str) -> str | None:
         return None
 
 
-#: the most the cache folder holds; the least recently used programs go first
-CACHE_BYTES = 1 << 30
-
-
 def enable_compilation_cache() -> str | None:
     """Keep compiled programs between processes: point JAX's persistent compilation cache at our
     private folder (``$SCALINGLAWS_JAX_CACHE``); the folder in use, or None (turned off, or the
@@ -140,7 +138,6 @@ def enable_compilation_cache() -> str | None:
         return None
     jax.config.update("jax_compilation_cache_dir", folder)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)  # every solver, however quick to compile
-    jax.config.update("jax_compilation_cache_max_size", CACHE_BYTES)
     return folder
 
 

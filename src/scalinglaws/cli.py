@@ -10,6 +10,7 @@ import json
 import math
 import os
 import sys
+import warnings
 from pathlib import Path
 from typing import List, Optional
 
@@ -116,6 +117,10 @@ def _json_default(v):
     raise TypeError(f"not JSON serialisable: {type(v).__name__}")
 
 
+def _percent(level: float) -> str:
+    return f"{100 * level:.6g}%"  # 0.99999 is 99.999%, never "100%"
+
+
 def _fmt(v: float) -> str:
     return f"{v:.6g}" if isinstance(v, float) and math.isfinite(v) else str(v)
 
@@ -165,12 +170,17 @@ def fit(
         from .uncertainty import SCHEMES
 
         _choose("--resample", resample, SCHEMES)
+    if resample == "clusters" and cluster is None:
+        _misuse("--resample clusters needs --cluster COLUMN (the configuration each run belongs to)")
     if cluster is not None and resample != "clusters":
         _misuse("--cluster names the configurations a --resample clusters bootstrap draws; add --resample clusters")
     if prune is not None and method != "hoffmann2022":
         _misuse("--prune/--no-prune applies to --method hoffmann2022")
     if starts is not None and method == "hoffmann2022":
         _misuse("--starts sizes the default method's screen; --method hoffmann2022 starts from its published grid")
+    if seed is not None and method == "hoffmann2022" and not bootstrap:
+        _misuse("--seed jitters the default method's starts or draws a bootstrap; --method hoffmann2022 without "
+                "--bootstrap uses none")
     if not bootstrap:
         given = [o for o, v in (("--resample", resample), ("--cluster", cluster), ("--level", level)) if v is not None]
         if given:
@@ -232,7 +242,7 @@ def _print_fit(doc: dict, by: str | None = None) -> None:
     ci = doc.get("ci")
     if ci:
         table.add_column("se", justify="right")
-        table.add_column(f"{ci['level']:.0%} interval", justify="right")
+        table.add_column(f"{_percent(ci['level'])} interval", justify="right")
     for name, value in doc["params"].items():
         note = "fixed" if name in doc["fixed"] else ("AT BOUND" if name in doc["at_bound"] else "")
         extra = [_fmt(doc["se"][name]), f"[{_fmt(ci[name][0])}, {_fmt(ci[name][1])}]"] if ci else []
@@ -305,7 +315,7 @@ def predict(
         _misuse(f"predict takes exactly one of --at or --points; got {'both' if at else 'neither'}")
     result = _load_fit(fit_path)
     if points is not None:
-        table = read_runs(points).table
+        table = read_runs(points, what="--points").table
         rows = [dict(zip(table.columns, r, strict=True)) for r in table.itertuples(index=False)]
         inputs = table
     else:
@@ -331,11 +341,11 @@ def predict(
         p.update(extrapolation=labels[i], decades={k: float(v[i]) for k, v in decades.items()})
         preds.append(p)
     if fmt == "json":
-        _print_json({"law": result.law.name, "predictions": preds})
+        _print_json({"law": result.law.name, "fit_status": result.status, "predictions": preds})
         return
     table = Table(title=f"{result.law.name} predictions", title_justify="left")
     keys = list(rows[0])
-    for k in keys + [result.y_column] + ([f"{interval:.0%} interval"] if bounds is not None else []) + ["where"]:
+    for k in keys + [result.y_column] + ([f"{_percent(interval)} interval"] if bounds is not None else []) + ["where"]:
         table.add_column(k, justify="right")
     for p in preds:
         span = [f"[{_fmt(p['lo'])}, {_fmt(p['hi'])}]"] if bounds is not None else []
@@ -344,6 +354,8 @@ def predict(
         table.add_row(*[_fmt(p[k]) if isinstance(p[k], float) else escape(str(p[k])) for k in keys], _fmt(p["y"]),
                       *span, where)
     out.print(table)
+    if result.status != "converged":
+        out.print(f"note: the fit's status is {result.status}: its optimum is not certified", markup=False)
 
 
 @app.command()
@@ -356,8 +368,9 @@ def backtest(
                                                "growing cut-offs)"),
     along: Optional[str] = typer.Option(None, "--along", help="backtest along training curves of this column"),
     by: Optional[str] = typer.Option(None, "--by", help="with --along: the column naming each curve"),
-    train_fraction: Optional[float] = typer.Option(None, "--train-fraction", help="with --along: the share of each "
-                                                                                  "curve to fit (default 0.5)"),
+    train_fraction: Optional[float] = typer.Option(None, "--train-fraction", help="with --along: fit the checkpoints "
+                                                                                  "with COLUMN <= this share of its last "
+                                                                                  "value, per curve (default 0.5)"),
     interval: Optional[float] = typer.Option(None, "--interval", help="also score coverage of intervals at this level"),
     x: List[str] = typer.Option([], "--x", help="map a law input to a column: VAR=COLUMN (repeatable)"),
     y: Optional[str] = typer.Option(None, "--y", help="target column"),
@@ -369,6 +382,9 @@ def backtest(
     """Fit on the earlier runs (--train-where, or --along a curve); score the forecasts of the rest."""
     _check_format(fmt)
     _check_engine_options(loss, method)
+    if (along is None) == (not train_where):
+        _misuse("backtest takes --train-where CONDITION (repeatable) or --along COLUMN; got "
+                + ("neither" if along is None else "both"))
     if along is None:
         given = [o for o, v in (("--by", by), ("--train-fraction", train_fraction)) if v is not None]
         if given:
@@ -414,7 +430,7 @@ def plan(
     _check_format(fmt)
     from .plan import compute_optimal
 
-    budgets = list(_pairs("--compute", [f"C{i}={c}" for i, c in enumerate(compute.split(",")) if c.strip()],
+    budgets = list(_pairs("--compute", [f"budget {i + 1}={c}" for i, c in enumerate(compute.split(",")) if c.strip()],
                           numeric=True).values())
     if not budgets:
         _usage("--compute", "must list at least one budget in FLOP, e.g. 1e24", compute)
@@ -503,6 +519,8 @@ def run(argv: List[str] | None = None) -> int:
     """
     exceptions = _click_exceptions()
     enable_compilation_cache()  # the command line owns its process: programs are kept between commands
+    # a cache entry JAX cannot read or write is compiled anew: a cost, not the user's error to read about
+    warnings.filterwarnings("ignore", message=r"Error (reading|writing) persistent compilation cache entry")
     try:
         code = typer.main.get_command(app).main(args=argv, prog_name="scalinglaws", standalone_mode=False)
     except exceptions.UsageError as exc:

@@ -18,18 +18,19 @@ _READERS = {
 }
 
 
-def read_runs(path: str | Path, *, excluded: str | None = None, y: str | None = None) -> Runs:
-    """Read a table of runs; the format follows the extension (.csv, .parquet/.pq, .jsonl/.ndjson)."""
+def read_runs(path: str | Path, *, excluded: str | None = None, y: str | None = None, what: str = "DATA") -> Runs:
+    """Read a table of runs; the format follows the extension (.csv, .parquet/.pq, .jsonl/.ndjson).
+    ``what`` names the argument in errors."""
     path = Path(path)
     if not path.is_file():
-        raise InputError(f"DATA `{path}` is not a file")
+        raise InputError(f"{what} `{path}` is not a file")
     reader = _READERS.get(path.suffix.lower())
     if reader is None:
-        raise InputError(f"DATA `{path}` has extension `{path.suffix}`; supported: {', '.join(_READERS)}")
+        raise InputError(f"{what} `{path}` has extension `{path.suffix}`; supported: {', '.join(_READERS)}")
     try:
         table = reader(path)
     except Exception as exc:  # the parsers raise many kinds
-        raise InputError(f"DATA `{path}` could not be read as {path.suffix[1:]}: {exc}") from None
+        raise InputError(f"{what} `{path}` could not be read as {path.suffix[1:]}: {exc}") from None
     if table.empty:
-        raise InputError(f"DATA `{path}` has no rows")
+        raise InputError(f"{what} `{path}` has no rows")
     return Runs(table, source=str(path), excluded=excluded, y=y)

@@ -135,7 +135,12 @@ def resolve_target(runs: Runs, y: str | None) -> str:
 def numeric_column(table: pd.DataFrame, column: str, rows: np.ndarray, *, positive: str | None = None) -> np.ndarray:
     """Float64 values of ``column`` at ``rows``; errors name the column, the rule and the first bad row."""
     raw = table[column].to_numpy()[rows]
+    if table[column].dtype.kind in "mMb" and rows.size:  # dates, durations and true/false are not numbers
+        raise InputError(f"column `{column}` must be numeric; row {rows[0] + 1} has {raw[0]!r}")
     values = pd.to_numeric(pd.Series(raw), errors="coerce").to_numpy(dtype=np.float64)
+    empty = pd.isna(pd.Series(raw)).to_numpy()
+    if empty.any():
+        raise InputError(f"column `{column}` must be finite; row {rows[int(np.argmax(empty))] + 1} is empty")
     for rule, bad in (
         ("must be numeric", np.isnan(values) & ~pd.isna(pd.Series(raw)).to_numpy()),
         ("must be finite", ~np.isfinite(values)),

@@ -93,8 +93,8 @@ class FitResult:
         decades = {}
         for name, v in arrays.items():
             lo, hi = self.x_range.get(name, (-np.inf, np.inf))
-            with np.errstate(divide="ignore", invalid="ignore"):
-                d = np.maximum(np.log10(v / hi), np.log10(lo / v))
+            with np.errstate(all="ignore"):  # differences of logs: no ratio overflows at extreme points
+                d = np.maximum(np.log10(v) - np.log10(hi), np.log10(lo) - np.log10(v))
             decades[name] = np.maximum(np.nan_to_num(d, nan=0.0), 0.0)
         outside = np.any(np.stack(list(decades.values())) > 0, axis=0)
         return ["extrapolation" if o else "interpolation" for o in outside], decades
@@ -230,6 +230,9 @@ def _document_bootstrap(law: Law, d: Mapping[str, Any]) -> Bootstrap:
     values = d["params"]
     if set(values) != set(law.param_names):
         raise InputError(f"fit document bootstrap must hold replicates of {', '.join(law.param_names)}")
+    residuals = [float(v) for v in d.get("residuals", ())]
+    if not residuals or not all(math.isfinite(v) for v in residuals):
+        raise InputError("fit document bootstrap must hold the fit's log residuals, all finite")
     replicates, failed = int(d["n_replicates"]), int(d["n_failed"])
     if not (replicates >= 1 and 0 <= failed <= replicates):
         raise InputError(f"fit document bootstrap counts {failed} failed of {replicates} replicates; impossible")
