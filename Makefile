@@ -23,7 +23,7 @@ demo: $(STAMP)
 	$(BIN)/scalinglaws plan .demo/chinchilla-fit.json --compute 5.88e23
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2  # two workers (the CI machine has two cores)
+	$(BIN)/python -m pytest -n 2 --dist loadgroup  # two workers (the CI machine has two cores)
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info

@@ -53,11 +53,16 @@ def test_the_readme_shows_commands():
     assert len(COMMANDS) >= 12 and ["laws"] in COMMANDS
 
 
+def _auto(i: int):
+    """The README commands with --law auto run in the worker of the other auto tests (test_select)."""
+    return pytest.param(i, marks=pytest.mark.xdist_group("auto")) if "auto" in " ".join(COMMANDS[i]) else i
+
+
 def _writes_fit(args) -> bool:
     return "--out" in args and args[args.index("--out") + 1] == "fit.json"
 
 
-@pytest.mark.parametrize("index", range(len(COMMANDS)), ids=lambda i: " ".join(COMMANDS[i])[:60])
+@pytest.mark.parametrize("index", [_auto(i) for i in range(len(COMMANDS))], ids=lambda i: " ".join(COMMANDS[i])[:60])
 def test_every_readme_command_runs_in_both_output_modes(tmp_path, monkeypatch, capsys, chinchilla_runs, index):
     """Each command runs on its own, in JSON and in table output; a command that reads fit.json gets
     it from the README command before it that writes it (so the commands spread over the workers)."""
