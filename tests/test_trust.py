@@ -331,3 +331,14 @@ def test_along_a_column_that_is_not_numeric_names_the_row(tmp_path, capsys):
     line = _run_line(capsys, "backtest", csv, "--law", "power_law_offset", "--x", "x=step", "--along", "step",
                      code=1)
     assert "column `step` must be numeric; row 7 has 'late'" in line
+
+
+@pytest.mark.parametrize("where", ["N.to_csv('{out}')", "N.values.tofile('{out}')", "__import__('os').system('touch {out}')",
+                                   "N.__class__ == 1", "N[0] > 1", "@N > 1"])
+def test_a_where_condition_runs_no_method_and_writes_nothing(tmp_path, chinchilla_runs, where):
+    """pandas' evaluator calls methods; a condition may hold only columns, constants and operators."""
+    out = tmp_path / "written"
+    with pytest.raises(sl.InputError, match="--where"):
+        sl.fit("chinchilla", chinchilla_runs, where=where.format(out=out))
+    assert not out.exists()
+    assert sl.fit("chinchilla", chinchilla_runs, where="`N` > 1e8 and ~(D < 1e9)").n_points > 100

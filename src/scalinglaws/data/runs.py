@@ -6,6 +6,8 @@ Nothing the user gave is changed: selections are views recorded by row position.
 
 from __future__ import annotations
 
+import ast
+import re
 from dataclasses import dataclass, field
 from typing import Mapping
 
@@ -153,6 +155,30 @@ def numeric_column(table: pd.DataFrame, column: str, rows: np.ndarray, *, positi
     return values
 
 
+#: what a condition may be made of: columns, numbers and strings, comparisons, arithmetic and logic
+_CONDITION_NODES = (ast.Expression, ast.BoolOp, ast.And, ast.Or, ast.UnaryOp, ast.Not, ast.Invert, ast.USub,
+                    ast.UAdd, ast.BinOp, ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv, ast.Mod, ast.Pow,
+                    ast.BitAnd, ast.BitOr, ast.BitXor, ast.Compare, ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt,
+                    ast.GtE, ast.In, ast.NotIn, ast.Name, ast.Load, ast.Constant, ast.List, ast.Tuple)
+
+
+def _check_condition(where: str, option: str) -> None:
+    """Refuse anything in a condition but columns, constants and operators, before pandas sees it:
+    its evaluator would call methods (``N.to_csv('file')`` writes a file)."""
+    plain = re.sub(r"`[^`]*`", "column", where)  # `quoted column names` are names
+    try:
+        nodes = list(ast.walk(ast.parse(plain.strip(), mode="eval")))
+    except SyntaxError:
+        raise InputError(f"{option} `{where}` could not be evaluated: it is not a condition on columns "
+                         "(e.g. \"C < 1e21\")") from None
+    bad = next((n for n in nodes if not isinstance(n, _CONDITION_NODES)
+                or isinstance(n, ast.Name) and n.id.startswith("__")), None)
+    if bad is not None:
+        raise InputError(f"{option} `{where}` may use only columns, numbers, comparisons, arithmetic and "
+                         f"and/or/not (&, |, ~); it has {type(bad).__name__.lower()} "
+                         f"`{ast.get_source_segment(plain, bad) or type(bad).__name__}`")
+
+
 def select_rows(runs: Runs, where: str | None, include_excluded: bool, *, outside: bool = False,
                 option: str = "--where") -> tuple[np.ndarray, int]:
     """Positions of rows used for fitting, and how many were left out as excluded. ``outside``:
@@ -165,6 +191,7 @@ def select_rows(runs: Runs, where: str | None, include_excluded: bool, *, outsid
         n_excluded = int(excluded.sum())
         keep &= ~excluded
     if where:
+        _check_condition(where, option)
         try:
             mask = runs.table.eval(where)
         except Exception as exc:  # pandas raises many kinds; the user sees one line
