@@ -64,6 +64,13 @@ def _choose(option: str, value: str, choices) -> None:
         _misuse(f"{option} must be one of {', '.join(choices)}; got {value!r}")
 
 
+def _only_with(what: str, options: dict) -> None:
+    """A usage error naming the options given (not None) that apply only to ``what``."""
+    given = [o for o, v in options.items() if v is not None]
+    if given:
+        _misuse(f"{', '.join(given)} {'applies' if len(given) == 1 else 'apply'} to {what}")
+
+
 def _check_format(fmt: str) -> None:
     _choose("--format", fmt, FORMATS)
 
@@ -182,9 +189,7 @@ def fit(
         _misuse("--seed jitters the default method's starts or draws a bootstrap; --method hoffmann2022 without "
                 "--bootstrap uses none")
     if not bootstrap:
-        given = [o for o, v in (("--resample", resample), ("--cluster", cluster), ("--level", level)) if v is not None]
-        if given:
-            _misuse(f"{', '.join(given)} {'applies' if len(given) == 1 else 'apply'} to a bootstrap; add --bootstrap N")
+        _only_with("a bootstrap; add --bootstrap N", {"--resample": resample, "--cluster": cluster, "--level": level})
     from . import fit as fit_law
     from .data import Runs, load_runs
     from .laws import get_law
@@ -386,9 +391,7 @@ def backtest(
         _misuse("backtest takes --train-where CONDITION (repeatable) or --along COLUMN; got "
                 + ("neither" if along is None else "both"))
     if along is None:
-        given = [o for o, v in (("--by", by), ("--train-fraction", train_fraction)) if v is not None]
-        if given:
-            _misuse(f"{', '.join(given)} {'applies' if len(given) == 1 else 'apply'} to a backtest --along a curve")
+        _only_with("a backtest --along a curve", {"--by": by, "--train-fraction": train_fraction})
     from .data import load_runs
     from .evaluate import backtest as run_backtest
 

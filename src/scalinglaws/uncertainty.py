@@ -23,10 +23,10 @@ from __future__ import annotations
 import numpy as np
 
 from ._jax import float64
-from .errors import FitError, InputError
+from .errors import InputError
 from .fit.api import Problem, fitted_at
 from .fit.methods import solve_replicates
-from .fit.records import Bootstrap, too_few_converged
+from .fit.records import Bootstrap  # refuses too few converged replicates (`too_few_converged`)
 from .fit.result import FitResult
 from .fit._newton import CONVERGED
 
@@ -68,9 +68,6 @@ def bootstrap(problem: Problem, result: FitResult, starts: np.ndarray, replicate
         theta_r[guarded], f_r[guarded], status[guarded] = _keep_best(*lanes)
     ok = status == CONVERGED
     n_ok = int(ok.sum())
-    too_few = too_few_converged(n_ok, replicates)
-    if too_few:
-        raise FitError(f"bootstrap: {too_few}")
     params = {n: tuple(float(v) for v in theta_r[ok, i]) for i, n in enumerate(spec.free)}
     params.update({n: (v,) * n_ok for n, v in result.params.items() if n in spec.fixed})
     params = {n: params[n] for n in spec.law.param_names}
