@@ -13,6 +13,7 @@ from .errors import InputError
 from .fit import FitResult, prepare, solve
 from .fit.api import DEFAULT_METHOD
 from .laws import Law, get_law
+from .calibrate import calibrate
 from .select import select_law
 from .uncertainty import bootstrap as refit_replicates
 from .uncertainty import check_options
@@ -56,7 +57,9 @@ def fit(
         rng: seed or generator: jitters the default method's start grid and draws the bootstrap
             replicates (``None``: the fixed grid, and replicates from seed 0).
         prune: ``hoffmann2022`` only: prune hopeless starts early (default True).
-        bootstrap: number of bootstrap replicates (0: none); see `scalinglaws.uncertainty`.
+        bootstrap: number of bootstrap replicates (0: none); see `scalinglaws.uncertainty`. With
+            replicates, the law is also backtested on nested cut-offs of the runs to calibrate its
+            intervals beyond the training range (`scalinglaws.calibrate`).
         resample: ``rows``, ``clusters`` (with ``cluster=COLUMN``) or ``residuals`` (wild).
         level: the level of the percentile intervals in ``result.bootstrap.ci``.
         weights: a column of non-negative per-run weights (a run with weight 0 is left out of the
@@ -103,6 +106,8 @@ def fit(
         clusters = runs.table[cluster].to_numpy()[problem.design.rows] if cluster else None
         result = replace(result, bootstrap=refit_replicates(problem, result, independent_starts, bootstrap,
                                                             resample, clusters, level, gen))
+        result = replace(result, calibration=calibrate(result, runs, method=method, starts=starts, rng=seed,
+                                                       prune=prune, **problem_options))
     return result if selection is None else replace(result, selection=selection)
 
 

@@ -265,6 +265,8 @@ def _print_fit(doc: dict, by: str | None = None) -> None:
                   f"{b['n_guard_better']} of {b['n_guarded']} cold multi-starts beat the warm start")
     for note in doc["notes"]:
         out.print(f"note: {note}", markup=False)
+    for warning in doc.get("warnings", ()):
+        out.print(f"warning: {warning}", markup=False)
     if doc.get("selection"):
         _print_selection(doc["selection"])
 

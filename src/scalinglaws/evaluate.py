@@ -87,7 +87,9 @@ class _Forecasts:
         if len({e.size for e in errors.values()}) != 1:
             raise InputError("the laws compared must be scored on the same held-out runs (same inputs present)")
         stacked = np.abs(np.stack([errors[n] for n in self.names]))
-        winners = np.argmin(np.where(np.isfinite(stacked), stacked, np.inf), axis=0)
+        stacked = np.where(np.isfinite(stacked), stacked, np.inf)
+        closest = stacked.min(axis=0)
+        winners = stacked <= closest + 1e-12 * closest  # every law as close as the closest wins (auto and its choice)
         out = []
         for i, n in enumerate(self.names):
             e = errors[n]
@@ -95,7 +97,7 @@ class _Forecasts:
             out.append(LawScore(
                 law=n, status="/".join(sorted(self.status[n])), are=float(np.mean(np.abs(np.expm1(e)))),
                 max_are=float(np.max(np.abs(np.expm1(e)))), rmse_log=float(np.sqrt(np.mean(e**2))),
-                bias_log=float(np.mean(e)), wins=int(np.sum(winners == i)),
+                bias_log=float(np.mean(e)), wins=int(np.sum(winners[i])),
                 coverage=_coverage(self.hits[n]),
                 chosen=", ".join(chosen) if chosen else None))
         return tuple(out)

@@ -5,8 +5,11 @@ the inputs, e.g. ``N D``, for a multi-input table). For each of a few growing cu
 applicable law is fitted on the runs up to the cut-off and scored on the larger ones it did not see
 (RMSE of log values). The law with the lowest mean score wins (laws whose scores agree to
 ``TOLERANCE`` are the same fit, e.g. ``m2`` and ``power_law_offset``: the one with the fewest
-parameters is taken). It is then refitted on all the training runs. Runs outside the training
-selection (``where``) are never read.
+parameters is taken, and the tie is reported). A law is never chosen when a fit it needs did not
+converge, left a parameter without effect (a term switched off at a bound) or is constant: it
+stays in the table with the reason, and the next best is examined on all the training runs.
+Folds that would train on the same runs are one fold. Runs outside the training selection
+(``where``) are never read.
 
 The cut-offs train on 70, 80 and 90% of the distinct training scales: late cut-offs look most like
 the forecast that is asked for (extrapolating from all the runs), and on the Pythia learning curves
@@ -22,12 +25,13 @@ import numpy as np
 from .data import Runs, design
 from .errors import InputError, ScalingLawsError
 from .fit import fit_law
+from .fit._diagnose import CONSTANT, SWITCHED_OFF
 from .fit.records import CandidateScore, Selection
 from .laws import Law, list_laws
+from .nested import base_weights, fit_fold, folds, held_out_log_errors, scale_of
 
 CUTS = (0.7, 0.8, 0.9)  # fractions of the distinct training scales each fold trains on
 TOLERANCE = 1e-6  # relative: scores this close are ties (the same fit); the simplest law is taken
-_FOLD_WEIGHT = "__scalinglaws_fold_weight__"
 
 
 def applicable_laws(runs: Runs, *, x=None, y=None, where=None, include_excluded=False) -> list[Law]:
@@ -51,53 +55,83 @@ def applicable_laws(runs: Runs, *, x=None, y=None, where=None, include_excluded=
 
 def select_law(runs, *, candidates=None, x=None, y=None, where=None, include_excluded=False, weights=None,
                **fit_options) -> Selection:
-    """Score every candidate by nested backtests on the training runs; returns the `Selection`."""
+    """Score every candidate by nested backtests on the training runs; returns the `Selection`.
+
+    A candidate is chosen only if it is trustworthy on all the training runs: its fit there
+    converged, no parameter is without effect (a term switched off at a bound) and it is not
+    constant; so are its nested fits. Candidates are examined from the best score up; ties (scores
+    within `TOLERANCE`) go to the fewest parameters and are reported.
+    """
     runs = Runs.coerce(runs)
     laws = applicable_laws(runs, x=x, y=y, where=where, include_excluded=include_excluded) if candidates is None \
         else list(candidates)
+    options = dict(x=x, y=y, where=where, include_excluded=include_excluded, **fit_options)
     dm = design(runs, laws[0], x=x, y=y, where=where, include_excluded=include_excluded, n_free=0)
-    scale = np.sum([np.log(v) for v in dm.x.values()], axis=0)
-    base = np.ones(len(runs.table)) if weights is None else runs.table[weights].to_numpy(dtype=np.float64)
-    levels = np.unique(scale)
-    folds, masks = [], []
-    for cut_fraction in CUTS:
-        cut = levels[max(0, math.ceil(cut_fraction * levels.size) - 1)]
-        train = scale <= cut
-        if train.all() or not train.any():
-            continue
-        folds.append({"cut": float(math.exp(cut)), "n_train": int(train.sum()), "n_test": int((~train).sum())})
-        masks.append(train)
-    if not folds:
+    base = base_weights(runs, weights)
+    used = base[dm.rows] > 0
+    plan = folds(np.where(used, scale_of(dm.x, laws[0].log_inputs), np.inf), CUTS)
+    plan = [f for f in plan if (~f.train & used).any()]
+    if not plan:
         raise InputError(f"--law auto needs runs at several scales to backtest inside the training data; "
-                         f"the {dm.y.size} training runs have {levels.size} distinct scale(s)")
-    scores = []
-    for law in laws:
-        errors, status = [], "scored"
-        for train in masks:
-            w = np.zeros(len(runs.table))
-            w[dm.rows[train]] = base[dm.rows[train]]
-            table = runs.table.assign(**{_FOLD_WEIGHT: w})
-            fold_runs = Runs(table, source=runs.source, excluded=runs.excluded, y=runs.y)
-            try:
-                result = fit_law(law, fold_runs, x=x, y=y, where=where, include_excluded=include_excluded,
-                             weights=_FOLD_WEIGHT, **fit_options)
-            except ScalingLawsError as exc:
-                status = f"not scored: {exc}"
-                break
-            with np.errstate(all="ignore"):
-                e = np.log(result.predict({k: v[~train] for k, v in dm.x.items()})) - np.log(dm.y[~train])
-            errors.append(float(np.sqrt(np.mean(e**2))) if np.all(np.isfinite(e)) else math.inf)
-        score = float(np.mean(errors)) if status == "scored" else math.inf
-        scores.append(CandidateScore(law.name, len(law.params), score, tuple(errors), status))
-    best = min(s.score for s in scores)
-    if not math.isfinite(best):
+                         f"the {int(used.sum())} training runs have {np.unique(scale_of(dm.x, laws[0].log_inputs)[used]).size} "
+                         "distinct scale(s)")
+    scores = [_score(law, runs, dm, plan, base, used, options) for law in laws]
+    chosen, tied = _choose(scores, runs, options, weights)
+    best = chosen.score
+    reason = f"lowest mean held-out RMSE of log y ({best:.4g}) over {len(plan)} growing cut-offs"
+    if tied:
+        reason += f"; tied with {', '.join(tied)} (the same forecasts): the fewest parameters taken"
+    better = [s.law for s in scores if s.score < best * (1.0 - TOLERANCE)]
+    if better:
+        reason += f"; {', '.join(better)} scored lower but could not be trusted (see status)"
+    names = " x ".join(dm.x) if len(dm.x) > 1 else next(iter(dm.x))
+    record = tuple({"cut": f.cut, "n_train": int((f.train & used).sum()), "n_test": int((~f.train & used).sum())}
+                   for f in plan)
+    return Selection(law=chosen.law, reason=reason, scale=names, folds=record,
+                     candidates=tuple(scores), ties=tuple(tied))
+
+
+def _score(law, runs, dm, plan, base, used, options) -> CandidateScore:
+    """One candidate's held-out RMSE of log y per fold; its status says why it cannot be chosen."""
+    errors, problems = [], []
+    for k, fold in enumerate(plan):
+        try:
+            result = fit_fold(law, runs, dm, fold, base, **options)
+        except ScalingLawsError as exc:
+            return CandidateScore(law.name, len(law.params), math.inf, tuple(errors), f"not scored: {exc}")
+        e = held_out_log_errors(result, dm, fold)[used[~fold.train]]
+        errors.append(float(np.sqrt(np.mean(e**2))))
+        problems += [f"fit {k + 1} {p}" for p in _untrusted(result)]
+    score = float(np.mean(errors))
+    status = "scored" if not problems else "not chosen: " + problems[0]
+    return CandidateScore(law.name, len(law.params), score, tuple(errors), status)
+
+
+def _untrusted(result) -> list[str]:
+    """Why a fit cannot be trusted to forecast (empty when it can)."""
+    problems = [] if result.converged else [f"did not converge ({result.status})"]
+    return problems + [w for w in result.warnings if w.startswith((CONSTANT, SWITCHED_OFF))]
+
+
+def _choose(scores, runs, options, weights):
+    """The best trustworthy candidate (refitted on all the training runs to check it) and the
+    candidates tied with it."""
+    order = sorted((s for s in scores if math.isfinite(s.score)), key=lambda s: (s.score, s.n_params))
+    if not order:
         raise InputError("--law auto could not score any candidate law: " + "; ".join(
             f"{s.law}: {s.status}" for s in scores))
-    tied = [s for s in scores if s.score <= best * (1.0 + TOLERANCE)]
-    chosen = min(tied, key=lambda s: (s.n_params, s.score))
-    reason = (f"lowest mean held-out RMSE of log y ({chosen.score:.4g}) over {len(folds)} growing cut-offs"
-              if chosen.score == best else
-              f"fewest parameters ({chosen.n_params}) among the laws tied at the lowest mean held-out RMSE of log y "
-              f"({best:.4g}) over {len(folds)} growing cut-offs")
-    names = " x ".join(dm.x) if len(dm.x) > 1 else next(iter(dm.x))
-    return Selection(law=chosen.law, reason=reason, scale=names, folds=tuple(folds), candidates=tuple(scores))
+    rejected = {}
+    for s in order:
+        if s.status != "scored":
+            continue
+        tied = [t for t in order if t is not s and t.status == "scored" and abs(t.score - s.score) <= TOLERANCE * s.score]
+        group = sorted([s] + tied, key=lambda t: (t.n_params, t.score))
+        for candidate in group:
+            if candidate.law in rejected:
+                continue
+            problems = _untrusted(fit_law(candidate.law, runs, weights=weights, **options))
+            if not problems:
+                return candidate, [t.law for t in group if t is not candidate]
+            rejected[candidate.law] = problems[0]
+    raise InputError("--law auto found no candidate it can trust: " + "; ".join(
+        f"{s.law}: {rejected.get(s.law, s.status)}" for s in scores))

@@ -15,7 +15,7 @@ from ..data import Runs, design
 from ..data.runs import Design
 from ..errors import FitError, InputError
 from ..laws import Law, get_law
-from ..laws._transforms import near_bound
+from ._diagnose import at_bound, diagnose
 from ._identify import check_identifiable
 from ._newton import CONVERGED, MAX_ITERATIONS, STATUS_NAMES, STOPPED
 from ._problem import Data, Spec, compiled_fitted, make_data, unconstrain
@@ -39,6 +39,7 @@ class Problem:
     weights: np.ndarray  # per selected row; 0 leaves a row out but keeps the problem's shape
     fixed: dict[str, float]
     delta: float
+    mapped: tuple[str, ...] = ()  # the columns found by their common names, not named by the user
 
 
 @float64
@@ -60,7 +61,9 @@ def prepare(law: str | Law, runs, *, x: Mapping[str, str] | None = None, y: str 
     w = _weights(runs, dm, weights, len(spec.free))
     data = make_data(spec, dm.x, dm.y, fixed, float(delta), w)
     check_identifiable(spec, data, dm, w)
-    return Problem(spec, data, dm, w, fixed, float(delta))
+    mapped = tuple(f"{name} <- `{col}`" for name, col in dm.columns.items() if name not in (x or {}) and col != name)
+    mapped += (f"y <- `{dm.y_column}`",) if y is None and dm.y_column != "y" else ()
+    return Problem(spec, data, dm, w, fixed, float(delta), mapped)
 
 
 @float64
@@ -161,7 +164,9 @@ def _result(problem: Problem, solved, method: str) -> FitResult:
     f_best = float(f[best])
     n_at_best = int(np.sum(ok & (f <= f_best + tol)))  # independent converged starts that reached the best
     params = _params(problem, solved.theta[best])
-    at_bound = tuple(n for n in spec.free if near_bound(params[n], spec.law.param(n).bounds))
+    used = w > 0
+    x_used = {k: v[used] for k, v in dm.x.items()}
+    at = tuple(n for n in spec.free if at_bound(spec.law, params, n, x_used))
     extras = fitted_at(problem, params)[1]
     starts = Starts(
         params={n: tuple(float(v) for v in solved.theta[:, i]) for i, n in enumerate(spec.free)},
@@ -170,6 +175,7 @@ def _result(problem: Problem, solved, method: str) -> FitResult:
         iterations=tuple(int(i) for i in solved.iterations),
     )
     notes = dm.notes + ((f"{dm.n_excluded} rows marked excluded were left out",) if dm.n_excluded else ())
+    notes += (f"columns found by their common names: {', '.join(problem.mapped)}",) if problem.mapped else ()
     return FitResult(
         law=spec.law,
         params=params,
@@ -184,7 +190,8 @@ def _result(problem: Problem, solved, method: str) -> FitResult:
         n_screened=int(solved.n_screened),
         status_counts=_status_counts(solved.status),
         fixed=tuple(problem.fixed),
-        at_bound=at_bound,
+        at_bound=at,
+        warnings=diagnose(spec, problem.data, dm, used, params, at),
         loss_params=extras,
         columns=dict(dm.columns),
         y_column=dm.y_column,

@@ -93,6 +93,94 @@ class Bootstrap:
                    params={str(k): _finite_tuple(f"bootstrap replicates of {k}", v) for k, v in d["params"].items()})
 
 
+@dataclass(frozen=True)
+class Calibration:
+    """How far off the law's own forecasts were inside the training runs, by distance extrapolated.
+
+    Made by `scalinglaws.calibrate` from nested cut-offs: each forecast of a run beyond a fold's
+    cut-off gives a log error ``e_i`` at ``d_i`` decades beyond that fold's training range. The
+    error's spread is modelled as ``s(d) = sigma + slope d``: ``sigma`` the full fit's in-sample
+    noise (RMS log residual), ``slope`` its growth per decade, fitted by maximum likelihood to all
+    the pairs (``e ~ N(0, s(d)^2)``). The interval half-width at distance ``d`` is ``q s(d)``,
+    where ``q`` is the split-conformal quantile of the normalised errors ``|e_i| / s(d_i)`` at the
+    level asked for, over the folds from ``late_from`` on (those trained on most of the runs look
+    most like the forecast asked for), or over all the folds when those hold too few forecasts.
+    With no forecasts (too few training scales), ``problem`` says why.
+    """
+
+    errors: tuple[float, ...]  # log y_hat - log y of each held-out forecast inside the training runs
+    distances: tuple[float, ...]  # decades beyond its fold's training range
+    fold: tuple[int, ...]  # which fold (0: the earliest cut-off) each forecast came from
+    sigma: float
+    slope: float
+    n_folds: int
+    scale_range: tuple[float, float]  # log10 of the smallest and largest training scale (product of inputs)
+    late_from: int = 0  # the first fold whose forecasts set the multiplier
+    problem: str | None = None
+
+    def half_width(self, decades: np.ndarray, level: float) -> np.ndarray:
+        """Half-widths (natural log) of the calibrated interval at ``decades`` beyond the training range."""
+        _check_level("--interval", level)
+        if self.problem is not None:
+            raise FitError(f"no calibrated interval beyond the training range: {self.problem}")
+        scores = np.abs(np.asarray(self.errors)) / self.spread(np.asarray(self.distances))
+        late = scores[np.asarray(self.fold, dtype=int) >= self.late_from]
+        rank = math.ceil((late.size + 1) * level)
+        if rank > late.size:  # too few late forecasts for this level: every fold's
+            late, rank = scores, math.ceil((scores.size + 1) * level)
+        n = scores.size
+        if rank > n:
+            raise FitError(f"no calibrated {level:.0%} interval beyond the training range: {n} forecasts inside the "
+                           f"training runs calibrate intervals up to {n / (n + 1):.0%} (a {level:.0%} interval needs "
+                           f"{math.ceil(level / (1 - level))}); fit more scales or ask a lower --interval")
+        return np.sort(late)[rank - 1] * self.spread(np.asarray(decades, dtype=np.float64))
+
+    def spread(self, decades: np.ndarray) -> np.ndarray:
+        return self.sigma + self.slope * decades
+
+    def to_dict(self) -> dict:
+        return {"errors": list(self.errors), "distances": list(self.distances), "fold": list(self.fold),
+                "sigma": self.sigma, "slope": self.slope, "n_folds": self.n_folds,
+                "scale_range": list(self.scale_range), "late_from": self.late_from, "problem": self.problem}
+
+    @classmethod
+    def from_dict(cls, d: Mapping) -> "Calibration":
+        errors, distances = _finite_tuple("calibration errors", d["errors"]), _finite_tuple("calibration distances",
+                                                                                             d["distances"])
+        sigma, slope = float(d["sigma"]), float(d["slope"])
+        scale_range = _finite_tuple("calibration scale_range", d["scale_range"])
+        if len(errors) != len(distances) or min(distances, default=0.0) < 0 or len(scale_range) != 2 or not (
+                math.isfinite(sigma) and sigma > 0 and math.isfinite(slope) and slope >= 0):
+            raise InputError("fit document calibration must pair each error with a distance >= 0, with sigma > 0, "
+                             "slope >= 0 and a [lo, hi] scale range")
+        problem = d.get("problem")
+        fold = tuple(int(v) for v in d["fold"])
+        if len(fold) != len(errors) or any(f < 0 for f in fold):
+            raise InputError("fit document calibration must name a fold (>= 0) for each error")
+        return cls(errors=errors, distances=distances, fold=fold, sigma=sigma, slope=slope, n_folds=int(d["n_folds"]),
+                   scale_range=(scale_range[0], scale_range[1]), late_from=int(d.get("late_from", 0)),
+                   problem=None if problem is None else str(problem))
+
+
+def decades_outside(x: Mapping[str, np.ndarray], x_range: Mapping[str, tuple[float, float]],
+                    scale_range: tuple[float, float] | None, log_inputs) -> np.ndarray:
+    """Per point, how many decades (log10) it lies outside the fitted runs: the farthest any positive
+    input lies outside its observed range, or the product of the inputs outside the observed
+    products (a run with both N and D in range may still be larger than any fitted run)."""
+    names = [n for n in x if n in log_inputs]
+    shape = np.broadcast_shapes(*(np.shape(v) for v in x.values()))
+    out = np.zeros(shape)
+    with np.errstate(all="ignore"):  # differences of logs: no ratio overflows at extreme points
+        logs = {n: np.broadcast_to(np.log10(np.asarray(x[n], dtype=np.float64)), shape) for n in names}
+        for n in names:
+            lo, hi = x_range.get(n, (0.0, np.inf))
+            out = np.maximum(out, np.maximum(logs[n] - np.log10(hi), np.log10(lo) - logs[n]))
+        if scale_range is not None and len(names) > 1:
+            s = np.sum([logs[n] for n in names], axis=0)
+            out = np.maximum(out, np.maximum(s - scale_range[1], scale_range[0] - s))
+    return np.maximum(np.nan_to_num(out, nan=0.0), 0.0)
+
+
 MIN_CONVERGED = 10  # converged replicates needed before a bootstrap reports anything
 CONVERGED_SHARE = 0.8  # and the share of its replicates that must have converged
 
@@ -144,11 +232,12 @@ class Selection:
     scale: str  # what the cut-offs order the runs by
     folds: tuple[dict, ...]  # per fold: {"cut": scale value, "n_train", "n_test"}
     candidates: tuple[CandidateScore, ...]
+    ties: tuple[str, ...] = ()  # candidates that scored the same as the chosen law (it has the fewest parameters)
 
     def to_dict(self) -> dict:
         return {"law": self.law, "reason": self.reason, "criterion": "mean held-out RMSE of log y",
                 "scale": self.scale, "folds": [dict(f) for f in self.folds],
-                "candidates": [c.to_dict() for c in self.candidates]}
+                "candidates": [c.to_dict() for c in self.candidates], "ties": list(self.ties)}
 
     @classmethod
     def from_dict(cls, d: Mapping) -> "Selection":
@@ -156,11 +245,12 @@ class Selection:
                    folds=tuple(dict(f) for f in d["folds"]),
                    candidates=tuple(CandidateScore(law=str(c["law"]), n_params=int(c["n_params"]),
                                                    score=float(c["score"]), folds=tuple(float(v) for v in c["folds"]),
-                                                   status=str(c["status"])) for c in d["candidates"]))
+                                                   status=str(c["status"])) for c in d["candidates"]),
+                   ties=tuple(str(t) for t in d.get("ties", ())))
 
 
 def _json(v: float):
     return v if math.isfinite(v) else "inf"
 
 
-__all__ = ["CONVERGED_SHARE", "MIN_CONVERGED", "Bootstrap", "too_few_converged", "CandidateScore", "Selection"]
+__all__ = ["CONVERGED_SHARE", "MIN_CONVERGED", "Bootstrap", "Calibration", "decades_outside", "too_few_converged", "CandidateScore", "Selection"]

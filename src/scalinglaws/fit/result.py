@@ -11,7 +11,7 @@ import pandas as pd
 
 from ..errors import FitError, InputError
 from ..laws import Law, get_law
-from .records import Bootstrap, Selection, too_few_converged
+from .records import Bootstrap, Calibration, Selection, decades_outside, too_few_converged
 
 
 @dataclass(frozen=True)
@@ -43,8 +43,13 @@ class FitResult:
         loss_params: fitted parameters of the loss itself (``sigma`` for ``huber-mle``).
         columns, y_column: which table columns fed the law's inputs and target.
         x_range: the observed ``[min, max]`` of each input (for extrapolation checks).
-        notes: data hygiene findings (duplicates, excluded rows).
+        notes: data hygiene findings (duplicates, excluded rows, columns found by their names).
+        warnings: diagnostics of the fit (see `scalinglaws.fit._diagnose`): too few distinct
+            values of an input, parameters with no effect (a term switched off), an asymptote
+            beyond the observations, residuals that trend with scale.
         selection: with ``law="auto"``, why this law was chosen (every candidate's backtest score).
+        calibration: with ``bootstrap``, the law's own held-out errors inside the training runs by
+            distance extrapolated, which widen intervals beyond the training range.
     """
 
     law: Law
@@ -67,9 +72,11 @@ class FitResult:
     x_range: dict[str, tuple[float, float]] = field(default_factory=dict)
     n_excluded: int = 0
     notes: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
     starts: Starts | None = field(default=None, repr=False)
     bootstrap: Bootstrap | None = field(default=None, repr=False)
     selection: Selection | None = field(default=None, repr=False)
+    calibration: Calibration | None = field(default=None, repr=False)
 
     @property
     def converged(self) -> bool:
@@ -80,24 +87,57 @@ class FitResult:
         return _finite_predictions(self.law.predict(self.params, self._inputs(x)), self.law)
 
     def predict_interval(self, x: Mapping[str, Any] | pd.DataFrame, level: float = 0.9):
-        """``(lo, hi)`` prediction interval for new runs at ``x`` (needs a fit with ``bootstrap``)."""
+        """``(lo, hi)`` prediction interval for new runs at ``x`` (needs a fit with ``bootstrap``):
+        parameter uncertainty and run-to-run noise (the bootstrap), widened beyond the training range
+        by the law's own extrapolation errors inside the training runs (``calibration``). Raises
+        `FitError` for points beyond the training range when no calibration could be made."""
+        parts = self.interval_parts(x, level)
+        return parts["lo"], parts["hi"]
+
+    def interval_parts(self, x: Mapping[str, Any] | pd.DataFrame, level: float = 0.9) -> dict[str, np.ndarray]:
+        """The interval and where its width comes from: ``lo, hi`` (the interval), ``lo_bootstrap,
+        hi_bootstrap`` (parameters and noise only), ``decades`` (how far beyond the fitted runs) and
+        ``extrapolation_share`` (the part of the log width added for extrapolation, 0 to 1)."""
         if self.bootstrap is None:
             raise InputError("prediction intervals need a fit with bootstrap replicates (fit --bootstrap B)")
-        lo, hi = self.bootstrap.prediction_interval(self.law, self._inputs(x), level)
-        return _finite_predictions(lo, self.law), _finite_predictions(hi, self.law)
+        arrays = self._inputs(x)
+        lo_b, hi_b = (np.log(v) for v in self.bootstrap.prediction_interval(self.law, arrays, level))
+        decades = self.decades_beyond(arrays)
+        lo, hi = lo_b, hi_b
+        if self.calibration is None and np.any(decades > 0):
+            raise FitError("no calibrated interval beyond the training range: this fit document has no calibration "
+                           "(it was made by an older version); fit it again")
+        if self.calibration is not None:
+            try:
+                h = self.calibration.half_width(decades, level)
+            except FitError:
+                if np.any(decades > 0):
+                    raise
+                h = None  # inside the fitted range the bootstrap interval stands alone
+            if h is not None:
+                with np.errstate(all="ignore"):
+                    center = np.log(self.law.predict(self.params, arrays))
+                lo, hi = np.minimum(lo_b, center - h), np.maximum(hi_b, center + h)
+        width = hi - lo
+        share = np.where(width > 0, 1.0 - (hi_b - lo_b) / np.where(width > 0, width, 1.0), 0.0)
+        lo, hi, lo_b, hi_b = (_finite_predictions(np.exp(v), self.law) for v in (lo, hi, lo_b, hi_b))
+        return {"lo": lo, "hi": hi, "lo_bootstrap": lo_b, "hi_bootstrap": hi_b, "decades": decades,
+                "extrapolation_share": np.clip(share, 0.0, 1.0)}
+
+    def decades_beyond(self, x: Mapping[str, Any] | pd.DataFrame) -> np.ndarray:
+        """Per point, decades (log10) beyond the fitted runs: the farthest input outside its range, or
+        the product of the inputs outside the fitted products (see `decades_outside`)."""
+        arrays = self._inputs(x)
+        scale = None if self.calibration is None else self.calibration.scale_range
+        return decades_outside(arrays, self.x_range, scale, self.law.log_inputs)
 
     def extrapolation(self, x: Mapping[str, Any] | pd.DataFrame) -> tuple[list[str], dict[str, np.ndarray]]:
         """Per point: ``"interpolation"`` or ``"extrapolation"``, and per input how many decades
         (log10) it lies outside the range of the runs that were fitted (0 inside)."""
         arrays = self._inputs(x)
-        decades = {}
-        for name, v in arrays.items():
-            lo, hi = self.x_range.get(name, (-np.inf, np.inf))
-            with np.errstate(all="ignore"):  # differences of logs: no ratio overflows at extreme points
-                d = np.maximum(np.log10(v) - np.log10(hi), np.log10(lo) - np.log10(v))
-            decades[name] = np.maximum(np.nan_to_num(d, nan=0.0), 0.0)
-        outside = np.any(np.stack(list(decades.values())) > 0, axis=0)
-        return ["extrapolation" if o else "interpolation" for o in outside], decades
+        decades = {name: decades_outside({name: v}, self.x_range, None, self.law.log_inputs) for name, v in arrays.items()}
+        outside = self.decades_beyond(arrays) > 0
+        return ["extrapolation" if o else "interpolation" for o in np.atleast_1d(outside)], decades
 
     def _inputs(self, x) -> dict[str, np.ndarray]:
         values = {}
@@ -167,8 +207,10 @@ class FitResult:
             "x_range": {k: list(v) for k, v in self.x_range.items()},
             "n_excluded": self.n_excluded,
             "notes": list(self.notes),
+            "warnings": list(self.warnings),
             "bootstrap": None if self.bootstrap is None else self.bootstrap.to_dict(),
             "selection": None if self.selection is None else self.selection.to_dict(),
+            "calibration": None if self.calibration is None else self.calibration.to_dict(),
             "starts": None if self.starts is None else {
                 "params": {k: list(v) for k, v in self.starts.params.items()},
                 "objective": list(self.starts.objective),
@@ -206,6 +248,7 @@ class FitResult:
                 x_range={k: (float(v[0]), float(v[1])) for k, v in d.get("x_range", {}).items()},
                 n_excluded=int(d.get("n_excluded", 0)),
                 notes=tuple(d.get("notes", ())),
+                warnings=tuple(str(v) for v in d.get("warnings", ())),
                 starts=None if starts is None else Starts(
                     params={k: tuple(float(x) for x in v) for k, v in starts["params"].items()},
                     objective=tuple(float(x) for x in starts["objective"]),
@@ -215,6 +258,7 @@ class FitResult:
                 bootstrap=_document_bootstrap(law, d["bootstrap"]) if d.get("bootstrap") and "params" in d["bootstrap"]
                 else None,
                 selection=Selection.from_dict(d["selection"]) if d.get("selection") else None,
+                calibration=Calibration.from_dict(d["calibration"]) if d.get("calibration") else None,
             )
         except InputError:
             raise

@@ -1,0 +1,135 @@
+"""Forecasts and 90% intervals on real extrapolations: ours next to the peer's, table by table.
+
+Each case fits on the small scales of a real published table (``../shared/data``) and forecasts the
+held-out larger ones, the way a user would: the fit with a row bootstrap, then ``predict`` and
+``predict_interval`` at the held-out runs. Per case and law it prints:
+
+* ``cover``: share of held-out runs inside the nominal 90% interval;
+* ``width``: the median interval width as the ratio ``hi / lo`` (sharpness);
+* ``score``: the mean interval score of Gneiting and Raftery (2007) in natural-log space: width
+  plus ``2 / (1 - level)`` times the distance by which the truth falls outside (lower is better);
+* ``rmse``: RMSE of log y of the point forecasts;
+* for ``auto``: which laws it chose.
+
+The peer ``simple-scaling-laws`` 0.2.0 (its ``separable-power`` law, ``kind="new-run"`` intervals)
+runs on the same splits under Python 3.12 when available (see ``_peer.py``).
+
+Run: ``.venv/bin/python benchmarks/bench_real_intervals.py [CASE ...]``.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+import scalinglaws as sl
+
+sys.path.insert(0, str(Path(__file__).parent))
+import _peer  # noqa: E402
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+LEVEL, REPLICATES = 0.9, 200
+
+
+def chinchilla():
+    t = sl.load_dataset("chinchilla").table
+    t = t[~t["excluded"].astype(bool)]
+    return [("all", t[t["C"] < 1e21], t[t["C"] >= 1e21])], ["chinchilla", "auto"], "table"
+
+
+def datablations():
+    t = pd.read_csv(SHARED / "datablations_muennighoff2023" / "datablations_final_losses_all.csv")
+    t = t.rename(columns={"N_params": "N", "D_tokens": "D", "val_loss": "loss"})
+    return [("all", t[t["N"] < 2e9], t[t["N"] >= 2e9])], ["chinchilla", "auto"], "table"
+
+
+def openeurollm():
+    t = pd.read_csv(SHARED / "openeurollm_dense_scaling" / "lr_gbsz_min_smooth.csv")
+    return [("all", t[t["C"] < 3e20], t[t["C"] >= 3e20])], ["chinchilla", "kaplan_nd", "auto"], "table"
+
+
+def repeated_sampling():
+    """-log coverage vs samples k (Brown et al. 2024, Pythia on MATH): train k <= 100, forecast to 10,000."""
+    t = pd.read_csv(SHARED / "monkeys_repeated_sampling" / "brown2024_pythia_math_coverage_vs_k.csv")
+    t = t.assign(x=t["k"].astype(float), loss=-np.log(t["coverage_pass_at_k"]))
+    return [(m, g[g["x"] <= 100], g[g["x"] > 100]) for m, g in t.groupby("Model")], ["power_law", "auto"], "curve"
+
+
+CASES = {"chinchilla": chinchilla, "datablations": datablations, "openeurollm": openeurollm,
+         "repeated_sampling": repeated_sampling}
+
+
+def scores(y, lo, hi, y_hat):
+    """Coverage, median width ratio, mean interval score (log space) and RMSE of log y."""
+    ly, llo, lhi = np.log(y), np.log(lo), np.log(hi)
+    miss = np.maximum(llo - ly, 0.0) + np.maximum(ly - lhi, 0.0)
+    return {"cover": float(np.mean((llo <= ly) & (ly <= lhi))), "width": float(np.exp(np.median(lhi - llo))),
+            "score": float(np.mean(lhi - llo + 2.0 / (1.0 - LEVEL) * miss)),
+            "rmse": float(np.sqrt(np.mean((np.log(y_hat) - ly) ** 2)))}
+
+
+def ours(law, splits, inputs):
+    ys, los, his, hats, chosen, failed = [], [], [], [], [], []
+    for name, train, test in splits:
+        try:
+            r = sl.fit(law, train, bootstrap=REPLICATES, rng=0)
+            lo, hi = r.predict_interval(test[list(inputs)], level=LEVEL)
+        except sl.ScalingLawsError as exc:
+            failed.append(f"{name}: {exc}")
+            continue
+        ys.append(test["loss"].to_numpy()), los.append(lo), his.append(hi)
+        hats.append(r.predict(test[list(inputs)]))
+        chosen.append(r.law.name)
+    if not ys:
+        return None, chosen, failed
+    return scores(*(np.concatenate(v) for v in (ys, los, his, hats))), chosen, failed
+
+
+def peer(splits, kind):
+    law = "chinchilla" if kind == "table" else "power_law_offset"
+    cols = ["N", "D"] if kind == "table" else ["x"]
+    out = _peer.peer_forecasts([(train[cols + ["loss"]], test[cols], law) for _, train, test in splits],
+                               level=LEVEL, n_draws=REPLICATES)
+    keep = [(o, test) for o, (_, _, test) in zip(out, splits) if "error" not in o]
+    if not keep:
+        return None
+    cat = lambda f: np.concatenate([f(o, t) for o, t in keep])  # noqa: E731
+    return scores(cat(lambda o, t: t["loss"].to_numpy()), cat(lambda o, t: o["lo"]), cat(lambda o, t: o["hi"]),
+                  cat(lambda o, t: o["y"]))
+
+
+def line(label, s, extra=""):
+    if s is None:
+        return f"  {label:<22} no forecast {extra}"
+    return (f"  {label:<22} cover {s['cover']:.2f}  width x{s['width']:.3g}  score {s['score']:.3f}  "
+            f"rmse {s['rmse']:.4f}  {extra}")
+
+
+def main(names):
+    prefix, why = _peer.peer_status()
+    print(f"nominal {LEVEL:.0%} intervals, {REPLICATES} bootstrap replicates; peer: {why}")
+    for name in names:
+        splits, laws, kind = CASES[name]()
+        n_train = sum(len(s[1]) for s in splits)
+        n_test = sum(len(s[2]) for s in splits)
+        print(f"{name}: {len(splits)} split(s), {n_train} training runs, {n_test} held out")
+        inputs = ("N", "D") if kind == "table" else ("x",)
+        for law in laws:
+            t = time.perf_counter()
+            s, chosen, failed = ours(law, splits, inputs)
+            extra = f"({time.perf_counter() - t:.0f} s)"
+            if law == "auto":
+                extra += " chose " + ", ".join(f"{c} x{chosen.count(c)}" for c in sorted(set(chosen)))
+            if failed:
+                extra += f"; {len(failed)} split(s) gave no interval: {failed[0][:150]}"
+            print(line(law, s, extra), flush=True)
+        if prefix is not None:
+            print(line("peer separable-power", peer(splits, kind)), flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:] or list(CASES))

@@ -1,0 +1,73 @@
+"""Nested cut-offs by scale inside the training runs: the backtests that law selection (`select`)
+and interval calibration (`calibrate`) run without ever reading a held-out run.
+
+The training runs are ordered by scale: the input itself for a single-input curve, the sum of the
+log inputs (``log N + log D``) for a table. A fold trains on the runs up to a cut-off placed at a
+fraction of the distinct scales and forecasts the larger ones. Folds that would train on the same
+runs are one fold. Each fold's fit sees the whole table with zero weight on the runs past the
+cut-off, so every fold of one table shares the compiled solver of one problem size.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .data import Runs
+from .data.runs import Design
+from .fit import FitResult, fit_law
+
+FOLD_WEIGHT = "__scalinglaws_fold_weight__"
+
+
+@dataclass(frozen=True)
+class Fold:
+    cut: float  # the largest training scale (the product of the inputs for a table)
+    train: np.ndarray  # boolean, per design row
+
+
+def scale_of(x: dict[str, np.ndarray], log_inputs) -> np.ndarray:
+    """log10 of the product of a design's positive inputs (the scale the cut-offs order runs by)."""
+    names = [n for n in x if n in log_inputs] or list(x)
+    return np.sum([np.log10(np.asarray(x[n], dtype=np.float64)) for n in names], axis=0)
+
+
+def folds(scale: np.ndarray, cuts, with_fractions: bool = False) -> list:
+    """One fold per cut fraction of the distinct (finite) scales; distinct training sets only
+    (``with_fractions``: ``(fraction, fold)`` pairs)."""
+    levels = np.unique(scale[np.isfinite(scale)])
+    out, seen = [], set()
+    for fraction in cuts:
+        cut = levels[max(0, math.ceil(fraction * levels.size) - 1)]
+        train = scale <= cut
+        if train.all() or not train.any() or int(train.sum()) in seen:
+            continue
+        seen.add(int(train.sum()))
+        out.append((fraction, Fold(float(10.0 ** cut), train)))
+    return out if with_fractions else [f for _, f in out]
+
+
+def fit_fold(law, runs: Runs, dm: Design, fold: Fold, base_weights: np.ndarray, **fit_options) -> FitResult:
+    """``law`` fitted on the fold's training runs only (the others keep the shape, at weight 0)."""
+    w = np.zeros(len(runs.table))
+    w[dm.rows[fold.train]] = base_weights[dm.rows[fold.train]]
+    table = runs.table.assign(**{FOLD_WEIGHT: w})
+    fold_runs = Runs(table, source=runs.source, excluded=runs.excluded, y=runs.y)
+    return fit_law(law, fold_runs, weights=FOLD_WEIGHT, **fit_options)
+
+
+def held_out_log_errors(result: FitResult, dm: Design, fold: Fold) -> np.ndarray:
+    """``log y_hat - log y`` at the fold's held-out runs (inf where the law is not finite there)."""
+    test = ~fold.train
+    with np.errstate(all="ignore"):
+        e = np.log(result.law.predict(result.params, {k: v[test] for k, v in dm.x.items()})) - np.log(dm.y[test])
+    return np.where(np.isfinite(e), e, np.inf)
+
+
+def base_weights(runs: Runs, weights: str | None) -> np.ndarray:
+    return np.ones(len(runs.table)) if weights is None else runs.table[weights].to_numpy(dtype=np.float64)
+
+
+__all__ = ["FOLD_WEIGHT", "Fold", "base_weights", "fit_fold", "folds", "held_out_log_errors", "scale_of"]
