@@ -29,7 +29,7 @@ def fit(
     include_excluded: bool = False,
     fix: Mapping[str, float] | None = None,
     loss: str = "huber",
-    delta: float = 1e-3,
+    delta: float | None = None,
     method: str = DEFAULT_METHOD,
     starts: int | None = None,
     rng: int | np.random.Generator | None = None,
@@ -51,7 +51,8 @@ def fit(
         include_excluded: also fit rows the ``excluded`` column marks.
         fix: parameters held at given values.
         loss: ``huber`` (default, summed over points, on log residuals), ``mse`` or ``huber-mle``.
-        delta: the Huber threshold (1e-3, the Chinchilla objective).
+        delta: the Huber threshold (default 1e-3 on log residuals, the Chinchilla objective; 1e-2
+            for a law fitted in linear space, one point of a bounded metric).
         method: ``varpro`` (default) or ``hoffmann2022``.
         starts: grid size for the default method's screen (default 256; ``varpro`` only).
         rng: seed or generator: jitters the default method's start grid and draws the bootstrap

@@ -3,8 +3,8 @@
 The bootstrap spreads the parameters and adds the in-sample noise; it knows nothing of the error of
 extrapolating a law that is only approximately right, and that error grows with the distance. So the
 law is backtested inside the training runs (nested cut-offs by scale, `scalinglaws.nested`): each
-fold is fitted on the runs up to its cut-off and forecasts the larger ones, giving pairs (log error
-``e_i``, decades ``d_i`` beyond the fold's training range). From them (`Calibration`):
+fold is fitted on the runs up to its cut-off and forecasts the larger ones, giving pairs (error
+``e_i`` in the law's residual space: log for losses, decades ``d_i`` beyond the fold's training range). From them (`Calibration`):
 
 * the spread ``s(d) = sigma + slope d``: ``sigma`` the full fit's in-sample noise, ``slope`` the
   growth of the error per decade by maximum likelihood over every fold (a wrong exponent makes the
@@ -36,7 +36,7 @@ from .data import Runs, design
 from .errors import ScalingLawsError
 from .fit import FitResult
 from .fit.records import Calibration, decades_outside
-from .nested import base_weights, fit_fold, folds, held_out_log_errors, scale_of
+from .nested import base_weights, fit_fold, folds, held_out_errors, scale_of
 
 CUTS = (0.5, 0.6, 0.7, 0.8, 0.9)  # fractions of the distinct training scales the folds train on
 LATE = 0.7  # folds from this cut fraction on set the multiplier
@@ -45,7 +45,7 @@ SIGMA_FLOOR = 1e-9
 
 
 def calibrate(result: FitResult, runs, *, x=None, y=None, where=None, include_excluded=False, weights=None,
-              loss="huber", delta=1e-3, **fit_options) -> Calibration:
+              loss="huber", delta=None, **fit_options) -> Calibration:
     """Backtest ``result.law`` on nested cut-offs of the runs ``result`` was fitted on (the same
     options) and summarise its held-out errors by distance (see the module docstring)."""
     runs = Runs.coerce(runs)
@@ -55,7 +55,7 @@ def calibrate(result: FitResult, runs, *, x=None, y=None, where=None, include_ex
     used = base[dm.rows] > 0
     scale = scale_of(dm.x, law.log_inputs)
     scale_range = (float(scale[used].min()), float(scale[used].max()))
-    residuals = np.log(result.predict(dm.x)) - np.log(dm.y)
+    residuals = law.to_space(result.predict(dm.x)) - law.to_space(dm.y)
     sigma = max(float(np.sqrt(np.mean(residuals[used] ** 2))), SIGMA_FLOOR)
     errors, distances, fold_of, n_folds, problems = [], [], [], 0, []
     late_from = None
@@ -71,7 +71,7 @@ def calibrate(result: FitResult, runs, *, x=None, y=None, where=None, include_ex
         except ScalingLawsError as exc:  # too few runs below this cut-off for the law: a later fold may do
             problems.append(str(exc))
             continue
-        e = held_out_log_errors(fitted, dm, fold)[test[~fold.train]]
+        e = held_out_errors(fitted, dm, fold, law.space)[test[~fold.train]]
         x_range = {k: (float(v[train].min()), float(v[train].max())) for k, v in dm.x.items()}
         d = decades_outside({k: v[test] for k, v in dm.x.items()}, x_range,
                             (float(scale[train].min()), float(scale[train].max())), law.log_inputs)

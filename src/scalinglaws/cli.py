@@ -150,8 +150,9 @@ def fit(
     by: Optional[str] = typer.Option(None, "--by", help="fit each group of this column separately"),
     fix: List[str] = typer.Option([], "--fix", help="hold parameters: K=V,..."),
     loss: str = typer.Option("huber", "--loss", help="huber | mse | huber-mle"),
-    delta: Optional[float] = typer.Option(None, "--delta", help="Huber threshold on log residuals (huber, "
-                                                                "huber-mle; default 1e-3)"),
+    delta: Optional[float] = typer.Option(None, "--delta", help="Huber threshold on the residuals (huber, "
+                                                                "huber-mle; default 1e-3 on log values, 1e-2 for "
+                                                                "laws of bounded metrics fitted on y itself)"),
     method: str = typer.Option("varpro", "--method", help="varpro (default) | hoffmann2022"),
     starts: Optional[int] = typer.Option(None, "--starts", help="screening grid size (default method)"),
     prune: Optional[bool] = typer.Option(None, "--prune/--no-prune", help="hoffmann2022: prune hopeless starts "
@@ -196,7 +197,7 @@ def fit(
 
     runs = load_runs(data)
     options = dict(x=_pairs("--x", x, numeric=False), y=y, where=where, include_excluded=include_excluded,
-                   fix=_pairs("--fix", fix, numeric=True), loss=loss, delta=1e-3 if delta is None else delta,
+                   fix=_pairs("--fix", fix, numeric=True), loss=loss, delta=delta,
                    method=method, starts=starts, rng=seed, prune=prune, bootstrap=bootstrap,
                    resample=resample or "rows", cluster=cluster, level=0.95 if level is None else level)
     if law != "auto":
@@ -339,12 +340,14 @@ def predict(
         inputs = {k: np.array([row.get(k, row.get(result.columns.get(k))) for row in rows]) for k in result.law.inputs}
     values = result.predict(inputs)
     labels, decades = result.extrapolation(inputs)
-    bounds = result.predict_interval(inputs, interval) if interval is not None else None
+    parts = result.interval_parts(inputs, interval) if interval is not None else None
     preds = []
     for i, row in enumerate(rows):
         p = {**{k: _json_default(v) if hasattr(v, "item") else v for k, v in row.items()}, "y": float(values[i])}
-        if bounds is not None:
-            p.update(level=interval, lo=float(bounds[0][i]), hi=float(bounds[1][i]))
+        if parts is not None:
+            p.update(level=interval, lo=float(parts["lo"][i]), hi=float(parts["hi"][i]),
+                     bootstrap_interval=[float(parts["lo_bootstrap"][i]), float(parts["hi_bootstrap"][i])],
+                     extrapolation_share=float(parts["extrapolation_share"][i]))
         p.update(extrapolation=labels[i], decades={k: float(v[i]) for k, v in decades.items()})
         preds.append(p)
     if fmt == "json":
@@ -352,17 +355,24 @@ def predict(
         return
     table = Table(title=f"{result.law.name} predictions", title_justify="left")
     keys = list(rows[0])
-    for k in keys + [result.y_column] + ([f"{_percent(interval)} interval"] if bounds is not None else []) + ["where"]:
+    for k in keys + [result.y_column] + ([f"{_percent(interval)} interval", "from extrapolation"]
+                                         if parts is not None else []) + ["where"]:
         table.add_column(k, justify="right")
     for p in preds:
-        span = [f"[{_fmt(p['lo'])}, {_fmt(p['hi'])}]"] if bounds is not None else []
+        span = [f"[{_fmt(p['lo'])}, {_fmt(p['hi'])}]", f"{p['extrapolation_share']:.0%}"] if parts is not None else []
         far = ", ".join(f"{k} +{v:.2g} dec" for k, v in p["decades"].items() if v > 0)
         where = p["extrapolation"] + (f" ({far})" if far else "")
         table.add_row(*[_fmt(p[k]) if isinstance(p[k], float) else escape(str(p[k])) for k in keys], _fmt(p["y"]),
                       *span, where)
     out.print(table)
+    if parts is not None:
+        out.print("from extrapolation: the share of the interval's width (log scale) added for the law's own errors "
+                  "when extrapolating, measured on nested cut-offs of the fitted runs; the rest is parameter "
+                  "uncertainty and run-to-run noise (the bootstrap)", markup=False)
     if result.status != "converged":
         out.print(f"note: the fit's status is {result.status}: its optimum is not certified", markup=False)
+    for warning in result.warnings:
+        out.print(f"warning: {warning}", markup=False)
 
 
 @app.command()
@@ -406,9 +416,12 @@ def backtest(
     if fmt == "json":
         _print_json(result.to_dict() if len(results) == 1 else {"backtests": [r.to_dict() for r in results]})
         return
-    columns = ("law", "status", "are", "max_are", "rmse_log", "bias_log", "wins") + \
-        (("coverage",) if interval is not None else ()) + (("chosen",) if "auto" in law else ())
-    for doc in (r.to_dict() for r in results):
+    docs = [r.to_dict() for r in results]
+    positive = all(s["rmse_log"] is not None for d in docs for s in d["laws"])
+    columns = ("law", "status") + (("are", "max_are", "rmse_log", "bias_log") if positive else ("rmse",)) + \
+        ("wins",) + (("coverage", "width", "interval_score") if interval is not None else ()) + \
+        (("chosen",) if "auto" in law else ())
+    for doc in docs:
         table = Table(title=f"backtest: train on {escape(doc['train_where'])} ({doc['n_train']} runs), "
                             f"score {doc['n_test']} held-out runs", title_justify="left")
         for col in columns:
@@ -417,9 +430,12 @@ def backtest(
             table.add_row(*(f"{score[c]:.4g}" if isinstance(score[c], float) else "-" if score[c] is None
                             else escape(str(score[c])) for c in columns))
         out.print(table)
-    out.print("are: mean |forecast / actual - 1|; rmse_log, bias_log: of log(forecast / actual); "
-              "wins: held-out runs where the law was closest"
-              + (f"; coverage: share inside the {interval:g} prediction interval" if interval is not None else ""))
+    out.print(("are: mean |forecast / actual - 1|; rmse_log, bias_log: of log(forecast / actual); " if positive else
+               "rmse: of forecast - actual (some held-out values are not positive); ")
+              + "wins: held-out runs where the law was closest (all of them on a tie)"
+              + (f"; coverage: share inside the {interval:g} prediction interval; width: its median "
+                 + ("hi / lo" if positive else "hi - lo") + "; interval_score: mean width plus 2 / (1 - level) times "
+                 "the miss" + (" (log space)" if positive else "") if interval is not None else ""))
 
 
 @app.command()

@@ -30,17 +30,21 @@ INTERVAL_REPLICATES = 200  # bootstrap replicates behind a backtest's intervals
 
 @dataclass(frozen=True)
 class LawScore:
-    """Errors of one law's forecasts on the held-out runs (log = natural log)."""
+    """Errors of one law's forecasts on the held-out runs (log = natural log). The relative and log
+    errors are None where a held-out value is not positive (an accuracy of 0): ``rmse`` then says it."""
 
     law: str
     status: str
-    are: float  # mean |y_hat / y - 1|
-    max_are: float
-    rmse_log: float  # sqrt(mean (log y_hat - log y)^2)
-    bias_log: float  # mean (log y_hat - log y): > 0 forecasts too high
-    wins: int  # held-out runs where this law's forecast was the closest
+    are: float | None  # mean |y_hat / y - 1|
+    max_are: float | None
+    rmse_log: float | None  # sqrt(mean (log y_hat - log y)^2)
+    bias_log: float | None  # mean (log y_hat - log y): > 0 forecasts too high
+    wins: int  # held-out runs where this law's forecast was the closest (all of them, on a tie)
     coverage: float | None = None  # share of held-out runs inside the prediction interval
     chosen: str | None = None  # for law "auto": the law(s) it chose
+    rmse: float | None = None  # sqrt(mean (y_hat - y)^2), in the target's units
+    width: float | None = None  # median interval width: hi / lo (hi - lo where a bound is not positive)
+    interval_score: float | None = None  # mean interval score (Gneiting and Raftery 2007), in log y where positive
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -64,26 +68,37 @@ class _Forecasts:
 
     def __init__(self, names):
         self.names = names
-        self.errors = {n: [] for n in names}
+        self.errors = {n: [] for n in names}  # (y_hat, y) pairs
         self.hits = {n: [] for n in names}
+        self.bands = {n: [] for n in names}  # (lo, hi, y)
         self.status = {n: set() for n in names}
         self.chosen = {n: [] for n in names}
 
     def add(self, name, result, test_x, test_y, interval):
-        with np.errstate(all="ignore"):
-            self.errors[name].append(np.log(result.predict(test_x)) - np.log(test_y))
+        self.errors[name].append(np.stack([result.predict(test_x), np.asarray(test_y, dtype=np.float64)]))
+        lo = hi = None
         if interval is not None and result.bootstrap is not None:
-            lo, hi = result.predict_interval(test_x, level=interval)
-            self.hits[name].append((lo <= test_y) & (test_y <= hi))
+            try:
+                lo, hi = result.predict_interval(test_x, level=interval)
+            except FitError as exc:  # no calibrated interval this far out: said, never replaced by a narrow one
+                self.status[name].add(f"no interval ({exc})")
         elif interval is not None:  # its bootstrap failed: no coverage can be claimed for this law
-            self.hits[name].append(np.full(np.size(test_y), np.nan))
             self.status[name].add("no interval (bootstrap failed)")
+        if interval is not None and lo is None:
+            self.hits[name].append(np.full(np.size(test_y), np.nan))
+        elif interval is not None:
+            self.hits[name].append((lo <= test_y) & (test_y <= hi))
+            self.bands[name].append(np.stack([lo, hi, np.asarray(test_y, dtype=np.float64)]))
         self.status[name].add(result.status)
         if result.selection is not None:
             self.chosen[name].append(result.law.name)
 
-    def scores(self) -> tuple[LawScore, ...]:
-        errors = {n: np.concatenate(self.errors[n]) for n in self.names}
+    def scores(self, level=None) -> tuple[LawScore, ...]:
+        pairs = {n: np.concatenate(self.errors[n], axis=1) for n in self.names}
+        y = next(iter(pairs.values()))[1]
+        positive = bool(np.all(y > 0) and all(np.all(p[0] > 0) for p in pairs.values()))
+        with np.errstate(all="ignore"):
+            errors = {n: (np.log(p[0]) - np.log(p[1])) if positive else p[0] - p[1] for n, p in pairs.items()}
         if len({e.size for e in errors.values()}) != 1:
             raise InputError("the laws compared must be scored on the same held-out runs (same inputs present)")
         stacked = np.abs(np.stack([errors[n] for n in self.names]))
@@ -94,13 +109,30 @@ class _Forecasts:
         for i, n in enumerate(self.names):
             e = errors[n]
             chosen = sorted(set(self.chosen[n]), key=self.chosen[n].index)
+            log = (lambda v: float(v)) if positive else (lambda v: None)  # noqa: E731
             out.append(LawScore(
-                law=n, status="/".join(sorted(self.status[n])), are=float(np.mean(np.abs(np.expm1(e)))),
-                max_are=float(np.max(np.abs(np.expm1(e)))), rmse_log=float(np.sqrt(np.mean(e**2))),
-                bias_log=float(np.mean(e)), wins=int(np.sum(winners[i])),
-                coverage=_coverage(self.hits[n]),
-                chosen=", ".join(chosen) if chosen else None))
+                law=n, status="/".join(sorted(self.status[n])), are=log(np.mean(np.abs(np.expm1(e)))),
+                max_are=log(np.max(np.abs(np.expm1(e)))), rmse_log=log(np.sqrt(np.mean(e**2))),
+                bias_log=log(np.mean(e)), wins=int(np.sum(winners[i])),
+                coverage=_coverage(self.hits[n]), chosen=", ".join(chosen) if chosen else None,
+                rmse=float(np.sqrt(np.mean((pairs[n][0] - pairs[n][1]) ** 2))),
+                **_sharpness(self.bands[n], level, len(self.hits[n]) and _coverage(self.hits[n]) is not None)))
         return tuple(out)
+
+
+def _sharpness(bands: list[np.ndarray], level, complete: bool) -> dict:
+    """Median width and mean interval score of the intervals (log space where every value is
+    positive; ``2 / (1 - level)`` times the distance by which the truth falls outside, plus the width)."""
+    if not complete or not bands:
+        return {}
+    lo, hi, y = np.concatenate(bands, axis=1)
+    if np.all(lo > 0) and np.all(y > 0):
+        lo, hi, y = np.log(lo), np.log(hi), np.log(y)
+        width = float(np.exp(np.median(hi - lo)))
+    else:
+        width = float(np.median(hi - lo))
+    miss = np.maximum(lo - y, 0.0) + np.maximum(y - hi, 0.0)
+    return {"width": width, "interval_score": float(np.mean(hi - lo + 2.0 / (1.0 - level) * miss))}
 
 
 def _coverage(hits: list[np.ndarray]) -> float | None:
@@ -190,7 +222,7 @@ def backtest(laws: str | Sequence[str], runs, *, train_where: str | Sequence[str
         result, test = _fit_and_test(name, runs, train_where, interval, fit_options)
         forecasts.add(name, result, test.x, test.y, interval)
         n_train, n_test = result.n_points, int(test.y.size)
-    return Backtest(train_where=train_where, n_train=n_train, n_test=n_test, scores=forecasts.scores(),
+    return Backtest(train_where=train_where, n_train=n_train, n_test=n_test, scores=forecasts.scores(interval),
                     interval=interval)
 
 
@@ -235,4 +267,4 @@ def _along_curves(names, runs: Runs, along: str, by: str | None, fraction: float
                          + (f"; {rest} have no checkpoints beyond it" if rest else ""))
     split = f"first {fraction:g} of `{along}` in each " + (f"`{by}` group" if by else "run") + \
         f" ({len(groups) - skipped} of {len(groups)} groups scored)"
-    return Backtest(train_where=split, n_train=n_train, n_test=n_test, scores=forecasts.scores(), interval=interval)
+    return Backtest(train_where=split, n_train=n_train, n_test=n_test, scores=forecasts.scores(interval), interval=interval)

@@ -18,6 +18,7 @@ import numpy as np
 from .data import Runs
 from .data.runs import Design
 from .fit import FitResult, fit_law
+from .laws import to_space
 
 FOLD_WEIGHT = "__scalinglaws_fold_weight__"
 
@@ -58,11 +59,13 @@ def fit_fold(law, runs: Runs, dm: Design, fold: Fold, base_weights: np.ndarray, 
     return fit_law(law, fold_runs, weights=FOLD_WEIGHT, **fit_options)
 
 
-def held_out_log_errors(result: FitResult, dm: Design, fold: Fold) -> np.ndarray:
-    """``log y_hat - log y`` at the fold's held-out runs (inf where the law is not finite there)."""
+def held_out_errors(result: FitResult, dm: Design, fold: Fold, space: str) -> np.ndarray:
+    """``y_hat - y`` in ``space`` (``log y_hat - log y`` for ``"log"``) at the fold's held-out runs
+    (inf where the law is not finite there)."""
     test = ~fold.train
     with np.errstate(all="ignore"):
-        e = np.log(result.law.predict(result.params, {k: v[test] for k, v in dm.x.items()})) - np.log(dm.y[test])
+        y_hat = result.law.predict(result.params, {k: v[test] for k, v in dm.x.items()})
+        e = to_space(space, y_hat) - to_space(space, dm.y[test])
     return np.where(np.isfinite(e), e, np.inf)
 
 
@@ -70,4 +73,4 @@ def base_weights(runs: Runs, weights: str | None) -> np.ndarray:
     return np.ones(len(runs.table)) if weights is None else runs.table[weights].to_numpy(dtype=np.float64)
 
 
-__all__ = ["FOLD_WEIGHT", "Fold", "base_weights", "fit_fold", "folds", "held_out_log_errors", "scale_of"]
+__all__ = ["FOLD_WEIGHT", "Fold", "base_weights", "fit_fold", "folds", "held_out_errors", "scale_of"]

@@ -23,29 +23,36 @@ import math
 import numpy as np
 
 from .data import Runs, design
+from .data.runs import resolve_columns
 from .errors import InputError, ScalingLawsError
 from .fit import fit_law
 from .fit._diagnose import CONSTANT, SWITCHED_OFF
 from .fit.records import CandidateScore, Selection
 from .laws import Law, list_laws
-from .nested import base_weights, fit_fold, folds, held_out_log_errors, scale_of
+from .nested import base_weights, fit_fold, folds, held_out_errors, scale_of
 
 CUTS = (0.7, 0.8, 0.9)  # fractions of the distinct training scales each fold trains on
 TOLERANCE = 1e-6  # relative: scores this close are ties (the same fit); the simplest law is taken
 
 
 def applicable_laws(runs: Runs, *, x=None, y=None, where=None, include_excluded=False) -> list[Law]:
-    """Registered laws whose inputs the table has (the ones using the most inputs), with a target
-    inside the law's range (bounded-metric laws only for targets in it)."""
-    found = []
+    """Registered laws whose inputs the table has (the ones using the most inputs) and that accept
+    its target (laws fitted on log values need it positive; bounded-metric laws need it in range)."""
+    found, causes = [], []
     for law in list_laws():
         try:
-            dm = design(runs, law, x=x, y=y, where=where, include_excluded=include_excluded, n_free=0)
+            resolve_columns(runs, law.inputs, x, law.name)
         except InputError:
-            continue
-        if law.y_range is not None and not np.all((dm.y >= law.y_range[0]) & (dm.y <= law.y_range[1])):
+            continue  # not a law of this table's inputs
+        try:
+            design(runs, law, x=x, y=y, where=where, include_excluded=include_excluded, n_free=0)
+        except InputError as exc:
+            causes.append((len(law.inputs), f"{law.name}: {exc}"))
             continue
         found.append(law)
+    if not found and causes:  # laws of these inputs exist, but the target or the rows do not suit any
+        raise InputError("--law auto found no law that accepts these runs; " + "; ".join(
+            c for _, c in sorted(causes, key=lambda c: -c[0])[:3]))
     if not found:
         raise InputError("--law auto found no registered law whose inputs are all columns of the table; "
                          "map the scale column with --x x=COLUMN (curves) or --x N=...,D=... (tables)")
@@ -75,10 +82,12 @@ def select_law(runs, *, candidates=None, x=None, y=None, where=None, include_exc
         raise InputError(f"--law auto needs runs at several scales to backtest inside the training data; "
                          f"the {int(used.sum())} training runs have {np.unique(scale_of(dm.x, laws[0].log_inputs)[used]).size} "
                          "distinct scale(s)")
-    scores = [_score(law, runs, dm, plan, base, used, options) for law in laws]
+    space = "log" if all(law.space == "log" for law in laws) else "linear"  # one space, so scores compare
+    scores = [_score(law, runs, dm, plan, base, used, options, space) for law in laws]
     chosen, tied = _choose(scores, runs, options, weights)
     best = chosen.score
-    reason = f"lowest mean held-out RMSE of log y ({best:.4g}) over {len(plan)} growing cut-offs"
+    reason = f"lowest mean held-out RMSE of {'log y' if space == 'log' else 'y'} ({best:.4g}) over {len(plan)} " \
+        "growing cut-offs"
     if tied:
         reason += f"; tied with {', '.join(tied)} (the same forecasts): the fewest parameters taken"
     better = [s.law for s in scores if s.score < best * (1.0 - TOLERANCE)]
@@ -88,18 +97,19 @@ def select_law(runs, *, candidates=None, x=None, y=None, where=None, include_exc
     record = tuple({"cut": f.cut, "n_train": int((f.train & used).sum()), "n_test": int((~f.train & used).sum())}
                    for f in plan)
     return Selection(law=chosen.law, reason=reason, scale=names, folds=record,
-                     candidates=tuple(scores), ties=tuple(tied))
+                     candidates=tuple(scores), ties=tuple(tied), space=space)
 
 
-def _score(law, runs, dm, plan, base, used, options) -> CandidateScore:
-    """One candidate's held-out RMSE of log y per fold; its status says why it cannot be chosen."""
+def _score(law, runs, dm, plan, base, used, options, space) -> CandidateScore:
+    """One candidate's held-out RMSE (of log y in log ``space``) per fold; its status says why it
+    cannot be chosen."""
     errors, problems = [], []
     for k, fold in enumerate(plan):
         try:
             result = fit_fold(law, runs, dm, fold, base, **options)
         except ScalingLawsError as exc:
             return CandidateScore(law.name, len(law.params), math.inf, tuple(errors), f"not scored: {exc}")
-        e = held_out_log_errors(result, dm, fold)[used[~fold.train]]
+        e = held_out_errors(result, dm, fold, space)[used[~fold.train]]
         errors.append(float(np.sqrt(np.mean(e**2))))
         problems += [f"fit {k + 1} {p}" for p in _untrusted(result)]
     score = float(np.mean(errors))

@@ -7,7 +7,8 @@ engine, all replicates in one computation):
 * ``clusters``: resample whole groups (e.g. every checkpoint of one model) with replacement, so
   repeated measurements of one configuration are not treated as independent;
 * ``residuals``: a wild bootstrap for designed grids: keep the inputs, redraw each target as
-  ``fit * exp(v_i r_i)`` with Rademacher signs ``v_i`` on the log residuals ``r_i``.
+  ``fit * exp(v_i r_i)`` with Rademacher signs ``v_i`` on the log residuals ``r_i`` (``fit + v_i r_i``
+  for a law fitted in linear space).
 
 Every replicate is refitted from a guarded warm start: the full-data optimum. A random sample of
 the replicates (5%, at least 10) is also refitted from independent starts (the method's own
@@ -43,23 +44,23 @@ def bootstrap(problem: Problem, result: FitResult, starts: np.ndarray, replicate
     spec, data, dm, w0 = problem.spec, problem.data, problem.design, problem.weights
     best = np.array([[result.params[n] for n in spec.free]])
     cold = starts[:GUARD_STARTS]
-    log_y = np.log(dm.y)
-    log_fit = log_y - fitted_at(problem, result.params)[0][: log_y.size]
-    w, log_y_star = resample(scheme, replicates, log_y.size, rng, clusters=clusters, log_y=log_y, log_fit=log_fit)
-    pad = np.asarray(data.log_y)[log_y.size:]  # zero-weight padding points (see make_data)
+    t_y = spec.law.to_space(dm.y)  # targets in the law's residual space (log y for losses)
+    t_fit = t_y - fitted_at(problem, result.params)[0][: t_y.size]
+    w, t_y_star = resample(scheme, replicates, t_y.size, rng, clusters=clusters, t_y=t_y, t_fit=t_fit)
+    pad = np.asarray(data.t_y)[t_y.size:]  # zero-weight padding points (see make_data)
     w = np.concatenate([w * w0, np.zeros((replicates, pad.size))], axis=1)
-    log_y_star = np.concatenate([log_y_star, np.broadcast_to(pad, (replicates, pad.size))], axis=1)
+    t_y_star = np.concatenate([t_y_star, np.broadcast_to(pad, (replicates, pad.size))], axis=1)
     guarded = rng.choice(replicates, size=min(replicates, max(10, replicates // 20)), replace=False)
     # one batch: every replicate from the warm start, the guarded ones also from each independent start
     lanes_w = np.concatenate([w, np.repeat(w[guarded], len(cold), axis=0)])
-    lanes_y = np.concatenate([log_y_star, np.repeat(log_y_star[guarded], len(cold), axis=0)])
+    lanes_y = np.concatenate([t_y_star, np.repeat(t_y_star[guarded], len(cold), axis=0)])
     lanes_start = np.concatenate([np.repeat(best, replicates, axis=0), np.tile(cold, (len(guarded), 1))])
     theta_all, f_all, status_all = solve_replicates(spec, data, lanes_start, lanes_w, lanes_y)
     theta_r, f_r, status = theta_all[:replicates], f_all[:replicates], status_all[:replicates]
     f_cold = f_all[replicates:].reshape(len(guarded), len(cold)).min(axis=1)
     beaten = int(np.sum(f_cold < f_r[guarded] - SAME_OPTIMUM * np.abs(f_r[guarded])))
     if beaten:
-        theta_r, f_r, status = _multistart_all(problem, cold, w, log_y_star, guarded, (theta_r, f_r, status),
+        theta_r, f_r, status = _multistart_all(problem, cold, w, t_y_star, guarded, (theta_r, f_r, status),
                                                (theta_all, f_all, status_all))
     else:  # a guarded replicate whose independent start converged to the same optimum is not a failure
         lanes = [np.concatenate([x[guarded][:, None], x[replicates:].reshape(len(guarded), len(cold), *x.shape[1:])],
@@ -73,10 +74,10 @@ def bootstrap(problem: Problem, result: FitResult, starts: np.ndarray, replicate
     params = {n: params[n] for n in spec.law.param_names}
     return Bootstrap(scheme=scheme, level=float(level), params=params, n_replicates=int(replicates),
                      n_failed=replicates - n_ok, n_guarded=int(guarded.size), n_guard_better=beaten,
-                     residuals=tuple(float(v) for v in (log_y - log_fit)[w0 > 0]))
+                     residuals=tuple(float(v) for v in (t_y - t_fit)[w0 > 0]))
 
 
-def _multistart_all(problem, cold, w, log_y_star, guarded, warm, first):
+def _multistart_all(problem, cold, w, t_y_star, guarded, warm, first):
     """Every replicate from the warm start and each independent start, its best kept. The warm lanes
     and the guarded replicates' independent lanes are done already (``warm``, ``first``), so only
     the other replicates' independent lanes are new."""
@@ -94,7 +95,7 @@ def _multistart_all(problem, cold, w, log_y_star, guarded, warm, first):
     if rest.size:
         th, fc, sc = solve_replicates(spec, problem.data, np.tile(cold, (rest.size, 1)),
                                       np.repeat(w[rest], len(cold), axis=0),
-                                      np.repeat(log_y_star[rest], len(cold), axis=0))
+                                      np.repeat(t_y_star[rest], len(cold), axis=0))
         lane_theta[rest, 1:] = th.reshape(rest.size, len(cold), k)
         lane_f[rest, 1:] = fc.reshape(rest.size, len(cold))
         lane_status[rest, 1:] = sc.reshape(rest.size, len(cold))
@@ -129,14 +130,14 @@ def check_options(replicates, scheme: str, cluster, level: float) -> None:
 
 
 def resample(scheme: str, replicates: int, n: int, rng: np.random.Generator, *, clusters=None,
-             log_y=None, log_fit=None) -> tuple[np.ndarray, np.ndarray]:
-    """Per-replicate ``(weights, log_y)``, each ``(replicates, n)``."""
+             t_y=None, t_fit=None) -> tuple[np.ndarray, np.ndarray]:
+    """Per-replicate ``(weights, t_y)``, each ``(replicates, n)``."""
     if scheme == "rows":
         w = rng.multinomial(n, np.full(n, 1.0 / n), size=replicates).astype(np.float64)
-        return w, np.broadcast_to(log_y, (replicates, n))
+        return w, np.broadcast_to(t_y, (replicates, n))
     if scheme == "clusters":
         labels, index = np.unique(np.asarray(clusters), return_inverse=True)
         counts = rng.multinomial(len(labels), np.full(len(labels), 1.0 / len(labels)), size=replicates)
-        return counts[:, index].astype(np.float64), np.broadcast_to(log_y, (replicates, n))
+        return counts[:, index].astype(np.float64), np.broadcast_to(t_y, (replicates, n))
     signs = rng.choice(np.array([-1.0, 1.0]), size=(replicates, n))
-    return np.ones((replicates, n)), log_fit + signs * (log_y - log_fit)
+    return np.ones((replicates, n)), t_fit + signs * (t_y - t_fit)

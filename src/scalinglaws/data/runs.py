@@ -219,7 +219,16 @@ def design(runs, law, *, x: Mapping[str, str] | None = None, y: str | None = Non
         name: numeric_column(runs.table, col, rows, positive=f"law {law.name} takes powers of {name}" if name in law.log_inputs else None)
         for name, col in columns.items()
     }
-    target = numeric_column(runs.table, y_column, rows, positive="the fit compares log values")
+    log_space = getattr(law, "space", "log") == "log"
+    target = numeric_column(runs.table, y_column, rows, positive=(
+        f"law {law.name} is fitted on log values; a bounded metric with zeros fits with a bounded law such as "
+        "sigmoid_log") if log_space else None)
+    y_range = getattr(law, "y_range", None)
+    if y_range is not None:
+        outside = np.flatnonzero((target < y_range[0]) | (target > y_range[1]))
+        if outside.size:
+            raise InputError(f"column `{y_column}` must lie in [{y_range[0]:g}, {y_range[1]:g}] (law {law.name} is for "
+                             f"a bounded metric); row {rows[outside[0]] + 1} has {float(target[outside[0]])!r}")
     notes = _duplicates(runs.table, rows, list(columns.values()) + [y_column])
     return Design(xs, target, rows, columns, y_column, n_excluded, notes)
 

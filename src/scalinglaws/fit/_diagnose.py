@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import math
 
+import jax
 import numpy as np
 
+from .._jax import program_cache
 from ..laws._transforms import near_bound
-from ._identify import NULL_TOL, PROBES, RANK_RTOL, _jacobian
-from ._problem import Spec, unconstrain
+from ._identify import NULL_TOL, RANK_RTOL
+from ._problem import Spec, residuals_at
 
 FEW_VALUES = 3  # an input with at most this many distinct values gets a warning
 SAME = 1e-6  # relative change of a prediction below which two fits predict the same
@@ -44,7 +46,7 @@ def at_bound(law, params: dict, name: str, x: dict) -> bool:
     if params[name] == bound:
         return True
     with np.errstate(all="ignore"):
-        change = np.log(law.predict({**params, name: bound}, x)) - np.log(law.predict(params, x))
+        change = law.to_space(law.predict({**params, name: bound}, x)) - law.to_space(law.predict(params, x))
     return bool(np.all(np.abs(change) <= SAME))
 
 
@@ -60,33 +62,37 @@ def diagnose(spec: Spec, data, dm, used: np.ndarray, params: dict, at: tuple[str
             warnings.append(f"input {name} (column `{dm.columns[name]}`) takes only {n} distinct value(s): the "
                             f"parameters acting on {name} rest on {n} point(s) of its scale")
     with np.errstate(all="ignore"):
-        log_f = np.log(law.predict(params, x))
-    if not np.all(np.isfinite(log_f)):
+        t_f = law.to_space(law.predict(params, x))
+    if not np.all(np.isfinite(t_f)):
         return tuple(warnings)
     inert = _inert(spec, data, params)
-    if np.ptp(log_f) <= SAME and np.ptp(np.log(y)) > SAME:
+    t_y = law.to_space(y)
+    if np.ptp(t_f) <= SAME and np.ptp(t_y) > SAME:
         warnings.append(f"{CONSTANT} (it explains none of their variation)")
     elif inert and at:
-        warnings.append(f"{SWITCHED_OFF} ({', '.join(at)}): parameters {', '.join(inert)} have no effect on the "
-                        "fitted runs, and their values are not determined by the data")
+        warnings.append(f"{SWITCHED_OFF} ({', '.join(at)} at a bound): parameters {', '.join(inert)} have no "
+                        "effect on the fitted runs, and their values are not determined by the data")
     elif inert:
         warnings.append(f"parameters {', '.join(inert)} have no effect on the fitted runs (e.g. a break beyond "
                         "them): their values are not determined by the data")
-    residuals = np.log(y) - log_f
+    residuals = t_y - t_f
     sigma = float(np.sqrt(np.mean(residuals**2)))
-    warnings += _asymptote(law, params, x, y, log_f, sigma, dm.y_column)
+    warnings += _asymptote(law, params, x, y, sigma, dm.y_column)
     warnings += _trend(residuals, x, law.log_inputs)
     return tuple(warnings)
 
 
 def _inert(spec: Spec, data, params: dict) -> list[str]:
-    """Free parameters with dead or linearly dependent Jacobian columns at ``params``."""
-    u = unconstrain(spec, {n: np.full(PROBES, params[n]) for n in spec.free})  # the identifiability test's shape:
-    J = np.asarray(_jacobian(spec)(u, data))[0][np.asarray(data.w) > 0]  # its compiled program serves
+    """Free parameters with dead or linearly dependent Jacobian columns at ``params``. The Jacobian
+    is in the parameters themselves (each column scaled by its value), not in the solver's
+    unconstrained ones: a parameter on its own bound keeps its effect (a floor of 0 is a floor),
+    while an exponent whose amplitude is 0 has none."""
+    th = np.array([params[n] for n in spec.free])
+    J = np.asarray(_natural_jacobian(spec)(th, data))[np.asarray(data.w) > 0] * np.where(th != 0, np.abs(th), 1.0)
     if not np.all(np.isfinite(J)):
         return []
     norms = np.linalg.norm(J, axis=0)
-    dead = norms <= SAME * max(float(norms.max()), 1e-300) * math.sqrt(J.shape[0])
+    dead = norms <= SAME * max(float(norms.max()), 1e-300)
     if J.shape[1] == 1:
         return [n for n, d in zip(spec.free, dead) if d]
     _, s, vt = np.linalg.svd(J / np.where(dead, 1.0, norms), full_matrices=False)
@@ -95,18 +101,25 @@ def _inert(spec: Spec, data, params: dict) -> list[str]:
     return [n for n, i in zip(spec.free, involved) if i]
 
 
-def _asymptote(law, params, x, y, log_f, sigma, y_column) -> list[str]:
+@program_cache
+def _natural_jacobian(spec: Spec):
+    """``(theta (p,), data) -> (n, p)``: the Jacobian of the residuals in the free parameters' values."""
+    return jax.jit(jax.jacfwd(lambda th, data: residuals_at(spec, th, data)))
+
+
+def _asymptote(law, params, x, y, sigma, y_column) -> list[str]:
     far = {k: np.array([np.max(v) * FAR]) for k, v in x.items()}
     end = {k: np.array([np.max(v)]) for k, v in x.items()}
     with np.errstate(all="ignore"):
         f_far, f_end = float(law.predict(params, far)[0]), float(law.predict(params, end)[0])
-    if not (math.isfinite(f_far) and f_far > 0):
+    if not (math.isfinite(f_far) and (f_far > 0 or law.space != "log")):
         return []
-    gap = 2.0 * sigma
-    if f_far < f_end and math.log(f_far) > math.log(float(np.min(y))) + gap:
+    gap = 2.0 * sigma  # in the law's residual space, like sigma
+    t_far, t_min, t_max = (float(law.to_space(np.float64(v))) for v in (f_far, np.min(y), np.max(y)))
+    if f_far < f_end and t_far > t_min + gap:
         return [f"the fitted law levels off at {f_far:.4g} as scale grows, above the lowest observed `{y_column}` "
                 f"({float(np.min(y)):.4g}): its floor is too high, and forecasts at larger scale will be too high"]
-    if f_far > f_end and math.log(f_far) < math.log(float(np.max(y))) - gap:
+    if f_far > f_end and t_far < t_max - gap:
         return [f"the fitted law levels off at {f_far:.4g} as scale grows, below the highest observed `{y_column}` "
                 f"({float(np.max(y)):.4g}): its ceiling is too low"]
     return []

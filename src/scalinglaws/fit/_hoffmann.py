@@ -48,7 +48,7 @@ def lse_value_and_grad(loss_name: str, v, data: Data):
     T2 = jnp.exp(b - beta * log_d)  # B / D^beta
     E = jnp.exp(e)
     pred = E + T1 + T2
-    r = data.log_y - jnp.log(pred)
+    r = data.t_y - jnp.log(pred)  # the chinchilla law: log space
     w = -loss.gradient(r, data.w, data.delta, loss.scale(r, data.w, data.delta)) / pred  # d objective / d pred
     grad = jnp.stack([w @ T1, w @ T2, jnp.sum(w) * E, -(w * log_n) @ T1, -(w * log_d) @ T2])
     return loss.objective(r, data.w, data.delta, data.log_z), grad

@@ -175,7 +175,7 @@ def _advance_one(spec: Spec, state, data: Data, until, full: bool):
             return v, loss.objective(r_v, data.w, data.delta, data.log_z)
 
         # the rounding of the residuals alone, as a curvature-weighted noise (for the stationarity test)
-        noise = curv * EPS_R * (1.0 + jnp.abs(data.log_y))
+        noise = curv * EPS_R * (1.0 + jnp.abs(data.t_y))
         # G: the data's Gauss-Newton metric (a scale-free ridge); Hm, Hn: the majorizer's and Newton's
         # models; Hw: Newton's with the zone widened (full iteration)
         weights = [data.w, loss.majorizer(r, data.w, data.delta, sigma), curv, noise**2]
@@ -199,7 +199,7 @@ def _advance_one(spec: Spec, state, data: Data, until, full: bool):
         # constant offset) and against what rounding of the residuals alone would give
         scale = jnp.abs(jnp.dot(psi, r))
         dec = -jnp.dot(g, s_n)
-        f_noise = jnp.sum(jnp.abs(psi) * EPS_R * (1.0 + jnp.abs(data.log_y)))  # rounding level of f
+        f_noise = jnp.sum(jnp.abs(psi) * EPS_R * (1.0 + jnp.abs(data.t_y)))  # rounding level of f
         # a parameter pinned at a bound while the objective falls away from it: its own step (in its
         # value) gains more than the whole Newton model in u promises (which it cannot do inside
         # the bounds, where u and the values are equivalent); that step is then one more trial
@@ -264,7 +264,7 @@ def polish(spec: Spec, u0, data: Data, *, max_iter: int):
     """Polish every start: ``(u, f, status, iterations)`` as NumPy arrays, one row per start.
 
     ``data`` holds one set of targets and weights for every start, or one per start (rows of
-    ``log_y``, ``y`` and ``w``: bootstrap replicates).
+    ``t_y``, ``y`` and ``w``: bootstrap replicates).
 
     Every start first gets quick iterations, up to ``max_iter``; a smooth or well-resolved fit
     (enough points in the quadratic zone) converges there. A start they leave unconverged because

@@ -43,7 +43,7 @@ class Spec:
 
 class Data(NamedTuple):
     x: dict  # input name -> (n,) float64
-    log_y: jax.Array  # (n,)
+    t_y: jax.Array  # (n,) the targets in the law's residual space (log y for most laws)
     y: jax.Array  # (n,)
     fixed: jax.Array  # values of Spec.fixed, in order
     delta: jax.Array  # loss scale
@@ -68,7 +68,7 @@ def make_data(spec: Spec, x: dict, y: np.ndarray, fixed: dict, delta: float, w: 
     y_pad = padded(y)
     return Data(
         x={k: padded(v) for k, v in x.items()},
-        log_y=np.log(y_pad),
+        t_y=spec.law.to_space(y_pad),
         y=y_pad,
         fixed=np.asarray([fixed[k] for k in spec.fixed], dtype=np.float64),
         delta=np.asarray(delta, dtype=np.float64),
@@ -78,16 +78,16 @@ def make_data(spec: Spec, x: dict, y: np.ndarray, fixed: dict, delta: float, w: 
 
 
 #: vmap axes of `Data` when each lane (bootstrap replicate) has its own targets and weights
-PER_LANE = Data(x=None, log_y=0, y=0, fixed=None, delta=None, log_z=None, w=0)
+PER_LANE = Data(x=None, t_y=0, y=0, fixed=None, delta=None, log_z=None, w=0)
 
 
 def take_lanes(data: Data, idx) -> Data:
     """The per-lane fields of ``data`` at lanes ``idx`` (shared fields unchanged); fields of one row
     (shared by every lane) are repeated."""
-    if np.ndim(data.log_y) == 1:
-        rows = (len(idx), data.log_y.size)
-        return data._replace(**{k: np.broadcast_to(getattr(data, k), rows) for k in ("log_y", "y", "w")})
-    return data._replace(log_y=data.log_y[idx], y=data.y[idx], w=data.w[idx])
+    if np.ndim(data.t_y) == 1:
+        rows = (len(idx), data.t_y.size)
+        return data._replace(**{k: np.broadcast_to(getattr(data, k), rows) for k in ("t_y", "y", "w")})
+    return data._replace(t_y=data.t_y[idx], y=data.y[idx], w=data.w[idx])
 
 
 def theta(spec: Spec, u, fixed, xp=jnp) -> dict:
@@ -114,8 +114,8 @@ def unconstrain(spec: Spec, params: dict) -> np.ndarray:
 
 
 def residuals(spec: Spec, u, data: Data):
-    """Log residuals ``log y - log f(theta(u), x)``."""
-    return data.log_y - jnp.log(spec.law(theta(spec, u, data.fixed), data.x))
+    """Residuals in the law's space: ``log y - log f(theta(u), x)`` (or ``y - f``)."""
+    return data.t_y - spec.law.to_space(spec.law(theta(spec, u, data.fixed), data.x), jnp)
 
 
 def free_theta(spec: Spec, u):
@@ -125,10 +125,10 @@ def free_theta(spec: Spec, u):
 
 
 def residuals_at(spec: Spec, th, data: Data):
-    """Log residuals at the free parameters' values ``th`` (a vector in ``spec.free`` order)."""
+    """Residuals at the free parameters' values ``th`` (a vector in ``spec.free`` order)."""
     p = {n: th[i] for i, n in enumerate(spec.free)}
     p.update({n: data.fixed[i] for i, n in enumerate(spec.fixed)})
-    return data.log_y - jnp.log(spec.law(p, data.x))
+    return data.t_y - spec.law.to_space(spec.law(p, data.x), jnp)
 
 
 EPS_R = 8 * 2.220446049250313e-16  # relative rounding of a log residual
@@ -141,7 +141,7 @@ def fitted(spec: Spec, u, data: Data):
     r = residuals(spec, u, data)
     loss = spec.loss
     psi = loss.gradient(r, data.w, data.delta, loss.scale(r, data.w, data.delta))
-    return r, loss.extras(r, data.w, data.delta), jnp.sum(jnp.abs(psi) * EPS_R * (1.0 + jnp.abs(data.log_y)))
+    return r, loss.extras(r, data.w, data.delta), jnp.sum(jnp.abs(psi) * EPS_R * (1.0 + jnp.abs(data.t_y)))
 
 
 @program_cache

@@ -53,8 +53,10 @@ def _solve_linear(spec: Spec, phi, data: Data):
     if lin:
         Phi = jax.jacfwd(f_of_c)(zero)  # (n, k)
         sw = jnp.sqrt(data.w)
-        A = Phi * (sw / data.y)[:, None]
-        b = (data.y - f0) * sw / data.y
+        # the residual to first order: (y - f) / y in log space, y - f in linear space
+        per = data.y if law.space == "log" else jnp.ones_like(data.y)
+        A = Phi * (sw / per)[:, None]
+        b = (data.y - f0) * sw / per
         scale = jnp.sqrt(jnp.sum(A * A, axis=0)) + 1e-300
         c = least_squares(A / scale, b) / scale
         for i, n in enumerate(lin):
@@ -102,7 +104,7 @@ def compiled_screen(spec: Spec):
         th = _solve_linear(spec, phi, data)
         p = {n: th[i] for i, n in enumerate(spec.free)}
         p.update({n: data.fixed[i] for i, n in enumerate(spec.fixed)})
-        r = data.log_y - jnp.log(spec.law(p, data.x))
+        r = data.t_y - spec.law.to_space(spec.law(p, data.x), jnp)
         f = loss.objective(r, data.w, data.delta, data.log_z)
         return th, jnp.where(jnp.isfinite(f), f, jnp.inf)
 

@@ -24,6 +24,10 @@ from .methods import get_method
 from .result import FitResult, Starts
 
 DEFAULT_METHOD = "varpro"
+#: the Huber threshold by residual space: 0.1% relative error on log values (the Chinchilla
+#: objective); one point of a bounded metric (about the sampling noise of a benchmark of a few
+#: thousand items) in linear space
+DEFAULT_DELTA = {"log": 1e-3, "linear": 1e-2}
 BEST_RTOL = 1e-6
 #: starts whose result may be reported: not failed, not pruned, inside the bounds
 ELIGIBLE = (CONVERGED, MAX_ITERATIONS, STOPPED)
@@ -45,12 +49,13 @@ class Problem:
 @float64
 def prepare(law: str | Law, runs, *, x: Mapping[str, str] | None = None, y: str | None = None,
             where: str | None = None, include_excluded: bool = False, fix: Mapping[str, float] | None = None,
-            loss: str = "huber", delta: float = 1e-3, weights: str | None = None) -> Problem:
+            loss: str = "huber", delta: float | None = None, weights: str | None = None) -> Problem:
     """Validate everything the fit depends on, once; raises `InputError` naming what is wrong."""
     release_programs_if_crowded()  # each fit may compile for new sizes: make room first if the process is crowded
     law = get_law(law)
     loss_spec = get_loss(loss)
     runs = Runs.coerce(runs)
+    delta = DEFAULT_DELTA[law.space] if delta is None else delta
     if not (isinstance(delta, (int, float)) and math.isfinite(delta) and delta > 0):
         raise InputError(f"--delta must be a positive number; got {delta!r}")
     fixed = _check_fix(law, fix or {})

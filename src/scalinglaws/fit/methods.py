@@ -67,16 +67,16 @@ def distinct_candidates(cells: np.ndarray, f: np.ndarray, k: int) -> np.ndarray:
     return np.array(taken + rest[: k - len(taken)], dtype=int)
 
 
-def solve_replicates(spec: Spec, data: Data, starts: np.ndarray, w: np.ndarray, log_y: np.ndarray, *,
+def solve_replicates(spec: Spec, data: Data, starts: np.ndarray, w: np.ndarray, t_y: np.ndarray, *,
                      per_replicate: int = 1, max_iter: int = 300):
-    """Polish lane ``i`` from ``starts[i]`` (parameter values) on targets ``log_y[i]`` with weights ``w[i]``.
+    """Polish lane ``i`` from ``starts[i]`` (parameter values) on targets ``t_y[i]`` (in the law's residual space) with weights ``w[i]``.
 
     Lanes come in consecutive groups of ``per_replicate`` (one replicate, several starts); returns
     ``(theta (R, p), objective (R,), status (R,))`` of each group's best lane.
     """
     u0 = unconstrain(spec, {n: starts[:, i] for i, n in enumerate(spec.free)})
-    log_y = np.asarray(log_y, dtype=np.float64)
-    lanes = data._replace(log_y=log_y, y=np.exp(log_y), w=np.asarray(w, dtype=np.float64))
+    t_y = np.asarray(t_y, dtype=np.float64)
+    lanes = data._replace(t_y=t_y, y=spec.law.from_space(t_y), w=np.asarray(w, dtype=np.float64))
     u, f, status, _ = polish(spec, u0, lanes, max_iter=max_iter)
     f = np.where(np.isfinite(f), f, np.inf).reshape(-1, per_replicate)
     pick = np.arange(f.shape[0]) * per_replicate + np.argmin(f, axis=1)

@@ -33,7 +33,7 @@ class Bootstrap:
     n_failed: int
     n_guarded: int = 0  # replicates also refitted from independent starts
     n_guard_better: int = 0  # of those, how many an independent start beat (then all were multi-started)
-    residuals: tuple[float, ...] = ()  # log residuals of the full-data fit (run-to-run noise)
+    residuals: tuple[float, ...] = ()  # residuals of the full-data fit in the law's space (run-to-run noise)
 
     def __post_init__(self):
         problem = too_few_converged(len(next(iter(self.params.values()), ())), self.n_replicates)
@@ -65,19 +65,20 @@ class Bootstrap:
 
         For replicate ``b`` the forecast is ``log f(theta_b, x) + r_b``, with ``r_b`` drawn from the
         full-data fit's log residuals (a fixed seed, so the interval is reproducible); the interval
-        is the percentile range of those forecasts.
+        is the percentile range of those forecasts. For a law fitted in linear space, ``f + r_b``,
+        and the interval is cut at the law's ``y_range`` (an accuracy interval ends at 0 and 1).
         """
         _check_level("--interval", level)
         values = self.values()
         n_rep = len(next(iter(values.values())))
         # laws are elementwise: replicates along axis 0, points along axis 1, in one evaluation
         with np.errstate(all="ignore"):
-            log_f = np.log(law.predict({k: v[:, None] for k, v in values.items()},
-                                       {k: np.asarray(v)[None, :] for k, v in x.items()}))
+            t_f = law.to_space(law.predict({k: v[:, None] for k, v in values.items()},
+                                           {k: np.asarray(v)[None, :] for k, v in x.items()}))
         noise = np.random.default_rng(0).choice(np.asarray(self.residuals or (0.0,)), size=(n_rep, 1))
         tail = (1.0 - level) / 2.0
-        lo, hi = np.quantile(log_f + noise, [tail, 1.0 - tail], axis=0)
-        return np.exp(lo), np.exp(hi)
+        lo, hi = np.quantile(t_f + noise, [tail, 1.0 - tail], axis=0)
+        return law.from_space(lo), law.from_space(hi)
 
     def to_dict(self) -> dict:
         return {"scheme": self.scheme, "level": self.level, "n_replicates": self.n_replicates,
@@ -233,9 +234,11 @@ class Selection:
     folds: tuple[dict, ...]  # per fold: {"cut": scale value, "n_train", "n_test"}
     candidates: tuple[CandidateScore, ...]
     ties: tuple[str, ...] = ()  # candidates that scored the same as the chosen law (it has the fewest parameters)
+    space: str = "log"  # where the held-out errors were measured (log y, or y when a candidate fits y itself)
 
     def to_dict(self) -> dict:
-        return {"law": self.law, "reason": self.reason, "criterion": "mean held-out RMSE of log y",
+        return {"law": self.law, "reason": self.reason,
+                "criterion": f"mean held-out RMSE of {'log y' if self.space == 'log' else 'y'}", "space": self.space,
                 "scale": self.scale, "folds": [dict(f) for f in self.folds],
                 "candidates": [c.to_dict() for c in self.candidates], "ties": list(self.ties)}
 
@@ -246,7 +249,7 @@ class Selection:
                    candidates=tuple(CandidateScore(law=str(c["law"]), n_params=int(c["n_params"]),
                                                    score=float(c["score"]), folds=tuple(float(v) for v in c["folds"]),
                                                    status=str(c["status"])) for c in d["candidates"]),
-                   ties=tuple(str(t) for t in d.get("ties", ())))
+                   ties=tuple(str(t) for t in d.get("ties", ())), space=str(d.get("space", "log")))
 
 
 def _json(v: float):

@@ -97,11 +97,13 @@ class FitResult:
     def interval_parts(self, x: Mapping[str, Any] | pd.DataFrame, level: float = 0.9) -> dict[str, np.ndarray]:
         """The interval and where its width comes from: ``lo, hi`` (the interval), ``lo_bootstrap,
         hi_bootstrap`` (parameters and noise only), ``decades`` (how far beyond the fitted runs) and
-        ``extrapolation_share`` (the part of the log width added for extrapolation, 0 to 1)."""
+        ``extrapolation_share`` (the part of the width added for extrapolation, 0 to 1, in the law's
+        residual space: log for losses)."""
         if self.bootstrap is None:
             raise InputError("prediction intervals need a fit with bootstrap replicates (fit --bootstrap B)")
         arrays = self._inputs(x)
-        lo_b, hi_b = (np.log(v) for v in self.bootstrap.prediction_interval(self.law, arrays, level))
+        law = self.law
+        lo_b, hi_b = (law.to_space(v) for v in self.bootstrap.prediction_interval(law, arrays, level))
         decades = self.decades_beyond(arrays)
         lo, hi = lo_b, hi_b
         if self.calibration is None and np.any(decades > 0):
@@ -116,11 +118,13 @@ class FitResult:
                 h = None  # inside the fitted range the bootstrap interval stands alone
             if h is not None:
                 with np.errstate(all="ignore"):
-                    center = np.log(self.law.predict(self.params, arrays))
+                    center = law.to_space(law.predict(self.params, arrays))
                 lo, hi = np.minimum(lo_b, center - h), np.maximum(hi_b, center + h)
         width = hi - lo
         share = np.where(width > 0, 1.0 - (hi_b - lo_b) / np.where(width > 0, width, 1.0), 0.0)
-        lo, hi, lo_b, hi_b = (_finite_predictions(np.exp(v), self.law) for v in (lo, hi, lo_b, hi_b))
+        lo, hi, lo_b, hi_b = (_finite_predictions(law.from_space(v), law) for v in (lo, hi, lo_b, hi_b))
+        if law.y_range is not None:  # a bounded metric's interval ends where the metric does
+            lo, hi, lo_b, hi_b = (np.clip(v, *law.y_range) for v in (lo, hi, lo_b, hi_b))
         return {"lo": lo, "hi": hi, "lo_bootstrap": lo_b, "hi_bootstrap": hi_b, "decades": decades,
                 "extrapolation_share": np.clip(share, 0.0, 1.0)}
 

@@ -13,6 +13,16 @@ from ..errors import InputError
 from ._transforms import transform_kind
 
 SCALES = ("linear", "log")
+SPACES = ("log", "linear")  # where a law's residuals are taken
+
+
+def to_space(space: str, v, xp=np):
+    """Values (targets or predictions) in a residual space: ``log v`` or ``v`` itself."""
+    return xp.log(v) if space == "log" else v
+
+
+def from_space(space: str, v, xp=np):
+    return xp.exp(v) if space == "log" else v
 
 
 def power(x, p):
@@ -90,6 +100,9 @@ class Law:
         log_inputs: inputs the law takes powers/logs of, which must be positive.
         y_range: ``(lo, hi)`` for a law of a bounded metric (accuracy in [0, 1]); ``--law auto``
             offers it only for targets inside that range.
+        space: where the fit compares the law with the data: ``"log"`` (residuals ``log y - log f``,
+            for losses: relative errors, every scale weighted alike) or ``"linear"`` (``y - f``,
+            for bounded metrics: an accuracy of 0 or 1 is a value like any other).
     """
 
     name: str
@@ -102,8 +115,11 @@ class Law:
     output: str = "loss"
     log_inputs: tuple[str, ...] | None = None
     y_range: tuple[float, float] | None = None
+    space: str = "log"
 
     def __post_init__(self):
+        if self.space not in SPACES:
+            raise ValueError(f"Law {self.name}: space must be one of {SPACES}, got {self.space!r}")
         names = self.param_names
         if len(set(names)) != len(names):
             raise ValueError(f"Law {self.name}: duplicate parameter names {names}")
@@ -112,6 +128,13 @@ class Law:
             raise ValueError(f"Law {self.name}: linear names {sorted(unknown)} are not parameters")
         if self.log_inputs is None:
             object.__setattr__(self, "log_inputs", tuple(self.inputs))
+
+    def to_space(self, v, xp=np):
+        """Values (targets or predictions) in the space the law's residuals are taken in."""
+        return to_space(self.space, v, xp)
+
+    def from_space(self, v, xp=np):
+        return from_space(self.space, v, xp)
 
     @property
     def param_names(self) -> tuple[str, ...]:
@@ -182,6 +205,7 @@ class Law:
             "equation": self.equation,
             "reference": self.reference,
             "output": self.output,
+            "space": self.space,
             **({"y_range": list(self.y_range)} if self.y_range else {}),
         }
 

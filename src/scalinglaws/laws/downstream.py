@@ -33,5 +33,6 @@ sigmoid_log = register_law(
         linear=("y0", "y_inf"),
         output="metric",
         y_range=(0.0, 1.0),
+        space="linear",
     )
 )
