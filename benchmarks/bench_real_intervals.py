@@ -8,8 +8,9 @@ held-out larger ones, the way a user would: the fit with a row bootstrap, then `
 * ``width``: the median interval width as the ratio ``hi / lo`` (sharpness);
 * ``score``: the mean interval score of Gneiting and Raftery (2007) in natural-log space: width
   plus ``2 / (1 - level)`` times the distance by which the truth falls outside (lower is better);
-* ``rmse``: RMSE of log y of the point forecasts;
-* for ``auto``: which laws it chose.
+* ``rmse``: RMSE of log y of the point forecasts (of y for the accuracy case, which has zeros);
+* for ``auto``: which laws it chose, and the point-forecast RMSE of every candidate it could have
+  chosen (each fitted alone on the same splits), with the ratio of auto's to the best of them.
 
 The peer ``simple-scaling-laws`` 0.2.0 (its ``separable-power`` law, ``kind="new-run"`` intervals)
 runs on the same splits under Python 3.12 when available (see ``_peer.py``).
@@ -59,20 +60,53 @@ def repeated_sampling():
     return [(m, g[g["x"] <= 100], g[g["x"] > 100]) for m, g in t.groupby("Model")], ["power_law", "auto"], "curve"
 
 
+def pythia_accuracy():
+    """LAMBADA accuracy (zeros at early checkpoints) vs training compute 6 N D, every checkpoint of
+    the Pythia models below 2B parameters; forecast every checkpoint of the 2.8B, 6.9B and 12B."""
+    t = pd.read_csv(SHARED / "pythia_evals" / "pythia_opt_bloom_evals_summary.csv")
+    t = t[(t["family"] == "pythia") & (t["variant"] == "standard") & (t["num_fewshot"] == 0)]
+    t = t[t["tokens_seen"] > 0]
+    t = t.assign(x=6.0 * t["N_params"] * t["tokens_seen"], loss=t["lambada_openai_acc"])
+    return [("all", t[t["N_params"] < 2e9], t[t["N_params"] >= 2e9])], ["sigmoid_log", "auto"], "accuracy"
+
+
 CASES = {"chinchilla": chinchilla, "datablations": datablations, "openeurollm": openeurollm,
-         "repeated_sampling": repeated_sampling}
+         "repeated_sampling": repeated_sampling, "pythia_accuracy": pythia_accuracy}
 
 
-def scores(y, lo, hi, y_hat):
-    """Coverage, median width ratio, mean interval score (log space) and RMSE of log y."""
-    ly, llo, lhi = np.log(y), np.log(lo), np.log(hi)
+def scores(y, lo, hi, y_hat, log=True):
+    """Coverage, median width (ratio hi / lo in log space, hi - lo otherwise), mean interval score
+    and RMSE, in log space (or of y itself, for a metric with zeros)."""
+    f = np.log if log else (lambda v: v)  # noqa: E731
+    ly, llo, lhi = f(y), f(lo), f(hi)
     miss = np.maximum(llo - ly, 0.0) + np.maximum(ly - lhi, 0.0)
-    return {"cover": float(np.mean((llo <= ly) & (ly <= lhi))), "width": float(np.exp(np.median(lhi - llo))),
+    return {"cover": float(np.mean((llo <= ly) & (ly <= lhi))),
+            "width": float(np.exp(np.median(lhi - llo)) if log else np.median(lhi - llo)),
             "score": float(np.mean(lhi - llo + 2.0 / (1.0 - LEVEL) * miss)),
-            "rmse": float(np.sqrt(np.mean((np.log(y_hat) - ly) ** 2)))}
+            "rmse": float(np.sqrt(np.mean((f(y_hat) - ly) ** 2)))}
 
 
-def ours(law, splits, inputs):
+def candidates(splits, inputs, log):
+    """Point-forecast RMSE of every law auto could choose, each fitted alone on the same splits."""
+    from scalinglaws.select import applicable_laws
+
+    out = {}
+    for law in applicable_laws(sl.Runs(splits[0][1])):
+        ys, hats = [], []
+        try:
+            for _, train, test in splits:
+                hats.append(sl.fit(law, train).predict(test[list(inputs)]))
+                ys.append(test["loss"].to_numpy())
+        except sl.ScalingLawsError:
+            continue
+        f = np.log if log else (lambda v: v)  # noqa: E731
+        with np.errstate(all="ignore"):
+            e = f(np.concatenate(hats)) - f(np.concatenate(ys))
+        out[law.name] = float(np.sqrt(np.mean(e**2)))
+    return out
+
+
+def ours(law, splits, inputs, log):
     ys, los, his, hats, chosen, failed = [], [], [], [], [], []
     for name, train, test in splits:
         try:
@@ -86,7 +120,7 @@ def ours(law, splits, inputs):
         chosen.append(r.law.name)
     if not ys:
         return None, chosen, failed
-    return scores(*(np.concatenate(v) for v in (ys, los, his, hats))), chosen, failed
+    return scores(*(np.concatenate(v) for v in (ys, los, his, hats)), log=log), chosen, failed
 
 
 def peer(splits, kind):
@@ -118,17 +152,26 @@ def main(names):
         n_test = sum(len(s[2]) for s in splits)
         print(f"{name}: {len(splits)} split(s), {n_train} training runs, {n_test} held out")
         inputs = ("N", "D") if kind == "table" else ("x",)
+        log = kind != "accuracy"
         for law in laws:
             t = time.perf_counter()
-            s, chosen, failed = ours(law, splits, inputs)
+            s, chosen, failed = ours(law, splits, inputs, log)
             extra = f"({time.perf_counter() - t:.0f} s)"
             if law == "auto":
                 extra += " chose " + ", ".join(f"{c} x{chosen.count(c)}" for c in sorted(set(chosen)))
             if failed:
                 extra += f"; {len(failed)} split(s) gave no interval: {failed[0][:150]}"
             print(line(law, s, extra), flush=True)
-        if prefix is not None:
+            if law == "auto" and s is not None:
+                single = candidates(splits, inputs, log)
+                best = min(single, key=single.get)
+                print(f"  {'':<22} auto / best single candidate ({best} {single[best]:.4f}): "
+                      f"{s['rmse'] / single[best]:.2f}; every candidate: "
+                      + ", ".join(f"{k} {v:.4f}" for k, v in sorted(single.items(), key=lambda kv: kv[1])), flush=True)
+        if prefix is not None and kind != "accuracy":
             print(line("peer separable-power", peer(splits, kind)), flush=True)
+        elif kind == "accuracy":
+            print("  peer separable-power   not run: it fits log values, and these accuracies include zeros")
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ COMMANDS = _commands()
 
 
 def _files(folder: Path, chinchilla: pd.DataFrame) -> None:
-    """The tables the README's examples read: runs.csv, curve.csv and curves.csv."""
+    """The tables the README's examples read: runs.csv, curve.csv, curves.csv and evals.csv."""
     rng = np.random.default_rng(0)
     t = chinchilla[~chinchilla["excluded"].astype(bool)].reset_index(drop=True)
     step = np.tile(np.geomspace(1e3, 1e6, 60), 4)
@@ -44,6 +44,10 @@ def _files(folder: Path, chinchilla: pd.DataFrame) -> None:
     tokens = np.geomspace(1e7, 1e11, 16)
     pd.DataFrame({"tokens": tokens, "loss": (0.3 + 50 * tokens**-0.25) * np.exp(0.01 * rng.standard_normal(16))}
                  ).to_csv(folder / "curve.csv", index=False)
+    c = np.geomspace(1e17, 1e21, 30)  # an accuracy with zeros at small compute and one empty row
+    acc = np.clip(0.7 / (1.0 + (3e19 / c) ** 1.2) + 0.01 * rng.standard_normal(30), 0.0, 1.0)
+    acc[:6] = 0.0
+    pd.DataFrame({"C": c, "acc": np.r_[acc[:-1], np.nan]}).to_csv(folder / "evals.csv", index=False)
     step = np.geomspace(10, 1e5, 16)
     pd.concat([pd.DataFrame({"run": r, "step": step, "loss": E + a * step**-0.4})
                for r, (E, a) in enumerate([(0.3, 5.0), (0.5, 3.0)])]).to_csv(folder / "curves.csv", index=False)

@@ -39,6 +39,7 @@ def fit(
     cluster: str | None = None,
     level: float = 0.95,
     weights: str | None = None,
+    dropna: bool = False,
 ) -> FitResult:
     """Fit ``law`` to ``runs``.
 
@@ -63,6 +64,8 @@ def fit(
             intervals beyond the training range (`scalinglaws.calibrate`).
         resample: ``rows``, ``clusters`` (with ``cluster=COLUMN``) or ``residuals`` (wild).
         level: the level of the percentile intervals in ``result.bootstrap.ci``.
+        dropna: leave out rows with an empty input or target (the notes say how many) instead of
+            refusing them.
         weights: a column of non-negative per-run weights (a run with weight 0 is left out of the
             fit but keeps the problem's shape, so folds of one table share a compiled solver).
 
@@ -87,7 +90,7 @@ def fit(
         row = int(runs.table[cluster].isna().to_numpy().argmax()) + 1
         raise InputError(f"--cluster column `{cluster}` must name a configuration on every row; row {row} is empty")
     problem_options = dict(x=x, y=y, where=where, include_excluded=include_excluded, loss=loss, delta=delta,
-                           weights=weights)
+                           weights=weights, dropna=dropna)
     selection = None
     if isinstance(law, str) and law == "auto":
         if fix:

@@ -45,12 +45,12 @@ SIGMA_FLOOR = 1e-9
 
 
 def calibrate(result: FitResult, runs, *, x=None, y=None, where=None, include_excluded=False, weights=None,
-              loss="huber", delta=None, **fit_options) -> Calibration:
+              loss="huber", delta=None, dropna=False, **fit_options) -> Calibration:
     """Backtest ``result.law`` on nested cut-offs of the runs ``result`` was fitted on (the same
     options) and summarise its held-out errors by distance (see the module docstring)."""
     runs = Runs.coerce(runs)
     law = result.law
-    dm = design(runs, law, x=x, y=y, where=where, include_excluded=include_excluded, n_free=0)
+    dm = design(runs, law, x=x, y=y, where=where, include_excluded=include_excluded, n_free=0, dropna=dropna)
     base = base_weights(runs, weights)
     used = base[dm.rows] > 0
     scale = scale_of(dm.x, law.log_inputs)
@@ -66,7 +66,7 @@ def calibrate(result: FitResult, runs, *, x=None, y=None, where=None, include_ex
             continue
         try:
             fitted = fit_fold(law, runs, dm, fold, base, x=x, y=y, where=where, include_excluded=include_excluded,
-                              fix={n: result.params[n] for n in result.fixed}, loss=loss, delta=delta,
+                              fix={n: result.params[n] for n in result.fixed}, loss=loss, delta=delta, dropna=dropna,
                               **fit_options)
         except ScalingLawsError as exc:  # too few runs below this cut-off for the law: a later fold may do
             problems.append(str(exc))

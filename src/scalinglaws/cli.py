@@ -166,6 +166,10 @@ def fit(
     level: Optional[float] = typer.Option(None, "--level", help="with --bootstrap: level of the intervals (default "
                                                                 "0.95)"),
     include_excluded: bool = typer.Option(False, "--include-excluded", help="also fit rows marked excluded"),
+    excluded: Optional[str] = typer.Option(None, "--excluded", help="the true/false column marking runs to leave out "
+                                                                    "(default: `excluded` and `excluded_*` columns)"),
+    dropna: bool = typer.Option(False, "--dropna", help="leave out rows with an empty input or target (says how "
+                                                        "many) instead of refusing them"),
     out_path: Optional[Path] = typer.Option(None, "--out", help="write the fit document (JSON) here"),
     fmt: str = typer.Option("table", "--format", help="table | json"),
 ):
@@ -195,8 +199,8 @@ def fit(
     from .data import Runs, load_runs
     from .laws import get_law
 
-    runs = load_runs(data)
-    options = dict(x=_pairs("--x", x, numeric=False), y=y, where=where, include_excluded=include_excluded,
+    runs = load_runs(data, excluded=excluded)
+    options = dict(x=_pairs("--x", x, numeric=False), y=y, where=where, include_excluded=include_excluded, dropna=dropna,
                    fix=_pairs("--fix", fix, numeric=True), loss=loss, delta=delta,
                    method=method, starts=starts, rng=seed, prune=prune, bootstrap=bootstrap,
                    resample=resample or "rows", cluster=cluster, level=0.95 if level is None else level)
@@ -384,7 +388,9 @@ def backtest(
                                           help='the training runs, e.g. "C < 1e21"; the rest are scored (repeat for '
                                                "growing cut-offs)"),
     along: Optional[str] = typer.Option(None, "--along", help="backtest along training curves of this column"),
-    by: Optional[str] = typer.Option(None, "--by", help="with --along: the column naming each curve"),
+    by: Optional[str] = typer.Option(None, "--by", help="backtest each group of this column (each curve, with "
+                                                        "--along) and pool the forecasts"),
+    where: Optional[str] = typer.Option(None, "--where", help="only these runs take part (train and test)"),
     train_fraction: Optional[float] = typer.Option(None, "--train-fraction", help="with --along: fit the checkpoints "
                                                                                   "with COLUMN <= this share of its last "
                                                                                   "value, per curve (default 0.5)"),
@@ -394,6 +400,9 @@ def backtest(
     loss: str = typer.Option("huber", "--loss", help="huber | mse | huber-mle"),
     method: str = typer.Option("varpro", "--method", help="varpro (default) | hoffmann2022"),
     include_excluded: bool = typer.Option(False, "--include-excluded", help="also use rows marked excluded"),
+    excluded: Optional[str] = typer.Option(None, "--excluded", help="the true/false column marking runs to leave out "
+                                                                    "(default: `excluded` and `excluded_*` columns)"),
+    dropna: bool = typer.Option(False, "--dropna", help="leave out rows with an empty input or target"),
     fmt: str = typer.Option("table", "--format", help="table | json"),
 ):
     """Fit on the earlier runs (--train-where, or --along a curve); score the forecasts of the rest."""
@@ -403,15 +412,16 @@ def backtest(
         _misuse("backtest takes --train-where CONDITION (repeatable) or --along COLUMN; got "
                 + ("neither" if along is None else "both"))
     if along is None:
-        _only_with("a backtest --along a curve", {"--by": by, "--train-fraction": train_fraction})
+        _only_with("a backtest --along a curve", {"--train-fraction": train_fraction})
     from .data import load_runs
     from .evaluate import backtest as run_backtest
 
-    where = None if not train_where else train_where[0] if len(train_where) == 1 else train_where
+    split = None if not train_where else train_where[0] if len(train_where) == 1 else train_where
     with _spinner(f"backtesting {law}"):
-        result = run_backtest(law, load_runs(data), train_where=where, along=along, by=by,
-                              train_fraction=0.5 if train_fraction is None else train_fraction, interval=interval, x=_pairs("--x", x, numeric=False),
-                              y=y, loss=loss, method=method, include_excluded=include_excluded)
+        result = run_backtest(law, load_runs(data, excluded=excluded), train_where=split, along=along, by=by,
+                              train_fraction=0.5 if train_fraction is None else train_fraction, interval=interval,
+                              where=where, x=_pairs("--x", x, numeric=False), y=y, loss=loss, method=method,
+                              include_excluded=include_excluded, dropna=dropna)
     results = result if isinstance(result, tuple) else (result,)
     if fmt == "json":
         _print_json(result.to_dict() if len(results) == 1 else {"backtests": [r.to_dict() for r in results]})

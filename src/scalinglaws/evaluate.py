@@ -169,13 +169,14 @@ def _fit_and_test(name, runs, train_where, interval, fit_options):
         # the point fit may stand where too few bootstrap replicates converged: scored, without an interval
         result = fit(name, runs, where=train_where, **{**options, "bootstrap": 0})
     test = design(runs, result.law, x=fit_options.get("x"), y=fit_options.get("y"), where=train_where, outside=True,
+                  dropna=fit_options.get("dropna", False),
                   include_excluded=fit_options.get("include_excluded", False), n_free=0)
     return result, test
 
 
 def backtest(laws: str | Sequence[str], runs, *, train_where: str | Sequence[str] | None = None,
              along: str | None = None, by: str | None = None, train_fraction: float = 0.5,
-             interval: float | None = None, **fit_options):
+             interval: float | None = None, where: str | None = None, **fit_options):
     """Fit each law on the earlier runs and score its forecasts of the later ones.
 
     Args:
@@ -184,10 +185,14 @@ def backtest(laws: str | Sequence[str], runs, *, train_where: str | Sequence[str
         train_where: the condition that selects the training runs (``"C < 1e21"``); every other
             (non-excluded) run is held out and never seen by the fit. A sequence of conditions
             (growing cut-offs) gives one `Backtest` each.
-        along, by: backtest along training curves instead: within each group of ``by``, train on
-            the checkpoints with ``along <= train_fraction * max(along)`` and score the rest.
+        along: backtest along training curves instead: within each group of ``by``, train on the
+            checkpoints with ``along <= train_fraction * max(along)`` and score the rest.
+        by: a column naming groups (curves, datasets) backtested separately, with either split;
+            their forecasts are pooled into one score per law.
         interval: also score the coverage of prediction intervals at this level (each fit gets a
             bootstrap of ``INTERVAL_REPLICATES`` replicates).
+        where: only these runs take part at all (train and test): a condition on columns. Row
+            numbers in later messages count within this selection (and within each ``by`` group).
         **fit_options: passed to `scalinglaws.fit` (``x``, ``y``, ``loss``, ``method``, ...).
 
     Returns:
@@ -201,9 +206,17 @@ def backtest(laws: str | Sequence[str], runs, *, train_where: str | Sequence[str
     """
     names = _names(laws)
     _check_interval(interval)
-    if "where" in fit_options:
-        raise InputError("backtest selects rows with --train-where (or --along); --where is not used here")
     runs = Runs.coerce(runs)
+    if where is not None:
+        rows = select_rows(runs, where, True, option="--where")[0]
+        if not rows.size:
+            raise InputError(f"--where `{where}` selects no runs")
+        runs = _subset(runs, runs.table.iloc[rows])
+    if by is not None and by not in runs.columns:
+        raise InputError(f"--by column `{by}` not found; columns are {', '.join(runs.columns)}")
+    if by is not None and runs.table[by].isna().any():
+        raise InputError(f"--by column `{by}` must name a group on every row; row "
+                         f"{int(runs.table[by].isna().to_numpy().argmax()) + 1} is empty")
     if along is not None:
         if train_where is not None:
             raise InputError("give either --train-where or --along, not both")
@@ -211,47 +224,60 @@ def backtest(laws: str | Sequence[str], runs, *, train_where: str | Sequence[str
     if train_where is None:
         raise InputError("backtest needs --train-where (a condition on columns) or --along COLUMN")
     if not isinstance(train_where, str):
-        return tuple(backtest(names, runs, train_where=w, interval=interval, **fit_options) for w in train_where)
+        return tuple(backtest(names, runs, train_where=w, by=by, interval=interval, **fit_options) for w in train_where)
     if not train_where.strip():
         raise InputError("--train-where must be a condition on columns, e.g. \"C < 1e21\"")
     select_rows(runs, train_where, True, option="--train-where")  # a condition that cannot be evaluated: named as given
     if not select_rows(runs, train_where, fit_options.get("include_excluded", False), outside=True)[0].size:
         raise InputError(f"--train-where `{train_where}` leaves no runs to test on")
-    forecasts, n_train, n_test = _Forecasts(names), 0, 0
-    for name in names:
-        result, test = _fit_and_test(name, runs, train_where, interval, fit_options)
-        forecasts.add(name, result, test.x, test.y, interval)
-        n_train, n_test = result.n_points, int(test.y.size)
-    return Backtest(train_where=train_where, n_train=n_train, n_test=n_test, scores=forecasts.scores(interval),
-                    interval=interval)
+    if by is None:
+        forecasts, n_train, n_test = _Forecasts(names), 0, 0
+        for name in names:
+            result, test = _fit_and_test(name, runs, train_where, interval, fit_options)
+            forecasts.add(name, result, test.x, test.y, interval)
+            n_train, n_test = result.n_points, int(test.y.size)
+        return Backtest(train_where=train_where, n_train=n_train, n_test=n_test, scores=forecasts.scores(interval),
+                        interval=interval)
+    groups = [(_subset(runs, t), train_where) for _, t in runs.table.groupby(by, sort=True)]
+    return _pooled(names, groups, interval, fit_options, f"{train_where} in each `{by}` group",
+                   f"--by {by}: no group has runs outside `{train_where}`", f"on `{train_where}`")
+
+
+def _subset(runs: Runs, table) -> Runs:
+    return Runs(table.reset_index(drop=True), source=runs.source, excluded=runs.excluded, y=runs.y)
 
 
 def _along_curves(names, runs: Runs, along: str, by: str | None, fraction: float, interval, fit_options) -> Backtest:
     if along not in runs.columns:
         raise InputError(f"--along column `{along}` not found; columns are {', '.join(runs.columns)}")
-    if by is not None and by not in runs.columns:
-        raise InputError(f"--by column `{by}` not found; columns are {', '.join(runs.columns)}")
     if not (isinstance(fraction, float) and 0.0 < fraction < 1.0):
         raise InputError(f"--train-fraction must lie strictly between 0 and 1; got {fraction!r}")
     # every checkpoint used must have a finite position along the curve (named by row otherwise)
     numeric_column(runs.table, along, select_rows(runs, None, fit_options.get("include_excluded", False))[0])
-    if by is not None and runs.table[by].isna().any():
-        raise InputError(f"--by column `{by}` must name a curve on every row; row "
-                         f"{int(runs.table[by].isna().to_numpy().argmax()) + 1} is empty")
-    groups = [runs.table] if by is None else [t for _, t in runs.table.groupby(by, sort=True)]
-    forecasts, n_train, n_test, skipped = _Forecasts(names), 0, 0, 0
-    not_fitted = []  # why groups with held-out checkpoints could not be fitted
-    for table in groups:
-        sub = Runs(table.reset_index(drop=True), source=runs.source, excluded=runs.excluded, y=runs.y)
+    groups = []
+    for table in [runs.table] if by is None else [t for _, t in runs.table.groupby(by, sort=True)]:
+        sub = _subset(runs, table)
         cut = fraction * float(np.nanmax(sub.table[along].to_numpy(dtype=np.float64)))
-        train_where = f"`{along}` <= {cut!r}"
+        groups.append((sub, f"`{along}` <= {cut!r}"))
+    split = f"first {fraction:g} of `{along}` in each " + (f"`{by}` group" if by else "run")
+    return _pooled(names, groups, interval, fit_options, split,
+                   f"--along {along}: no group has checkpoints beyond {fraction:g} of its last `{along}`",
+                   f"on their first {fraction:g} of `{along}`")
+
+
+def _pooled(names, groups, interval, fit_options, split: str, nothing_held_out: str, trained_on: str) -> Backtest:
+    """Backtest each ``(runs, train_where)`` group and pool the forecasts into one score per law;
+    groups with nothing held out, or that no law could fit, are skipped and counted."""
+    forecasts, n_train, n_test, skipped = _Forecasts(names), 0, 0, 0
+    not_fitted = []  # why groups with held-out runs could not be fitted
+    for sub, train_where in groups:
         held = select_rows(sub, train_where, fit_options.get("include_excluded", False), outside=True)[0]
         if not held.size:
             skipped += 1
             continue
         try:
             fitted = [_fit_and_test(name, sub, train_where, interval, fit_options) for name in names]
-        except ScalingLawsError as exc:  # too few checkpoints before the cut, or no law could fit this group
+        except ScalingLawsError as exc:  # too few runs before the cut, or no law could fit this group
             skipped += 1
             not_fitted.append(str(exc))
             continue
@@ -260,11 +286,10 @@ def _along_curves(names, runs: Runs, along: str, by: str | None, fraction: float
         n_train, n_test = n_train + fitted[0][0].n_points, n_test + int(fitted[0][1].y.size)
     if not n_test:
         if not not_fitted:
-            raise InputError(f"--along {along}: no group has checkpoints beyond {fraction:g} of its last `{along}`")
+            raise InputError(nothing_held_out)
         rest = len(groups) - len(not_fitted)
-        raise InputError(f"--along {along}: no group could be backtested: {len(not_fitted)} of {len(groups)} could "
-                         f"not be fitted on their first {fraction:g} of `{along}` (the first: {not_fitted[0]})"
-                         + (f"; {rest} have no checkpoints beyond it" if rest else ""))
-    split = f"first {fraction:g} of `{along}` in each " + (f"`{by}` group" if by else "run") + \
-        f" ({len(groups) - skipped} of {len(groups)} groups scored)"
-    return Backtest(train_where=split, n_train=n_train, n_test=n_test, scores=forecasts.scores(interval), interval=interval)
+        raise InputError(f"{nothing_held_out.split(':')[0]}: no group could be backtested: {len(not_fitted)} of "
+                         f"{len(groups)} could not be fitted {trained_on} (the first: {not_fitted[0]})"
+                         + (f"; {rest} have nothing held out" if rest else ""))
+    return Backtest(train_where=f"{split} ({len(groups) - skipped} of {len(groups)} groups scored)", n_train=n_train,
+                    n_test=n_test, scores=forecasts.scores(interval), interval=interval)

@@ -35,7 +35,7 @@ CUTS = (0.7, 0.8, 0.9)  # fractions of the distinct training scales each fold tr
 TOLERANCE = 1e-6  # relative: scores this close are ties (the same fit); the simplest law is taken
 
 
-def applicable_laws(runs: Runs, *, x=None, y=None, where=None, include_excluded=False) -> list[Law]:
+def applicable_laws(runs: Runs, *, x=None, y=None, where=None, include_excluded=False, dropna=False) -> list[Law]:
     """Registered laws whose inputs the table has (the ones using the most inputs) and that accept
     its target (laws fitted on log values need it positive; bounded-metric laws need it in range)."""
     found, causes = [], []
@@ -45,7 +45,7 @@ def applicable_laws(runs: Runs, *, x=None, y=None, where=None, include_excluded=
         except InputError:
             continue  # not a law of this table's inputs
         try:
-            design(runs, law, x=x, y=y, where=where, include_excluded=include_excluded, n_free=0)
+            design(runs, law, x=x, y=y, where=where, include_excluded=include_excluded, n_free=0, dropna=dropna)
         except InputError as exc:
             causes.append((len(law.inputs), f"{law.name}: {exc}"))
             continue
@@ -61,7 +61,7 @@ def applicable_laws(runs: Runs, *, x=None, y=None, where=None, include_excluded=
 
 
 def select_law(runs, *, candidates=None, x=None, y=None, where=None, include_excluded=False, weights=None,
-               **fit_options) -> Selection:
+               dropna=False, **fit_options) -> Selection:
     """Score every candidate by nested backtests on the training runs; returns the `Selection`.
 
     A candidate is chosen only if it is trustworthy on all the training runs: its fit there
@@ -70,10 +70,10 @@ def select_law(runs, *, candidates=None, x=None, y=None, where=None, include_exc
     within `TOLERANCE`) go to the fewest parameters and are reported.
     """
     runs = Runs.coerce(runs)
-    laws = applicable_laws(runs, x=x, y=y, where=where, include_excluded=include_excluded) if candidates is None \
-        else list(candidates)
-    options = dict(x=x, y=y, where=where, include_excluded=include_excluded, **fit_options)
-    dm = design(runs, laws[0], x=x, y=y, where=where, include_excluded=include_excluded, n_free=0)
+    laws = applicable_laws(runs, x=x, y=y, where=where, include_excluded=include_excluded, dropna=dropna) \
+        if candidates is None else list(candidates)
+    options = dict(x=x, y=y, where=where, include_excluded=include_excluded, dropna=dropna, **fit_options)
+    dm = design(runs, laws[0], x=x, y=y, where=where, include_excluded=include_excluded, n_free=0, dropna=dropna)
     base = base_weights(runs, weights)
     used = base[dm.rows] > 0
     plan = folds(np.where(used, scale_of(dm.x, laws[0].log_inputs), np.inf), CUTS)

@@ -10,13 +10,15 @@ from .readers import read_runs
 from .runs import Design, Runs, design
 
 
-def load_runs(spec: str | Path) -> Runs:
-    """``spec`` is a file path or the name of a bundled dataset (a file of that name wins)."""
+def load_runs(spec: str | Path, *, excluded: str | None = None) -> Runs:
+    """``spec`` is a file path or the name of a bundled dataset (a file of that name wins);
+    ``excluded`` names the true/false column marking runs to leave out (default: found by name)."""
     path = Path(spec)
     if path.exists():
-        return read_runs(path)
+        return read_runs(path, excluded=excluded)
     if str(spec) in DATASETS:
-        return load_dataset(str(spec))
+        runs = load_dataset(str(spec))
+        return runs if excluded is None else Runs(runs.table, source=runs.source, excluded=excluded, y=runs.y)
     raise InputError(f"DATA `{spec}` is neither a file nor a bundled dataset (bundled: {', '.join(sorted(DATASETS))})")
 
 

@@ -35,22 +35,28 @@ class Runs:
     Args:
         table: the runs (kept as given; never modified).
         source: where they came from (a path or a bundled dataset name).
-        excluded: the boolean column that keeps rows out of fits by default, if any.
+        excluded: the boolean column(s) that keep rows out of fits by default: a name, several, or
+            None for the columns found by name (``excluded``, and boolean ``excluded_*`` columns
+            such as ``excluded_outlier``); a row is left out when any of them is true.
         y: the default target column, if the source declares one.
     """
 
     table: pd.DataFrame = field(repr=False)
     source: str = "<table>"
-    excluded: str | None = None
+    excluded: str | tuple[str, ...] | None = None
     y: str | None = None
 
     def __post_init__(self):
         if not isinstance(self.table, pd.DataFrame):
             raise InputError(f"runs must be a pandas DataFrame; got {type(self.table).__name__}")
-        if self.excluded is None and "excluded" in self.table.columns:
-            object.__setattr__(self, "excluded", "excluded")
-        if self.excluded is not None:
-            _check_boolean(self.table, self.excluded)
+        if self.excluded is None:
+            found = tuple(str(c) for c in self.table.columns if str(c).lower() == "excluded" or (
+                re.match(r"excluded[_\-]", str(c).lower()) and _is_boolean(self.table[c])))
+            object.__setattr__(self, "excluded", found or None)
+        elif isinstance(self.excluded, str):
+            object.__setattr__(self, "excluded", (self.excluded,))
+        for column in self.excluded or ():
+            _check_boolean(self.table, column)
 
     @classmethod
     def coerce(cls, runs) -> "Runs":
@@ -82,6 +88,10 @@ class Design:
     y_column: str
     n_excluded: int
     notes: tuple[str, ...]
+
+
+def _is_boolean(values: pd.Series) -> bool:
+    return bool(np.all([isinstance(v, (bool, np.bool_)) or v in (0, 1) for v in values]))
 
 
 def _check_boolean(table: pd.DataFrame, column: str) -> None:
@@ -186,8 +196,8 @@ def select_rows(runs: Runs, where: str | None, include_excluded: bool, *, outsid
     condition in errors."""
     keep = np.ones(len(runs), dtype=bool)
     n_excluded = 0
-    if runs.excluded is not None and not include_excluded:
-        excluded = runs.table[runs.excluded].astype(bool).to_numpy()
+    if runs.excluded and not include_excluded:
+        excluded = runs.table[list(runs.excluded)].astype(bool).to_numpy().any(axis=1)
         n_excluded = int(excluded.sum())
         keep &= ~excluded
     if where:
@@ -203,13 +213,23 @@ def select_rows(runs: Runs, where: str | None, include_excluded: bool, *, outsid
 
 
 def design(runs, law, *, x: Mapping[str, str] | None = None, y: str | None = None, where: str | None = None,
-           include_excluded: bool = False, n_free: int | None = None, outside: bool = False) -> Design:
+           include_excluded: bool = False, n_free: int | None = None, outside: bool = False,
+           dropna: bool = False) -> Design:
     """Validate ``runs`` for ``law`` and return the selected inputs and target (``outside``: of the
-    rows where ``where`` is false)."""
+    rows where ``where`` is false; ``dropna``: leaving out rows with an empty input or target, said
+    in the notes, instead of refusing them)."""
     runs = Runs.coerce(runs)
     columns = resolve_columns(runs, law.inputs, x, law.name)
     y_column = resolve_target(runs, y)
     rows, n_excluded = select_rows(runs, where, include_excluded, outside=outside)
+    dropped = ()
+    if dropna:
+        empty = runs.table.iloc[rows][list(columns.values()) + [y_column]].isna().any(axis=1).to_numpy()
+        if empty.any():
+            dropped = (f"{int(empty.sum())} rows with an empty {', '.join(f'`{c}`' for c in [*columns.values(), y_column])}"
+                       f" were left out (--dropna): rows {', '.join(str(r + 1) for r in rows[empty][:10])}"
+                       + (", ..." if empty.sum() > 10 else ""),)
+            rows = rows[~empty]
     need = (n_free if n_free is not None else len(law.params)) + 1
     if len(rows) < need:
         raise InputError(
@@ -229,7 +249,7 @@ def design(runs, law, *, x: Mapping[str, str] | None = None, y: str | None = Non
         if outside.size:
             raise InputError(f"column `{y_column}` must lie in [{y_range[0]:g}, {y_range[1]:g}] (law {law.name} is for "
                              f"a bounded metric); row {rows[outside[0]] + 1} has {float(target[outside[0]])!r}")
-    notes = _duplicates(runs.table, rows, list(columns.values()) + [y_column])
+    notes = dropped + _duplicates(runs.table, rows, list(columns.values()) + [y_column])
     return Design(xs, target, rows, columns, y_column, n_excluded, notes)
 
 

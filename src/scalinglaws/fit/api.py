@@ -49,7 +49,8 @@ class Problem:
 @float64
 def prepare(law: str | Law, runs, *, x: Mapping[str, str] | None = None, y: str | None = None,
             where: str | None = None, include_excluded: bool = False, fix: Mapping[str, float] | None = None,
-            loss: str = "huber", delta: float | None = None, weights: str | None = None) -> Problem:
+            loss: str = "huber", delta: float | None = None, weights: str | None = None,
+            dropna: bool = False) -> Problem:
     """Validate everything the fit depends on, once; raises `InputError` naming what is wrong."""
     release_programs_if_crowded()  # each fit may compile for new sizes: make room first if the process is crowded
     law = get_law(law)
@@ -62,7 +63,8 @@ def prepare(law: str | Law, runs, *, x: Mapping[str, str] | None = None, y: str 
     spec = Spec(law, tuple(n for n in law.param_names if n not in fixed), tuple(fixed), loss_spec.name)
     if not spec.free:
         raise InputError(f"--fix holds every parameter of law {law.name}; leave at least one free")
-    dm = design(runs, law, x=x, y=y, where=where, include_excluded=include_excluded, n_free=len(spec.free))
+    dm = design(runs, law, x=x, y=y, where=where, include_excluded=include_excluded, n_free=len(spec.free),
+                dropna=dropna)
     w = _weights(runs, dm, weights, len(spec.free))
     data = make_data(spec, dm.x, dm.y, fixed, float(delta), w)
     check_identifiable(spec, data, dm, w)
@@ -196,7 +198,7 @@ def _result(problem: Problem, solved, method: str) -> FitResult:
         status_counts=_status_counts(solved.status),
         fixed=tuple(problem.fixed),
         at_bound=at,
-        warnings=diagnose(spec, problem.data, dm, used, params, at),
+        warnings=diagnose(spec, dm, used, params, at),
         loss_params=extras,
         columns=dict(dm.columns),
         y_column=dm.y_column,

@@ -133,7 +133,7 @@ class Calibration:
         if rank > n:
             raise FitError(f"no calibrated {level:.0%} interval beyond the training range: {n} forecasts inside the "
                            f"training runs calibrate intervals up to {n / (n + 1):.0%} (a {level:.0%} interval needs "
-                           f"{math.ceil(level / (1 - level))}); fit more scales or ask a lower --interval")
+                           f"{math.ceil(level / (1 - level) - 1e-9)}); fit more scales or ask a lower --interval")
         return np.sort(late)[rank - 1] * self.spread(np.asarray(decades, dtype=np.float64))
 
     def spread(self, decades: np.ndarray) -> np.ndarray:

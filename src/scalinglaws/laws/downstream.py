@@ -23,7 +23,7 @@ sigmoid_log = register_law(
         params=(
             Param("y0", (0.0, 1.0), (0.05, 0.95), description="plateau at small x (e.g. chance accuracy)"),
             Param("y_inf", (0.0, 1.0), (0.05, 0.95), description="plateau as x -> infinity (ceiling or floor)"),
-            Param("x0", (0.0, math.inf), (1.0, 1e13), "log", "midpoint of the transition (x units)"),
+            Param("x0", (0.0, math.inf), (1e-3, 1e27), "log", "midpoint of the transition (x units: steps to FLOPs)"),
             Param("k", (0.0, 20.0), (0.1, 4.0), "log", "steepness per unit of log x"),
         ),
         fn=_sigmoid_log,

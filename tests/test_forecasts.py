@@ -1,0 +1,191 @@
+"""Forecasts that hold beyond the runs: calibrated intervals, trustworthy law choice, bounded
+metrics fitted on y itself, and the diagnostics every fit carries."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import scalinglaws as sl
+from scalinglaws.fit.records import Calibration, decades_outside
+
+X = np.geomspace(1e3, 1e7, 24)
+
+
+def curved_runs(seed=0):
+    """A loss curve with an offset (curved in log-log), to be fitted by a pure power law: the
+    law is wrong in a way that only shows when extrapolating."""
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({"x": X, "loss": (1.0 + 30.0 * X**-0.3) * np.exp(0.003 * rng.standard_normal(X.size))})
+
+
+@pytest.fixture(scope="module")
+def misspecified():
+    return sl.fit("power_law", curved_runs(), bootstrap=100, rng=0)
+
+
+def test_calibration_widens_intervals_with_distance_and_covers_the_truth(misspecified):
+    r = misspecified
+    c = r.calibration
+    assert c is not None and c.problem is None and c.n_folds >= 3
+    assert len(c.errors) == len(c.distances) == len(c.fold) and min(c.distances) > 0
+    assert c.slope > 0  # the wrong law's errors grow with the distance extrapolated
+    far = {"x": np.array([1e7, 1e8, 1e9])}
+    parts = r.interval_parts(far, 0.9)
+    assert np.all(parts["lo"] <= parts["lo_bootstrap"]) and np.all(parts["hi"] >= parts["hi_bootstrap"])
+    np.testing.assert_allclose(parts["decades"], [0.0, 1.0, 2.0], atol=1e-12)
+    widths = np.log(parts["hi"] / parts["lo"])
+    assert widths[2] > widths[1] > widths[0]
+    assert 0.0 <= parts["extrapolation_share"][0] < parts["extrapolation_share"][2] <= 1.0
+    truth = 1.0 + 30.0 * far["x"] ** -0.3
+    lo_b, hi_b = parts["lo_bootstrap"], parts["hi_bootstrap"]
+    assert not np.all((lo_b <= truth) & (truth <= hi_b))  # the bootstrap alone misses the truth far out...
+    assert np.all((parts["lo"] <= truth) & (truth <= parts["hi"]))  # ...the calibrated interval holds it
+    lo, hi = r.predict_interval(far, 0.9)
+    np.testing.assert_array_equal(lo, parts["lo"])
+    np.testing.assert_array_equal(hi, parts["hi"])
+
+
+def test_calibration_round_trips_and_bad_records_are_refused(misspecified):
+    doc = json.loads(json.dumps(misspecified.summary()))
+    back = sl.FitResult.from_dict(doc)
+    assert back.calibration == misspecified.calibration
+    x = {"x": np.array([1e8])}
+    np.testing.assert_array_equal(back.predict_interval(x, 0.8)[1], misspecified.predict_interval(x, 0.8)[1])
+    for field, value in (("slope", -1.0), ("sigma", 0.0), ("distances", [-1.0] * len(doc["calibration"]["errors"])),
+                         ("fold", [0])):
+        bad = json.loads(json.dumps(doc))
+        bad["calibration"][field] = value
+        with pytest.raises(sl.InputError, match="calibration"):
+            sl.FitResult.from_dict(bad)
+
+
+def test_fit_document_without_calibration_gives_no_interval_beyond_its_runs(misspecified):
+    doc = json.loads(json.dumps(misspecified.summary()))
+    doc.pop("calibration")
+    old = sl.FitResult.from_dict(doc)
+    lo, hi = old.predict_interval({"x": np.array([1e5])}, 0.9)  # inside the runs: the bootstrap stands
+    assert lo[0] < hi[0]
+    with pytest.raises(sl.FitError, match="no calibrated interval beyond the training range"):
+        old.predict_interval({"x": np.array([1e9])}, 0.9)
+
+
+def test_too_few_forecasts_for_the_level_say_so_instead_of_a_narrow_interval(misspecified):
+    c = misspecified.calibration
+    n = len(c.errors)
+    level = 1.0 - 0.5 / (n + 1)  # needs more forecasts than the folds made
+    with pytest.raises(sl.FitError, match="calibrate intervals up to"):
+        misspecified.predict_interval({"x": np.array([1e9])}, level)
+    few = Calibration(errors=(0.1,), distances=(0.5,), fold=(0,), sigma=0.01, slope=0.1, n_folds=1,
+                      scale_range=(3.0, 7.0))
+    with pytest.raises(sl.FitError, match="needs 9"):
+        few.half_width(np.array([1.0]), 0.9)
+
+
+def test_decades_outside_counts_the_product_of_inputs():
+    x_range = {"N": (1e8, 1e10), "D": (1e9, 1e11)}
+    scale = (17.0, 20.0)  # log10 of N D over the fitted runs
+    d = decades_outside({"N": np.array([1e10, 1e9, 1e12]), "D": np.array([1e11, 1e9, 1e10])}, x_range, scale,
+                        ("N", "D"))
+    np.testing.assert_allclose(d, [1.0, 0.0, 2.0])  # both in range but a larger run; inside; N beyond its range
+
+
+def test_accuracy_with_zeros_fits_on_y_itself_and_auto_offers_the_bounded_law():
+    rng = np.random.default_rng(3)
+    c = np.geomspace(1e17, 1e21, 40)
+    acc = np.clip(0.7 / (1.0 + (3e19 / c) ** 1.2) + 0.01 * rng.standard_normal(c.size), 0.0, 1.0)
+    acc[:8] = 0.0
+    runs = pd.DataFrame({"C": c, "acc": acc})
+    with pytest.raises(sl.InputError, match=r"column `acc` must be positive \(law power_law is fitted on log values"):
+        sl.fit("power_law", runs, x={"x": "C"}, y="acc")
+    r = sl.fit("auto", runs, x={"x": "C"}, y="acc")
+    assert r.law.name == "sigmoid_log" and r.law.space == "linear" and r.converged
+    assert r.delta == pytest.approx(1e-2)  # one point of accuracy: the linear-space default
+    assert r.params["y_inf"] == pytest.approx(0.7, abs=0.03)
+    assert r.selection.space == "linear" and "RMSE of y" in r.selection.reason
+    assert r.summary()["selection"]["criterion"] == "mean held-out RMSE of y"
+    with pytest.raises(sl.InputError, match=r"column `acc` must lie in \[0, 1\].*row 1 has 1.5"):
+        sl.fit("sigmoid_log", runs.assign(acc=np.r_[1.5, acc[1:]]), x={"x": "C"}, y="acc")
+
+
+def test_auto_names_the_real_cause_when_no_law_accepts_the_runs():
+    runs = pd.DataFrame({"x": X, "loss": np.r_[-1.0, 1.0 + X[1:] ** -0.3]})
+    with pytest.raises(sl.InputError, match=r"no law that accepts these runs.*column `loss` must be positive"):
+        sl.fit("auto", runs)
+
+
+def test_auto_never_chooses_an_untrusted_fit_and_reports_ties():
+    runs = pd.DataFrame({"x": X, "loss": 5.0 * X**-0.2})  # a pure power law: m2's offset goes to 0
+    r = sl.fit("auto", runs)
+    sel = r.selection
+    assert r.converged and not any(w.startswith("a term is switched off") for w in r.warnings)
+    by_name = {c.law: c for c in sel.candidates}
+    assert r.law.name == sel.law and by_name[sel.law].status == "scored"
+    assert len({f["n_train"] for f in sel.folds}) == len(sel.folds)  # distinct folds
+    if sel.ties:
+        assert "tied with" in sel.reason
+        assert all(by_name[t].n_params >= by_name[sel.law].n_params for t in sel.ties)
+    for c in sel.candidates:  # every candidate stays in the table, with why it was not chosen
+        assert c.status == "scored" or c.status.startswith(("not chosen: ", "not scored: "))
+
+
+def test_degenerate_fits_warn_or_refuse():
+    rng = np.random.default_rng(1)
+    n = np.exp(rng.uniform(np.log(1e7), np.log(1e9), 40))
+    d = np.exp(rng.uniform(np.log(1e9), np.log(1e11), 40))
+    no_n_effect = pd.DataFrame({"N": n, "D": d, "loss": (1.8 + 2000 * d**-0.37) * np.exp(rng.normal(0, 0.003, 40))})
+    r = sl.fit("chinchilla", no_n_effect)
+    assert "A" in r.at_bound
+    assert any(w.startswith("a term is switched off by a bound") and "alpha" in w for w in r.warnings)
+    one_n = pd.DataFrame({"N": 1e8, "D": np.geomspace(1e9, 1e11, 12)})
+    one_n["loss"] = 1.8 + 400 * one_n["N"] ** -0.34 + 2000 * one_n["D"] ** -0.37
+    with pytest.raises(sl.InputError, match="input N .* takes 1 distinct value"):
+        sl.fit("chinchilla", one_n)
+    fixed = sl.fit("chinchilla", one_n, fix={"A": 400.0, "alpha": 0.34})
+    assert any("takes only 1 distinct value" in w for w in fixed.warnings)
+    three = pd.DataFrame({"N": np.repeat([1e8, 1e9, 1e10], 10), "D": np.repeat([1e9, 1e10, 1e11], 10), "loss": 3.0})
+    with pytest.raises(sl.InputError, match="3 distinct configuration"):
+        sl.fit("chinchilla", three)
+    tiny = pd.DataFrame({"x": X, "loss": 5.2e-8 * X**-0.3})  # small, not at its bound
+    r = sl.fit("power_law", tiny)
+    assert r.at_bound == () and r.params["a"] == pytest.approx(5.2e-8, rel=1e-6)
+
+
+def test_a_floor_above_the_lowest_run_and_a_residual_trend_are_warned():
+    x = np.geomspace(1e3, 1e7, 30)
+    y = 2.0 + 10.0 * x**-0.5
+    y[-4:] *= [0.96, 0.93, 0.90, 0.86]  # the largest runs keep falling below any floor
+    r = sl.fit("power_law_offset", pd.DataFrame({"x": x, "loss": y}), fix={"E": 2.0})
+    assert any(w.startswith("the fitted law levels off at 2 as scale grows, above the lowest") for w in r.warnings)
+    bent = pd.DataFrame({"x": x, "loss": 1.0 + 30.0 * x**-0.3})
+    r = sl.fit("power_law", bent)
+    assert any(w.startswith("the residuals bend with scale") for w in r.warnings)
+    assert not sl.fit("power_law_offset", bent).warnings  # the right law: nothing to say
+
+
+def test_columns_found_by_name_are_noted():
+    runs = pd.DataFrame({"params": [1e8, 1e9, 1e10, 3e8, 3e9, 3e10, 2e8, 2e9],
+                         "tokens": [1e9, 1e10, 1e11, 1e10, 1e9, 3e10, 3e9, 2e10]})
+    runs["loss"] = 1.7 + 400 * runs["params"] ** -0.34 + 2000 * runs["tokens"] ** -0.28
+    r = sl.fit("chinchilla", runs)
+    assert any("columns found by their common names: N <- `params`, D <- `tokens`, y <- `loss`" in n for n in r.notes)
+    r = sl.fit("chinchilla", runs, x={"N": "params", "D": "tokens"}, y="loss")
+    assert not any("common names" in n for n in r.notes)
+
+
+def test_backtest_scores_sharpness_and_linear_errors_for_zeros():
+    bt = sl.backtest("power_law", curved_runs(), train_where="x < 2e5", interval=0.9)
+    s = bt.scores[0]
+    assert s.coverage is not None and s.width > 1.0 and s.interval_score > math.log(s.width) * 0.5
+    rng = np.random.default_rng(3)
+    c = np.geomspace(1e17, 1e21, 40)
+    acc = np.clip(0.7 / (1.0 + (3e19 / c) ** 1.2) + 0.01 * rng.standard_normal(c.size), 0.0, 1.0)
+    acc[:8] = 0.0
+    bt = sl.backtest("sigmoid_log", pd.DataFrame({"C": c, "acc": acc}), train_where="C > 3e17", x={"x": "C"},
+                     y="acc")  # held out: the smallest runs, at accuracy 0
+    s = bt.scores[0]
+    assert s.rmse_log is None and s.are is None and 0.0 < s.rmse < 0.2
