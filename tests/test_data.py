@@ -26,7 +26,7 @@ CHIN = sl.get_law("chinchilla")
 
 
 def test_bundled_chinchilla_has_245_runs_and_5_excluded(chinchilla_runs):
-    assert len(chinchilla_runs) == 245 and chinchilla_runs.excluded == "excluded"
+    assert len(chinchilla_runs) == 245 and chinchilla_runs.excluded == ("excluded",)
     assert int(chinchilla_runs.table["excluded"].sum()) == 5
     d = design(chinchilla_runs, CHIN)
     assert d.y.size == 240 and d.n_excluded == 5
@@ -93,7 +93,8 @@ ERRORS = [
     ("non-positive input", lambda: design(_table(tokens=[1e9] * 6 + [-3.0] + [1e9] * 5), CHIN),
      r"column `tokens` must be positive \(law chinchilla takes powers of D\); row 7 has -3.0"),
     ("non-positive target", lambda: design(_table(loss=[3.0] * 11 + [0.0]), CHIN),
-     r"column `loss` must be positive \(the fit compares log values\); row 12 has 0.0"),
+     r"column `loss` must be positive \(law chinchilla is fitted on log values; a bounded metric with zeros fits "
+     r"with a bounded law such as sigmoid_log\); row 12 has 0.0"),
     ("too few points", lambda: design(_table(n=5), CHIN), r"5 free parameters but only 5 runs were selected; need at least 6"),
     ("bad excluded", lambda: sl.Runs(_table(excluded=["yes"] * 12)), r"column `excluded` must be boolean .* row 1 has 'yes'"),
     ("bad where", lambda: design(_table(), CHIN, where="nosuch > 3"), r"--where `nosuch > 3` could not be evaluated"),

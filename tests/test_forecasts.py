@@ -189,3 +189,47 @@ def test_backtest_scores_sharpness_and_linear_errors_for_zeros():
                      y="acc")  # held out: the smallest runs, at accuracy 0
     s = bt.scores[0]
     assert s.rmse_log is None and s.are is None and 0.0 < s.rmse < 0.2
+
+
+def test_dropna_leaves_out_empty_rows_and_says_how_many():
+    runs = curved_runs().assign(loss=lambda t: t["loss"].where(t.index != 5))
+    with pytest.raises(sl.InputError, match="column `loss` must be finite; row 6 is empty"):
+        sl.fit("power_law_offset", runs)
+    r = sl.fit("power_law_offset", runs, dropna=True)
+    assert r.n_points == X.size - 1
+    assert any(n.startswith("1 rows with an empty `x`, `loss` were left out (--dropna): rows 6") for n in r.notes)
+    assert runs["loss"].isna().sum() == 1  # the user's table is unchanged
+
+
+def test_excluded_star_columns_and_a_named_column_leave_runs_out():
+    runs = curved_runs().assign(excluded_outlier=[i == 3 for i in range(X.size)],
+                                excluded_warmup=[i < 2 for i in range(X.size)], flag=[i == 7 for i in range(X.size)])
+    assert sl.Runs(runs).excluded == ("excluded_outlier", "excluded_warmup")
+    r = sl.fit("power_law_offset", runs)
+    assert r.n_points == X.size - 3 and r.n_excluded == 3
+    assert sl.fit("power_law_offset", runs, include_excluded=True).n_points == X.size
+    assert sl.fit("power_law_offset", sl.Runs(runs, excluded="flag")).n_points == X.size - 1
+    with pytest.raises(sl.InputError, match=r"column `x` must be boolean"):
+        sl.Runs(runs, excluded="x")
+
+
+def test_backtest_where_and_by_with_a_condition_split():
+    a = curved_runs(0).assign(run="a")
+    b = curved_runs(1).assign(run="b", loss=lambda t: t["loss"] * 1.1)
+    c = curved_runs(2).assign(run="c", loss=lambda t: t["loss"] * 0.9)
+    runs = pd.concat([a, b, c], ignore_index=True)
+    bt = sl.backtest("power_law_offset", runs, train_where="x < 1e6", by="run", where="run != 'c'")
+    assert bt.n_test == 2 * int((X >= 1e6).sum()) and "in each `run` group (2 of 2 groups scored)" in bt.train_where
+    with pytest.raises(sl.InputError, match="--where `run == 'z'` selects no runs"):
+        sl.backtest("power_law_offset", runs, train_where="x < 1e6", where="run == 'z'")
+
+
+def test_fold_errors_speak_of_runs_not_internal_columns():
+    few = pd.DataFrame({"x": X[:5], "loss": 1.0 + 30.0 * X[:5] ** -0.3})
+    sel = None
+    try:
+        sel = sl.fit("auto", few).selection
+    except sl.InputError as exc:
+        assert "__scalinglaws" not in str(exc)
+    if sel is not None:
+        assert all("__scalinglaws" not in c.status for c in sel.candidates)

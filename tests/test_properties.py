@@ -29,9 +29,10 @@ from hypothesis import strategies as st
 
 import scalinglaws as sl
 from scalinglaws.fit._problem import Spec, make_data, objective, unconstrain
+from scalinglaws.fit.api import DEFAULT_DELTA
 
 N_POINTS = 40
-DELTA = 1e-3  # the default Huber width, which every fit here uses
+DELTA = DEFAULT_DELTA  # the default Huber widths (by residual space), which every fit here uses
 EPS = np.finfo(np.float64).eps
 REPRODUCE_ATOL = 1e-6  # noiseless runs: max |log prediction - log y| of a fit that claims convergence
 
@@ -87,7 +88,7 @@ def _programs(spec: Spec):
     f = functools.partial(objective, spec)
 
     def at(u, data):
-        psi = jax.grad(lambda log_y: f(u, data._replace(log_y=log_y)))(data.log_y)
+        psi = jax.grad(lambda log_y: f(u, data._replace(t_y=log_y)))(data.t_y)
         return f(u, data), jax.grad(f)(u, data), jax.hessian(f)(u, data), psi
 
     return jax.jit(at), jax.jit(jax.vmap(f, in_axes=(0, None)))
@@ -108,7 +109,7 @@ def _point(law, params: dict, loss: str, x: dict, y: np.ndarray) -> Point:
     free = tuple(n for n, v in zip(law.param_names, u_all) if np.isfinite(v))
     fixed = tuple(n for n in law.param_names if n not in free)
     spec = Spec(law, free, fixed, loss)
-    return Point(spec, make_data(spec, x, y, {n: params[n] for n in fixed}, DELTA), u_all[np.isfinite(u_all)], params)
+    return Point(spec, make_data(spec, x, y, {n: params[n] for n in fixed}, DELTA[law.space]), u_all[np.isfinite(u_all)], params)
 
 
 def _tolerance(p: Point, f: float, psi: np.ndarray, x: dict, y: np.ndarray) -> float:
@@ -131,11 +132,11 @@ def _tolerance(p: Point, f: float, psi: np.ndarray, x: dict, y: np.ndarray) -> f
       rounding level, is rounding noise), and the comparison says nothing, as it should.
     """
     _, values = _programs(p.spec)
-    r = np.log(y) - np.log(p.spec.law.predict(p.params, x))
+    r = p.spec.law.to_space(y) - p.spec.law.to_space(p.spec.law.predict(p.params, x))
     scale = abs(float(np.dot(psi[: y.size], r)))
-    log_y = np.asarray(p.data.log_y)
+    log_y = np.asarray(p.data.t_y)
     eps_r = 8 * EPS * (1.0 + np.abs(log_y))
-    shifted = p.data._replace(log_y=log_y + np.where(psi >= 0, eps_r, -eps_r))
+    shifted = p.data._replace(t_y=log_y + np.where(psi >= 0, eps_r, -eps_r))
     rounding = abs(float(values(p.u[None], shifted)[0]) - f)
     return 1e-9 * max(abs(f), scale) + 2.0 * rounding
 

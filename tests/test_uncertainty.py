@@ -57,7 +57,7 @@ def test_huber_likelihood_replicates_converge_to_stationary_points(chinchilla_ru
     law = r.law
     spec = Spec(law, law.param_names, (), "huber-mle")
     dm = design(chinchilla_runs, law)
-    counts, _ = resample("rows", replicates, dm.y.size, np.random.default_rng(0), log_y=np.log(dm.y))
+    counts, _ = resample("rows", replicates, dm.y.size, np.random.default_rng(0), t_y=np.log(dm.y))
     u = unconstrain(spec, {k: np.asarray(v) for k, v in b.params.items()})
     base = make_data(spec, dm.x, dm.y, {}, 1e-3)
     counts = np.pad(counts, ((0, 0), (0, base.w.size - dm.y.size)))  # zero-weight padding points
@@ -97,15 +97,15 @@ def test_same_seed_same_replicates(chinchilla_runs):
 
 def test_resampling_schemes_draw_what_they_say():
     rng = np.random.default_rng(0)
-    w, ly = resample("rows", 50, 30, rng, log_y=np.zeros(30))
+    w, ly = resample("rows", 50, 30, rng, t_y=np.zeros(30))
     assert w.shape == (50, 30) and np.all(w.sum(axis=1) == 30)
     clusters = np.repeat(np.arange(6), 5)
-    w, _ = resample("clusters", 50, 30, rng, clusters=clusters, log_y=np.zeros(30))
+    w, _ = resample("clusters", 50, 30, rng, clusters=clusters, t_y=np.zeros(30))
     assert np.all(w.sum(axis=1) == 30)
     for row in w:  # every member of a cluster gets the same count
         assert np.all(row.reshape(6, 5) == row.reshape(6, 5)[:, :1])
     log_y, log_fit = np.linspace(0, 1, 30), np.linspace(0, 1, 30) + 0.1
-    w, ly = resample("residuals", 50, 30, rng, log_y=log_y, log_fit=log_fit)
+    w, ly = resample("residuals", 50, 30, rng, t_y=log_y, t_fit=log_fit)
     assert np.all(w == 1) and np.allclose(np.abs(ly - log_fit), 0.1)
 
 

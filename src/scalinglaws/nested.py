@@ -17,8 +17,9 @@ import numpy as np
 
 from .data import Runs
 from .data.runs import Design
+from .errors import InputError
 from .fit import FitResult, fit_law
-from .laws import to_space
+from .laws import get_law, to_space
 
 FOLD_WEIGHT = "__scalinglaws_fold_weight__"
 
@@ -54,6 +55,11 @@ def fit_fold(law, runs: Runs, dm: Design, fold: Fold, base_weights: np.ndarray, 
     """``law`` fitted on the fold's training runs only (the others keep the shape, at weight 0)."""
     w = np.zeros(len(runs.table))
     w[dm.rows[fold.train]] = base_weights[dm.rows[fold.train]]
+    law = get_law(law)
+    n_free = len(law.params) - len(fit_options.get("fix") or {})
+    if np.count_nonzero(w) <= n_free:  # said here, in the user's terms (the weights column is ours)
+        raise InputError(f"the {np.count_nonzero(w)} runs up to the cut-off (scale {fold.cut:.4g}) are too few for "
+                         f"the {n_free} free parameters of law {law.name}")
     table = runs.table.assign(**{FOLD_WEIGHT: w})
     fold_runs = Runs(table, source=runs.source, excluded=runs.excluded, y=runs.y)
     return fit_law(law, fold_runs, weights=FOLD_WEIGHT, **fit_options)

@@ -12,7 +12,8 @@
 
 `at_bound` decides whether a parameter sits on a bound: within ``rtol`` of its span for a
 two-sided bound, and for a one-sided bound (``(0, inf)``), only when setting it to the bound changes
-no fitted prediction by more than `SAME` (a small amplitude that the data need is not at a bound).
+no fitted prediction by more than `SAME` (a small amplitude that the data need is not at a bound),
+or, where the law is undefined on the bound itself, within ``rtol`` of it.
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ def at_bound(law, params: dict, name: str, x: dict) -> bool:
         return True
     with np.errstate(all="ignore"):
         change = law.to_space(law.predict({**params, name: bound}, x)) - law.to_space(law.predict(params, x))
+    if not np.all(np.isfinite(change)):  # the law is undefined on the bound (a break of width 0): by distance
+        return near_bound(params[name], (lo, hi))
     return bool(np.all(np.abs(change) <= SAME))
 
 
@@ -98,9 +101,9 @@ def _switched_off(law, params: dict, at: tuple[str, ...], x: dict, free: tuple[s
 
 
 def _asymptote(law, params, x, y, sigma, y_column) -> list[str]:
-    far = {k: np.array([np.max(v) * FAR]) for k, v in x.items()}
-    end = {k: np.array([np.max(v)]) for k, v in x.items()}
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"):  # an input near the largest float: no asymptote can be read past it
+        far = {k: np.array([np.max(v) * FAR]) for k, v in x.items()}
+        end = {k: np.array([np.max(v)]) for k, v in x.items()}
         f_far, f_end = float(law.predict(params, far)[0]), float(law.predict(params, end)[0])
     if not (math.isfinite(f_far) and (f_far > 0 or law.space != "log")):
         return []
