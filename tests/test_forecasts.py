@@ -80,10 +80,14 @@ def test_too_few_forecasts_for_the_level_say_so_instead_of_a_narrow_interval(mis
     level = 1.0 - 0.5 / (n + 1)  # needs more forecasts than the folds made
     with pytest.raises(sl.FitError, match="calibrate intervals up to"):
         misspecified.predict_interval({"x": np.array([1e9])}, level)
-    few = Calibration(errors=(0.1,), distances=(0.5,), fold=(0,), sigma=0.01, slope=0.1, n_folds=1,
+    few = Calibration(errors=(0.1,) * 6, distances=(0.5,) * 6, fold=(0,) * 6, sigma=0.01, slope=0.1, n_folds=1,
                       scale_range=(3.0, 7.0))
-    with pytest.raises(sl.FitError, match="needs 9"):
+    with pytest.raises(sl.FitError, match=r"up to 85.7% \(a 90.0% interval needs 9\)"):
         few.half_width(np.array([1.0]), 0.9)
+    one = Calibration(errors=(0.1,), distances=(0.5,), fold=(0,), sigma=0.01, slope=0.1, n_folds=1,
+                      scale_range=(3.0, 7.0))
+    with pytest.raises(sl.FitError, match="only 1 forecast"):
+        one.half_width(np.array([1.0]), 0.5)
 
 
 def test_decades_outside_counts_the_product_of_inputs():
@@ -130,7 +134,7 @@ def test_auto_never_chooses_an_untrusted_fit_and_reports_ties():
         assert "tied with" in sel.reason
         assert all(by_name[t].n_params >= by_name[sel.law].n_params for t in sel.ties)
     for c in sel.candidates:  # every candidate stays in the table, with why it was not chosen
-        assert c.status == "scored" or c.status.startswith(("not chosen: ", "not scored: "))
+        assert c.status == "scored" or c.status.startswith(("not chosen: ", "not scored: ", "not a candidate: "))
 
 
 def test_degenerate_fits_warn_or_refuse():
@@ -197,7 +201,7 @@ def test_dropna_leaves_out_empty_rows_and_says_how_many():
         sl.fit("power_law_offset", runs)
     r = sl.fit("power_law_offset", runs, dropna=True)
     assert r.n_points == X.size - 1
-    assert any(n.startswith("1 rows with an empty `x`, `loss` were left out (--dropna): rows 6") for n in r.notes)
+    assert any(n.startswith("1 rows with an empty value in `x` or `loss` were left out (--dropna): rows 6") for n in r.notes)
     assert runs["loss"].isna().sum() == 1  # the user's table is unchanged
 
 

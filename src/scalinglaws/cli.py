@@ -285,7 +285,8 @@ def _print_selection(sel: dict) -> None:
         table.add_row(c["law"], str(c["n_params"]), _fmt(float(c["score"])),
                       ", ".join(_fmt(float(v)) for v in c["folds"]), escape(c["status"]))
     out.print(table)
-    out.print(f"score: held-out RMSE of log y, mean over cut-offs along {sel['scale']} (runs trained -> scored: {folds})")
+    out.print(f"score: {sel.get('criterion', 'mean held-out RMSE of log y')}, over cut-offs along {sel['scale']} "
+              f"(runs trained -> scored: {folds})")
 
 
 def _load_fit(path: Path):
@@ -351,11 +352,13 @@ def predict(
         if parts is not None:
             p.update(level=interval, lo=float(parts["lo"][i]), hi=float(parts["hi"][i]),
                      bootstrap_interval=[float(parts["lo_bootstrap"][i]), float(parts["hi_bootstrap"][i])],
-                     extrapolation_share=float(parts["extrapolation_share"][i]))
+                     extrapolation_share=float(parts["extrapolation_share"][i]),
+                     beyond_calibration=bool(parts["beyond_calibration"][i]))
         p.update(extrapolation=labels[i], decades={k: float(v[i]) for k, v in decades.items()})
         preds.append(p)
     if fmt == "json":
-        _print_json({"law": result.law.name, "fit_status": result.status, "predictions": preds})
+        _print_json({"law": result.law.name, "fit_status": result.status, "warnings": list(result.warnings),
+                     "predictions": preds})
         return
     table = Table(title=f"{result.law.name} predictions", title_justify="left")
     keys = list(rows[0])
@@ -364,7 +367,8 @@ def predict(
         table.add_column(k, justify="right")
     for p in preds:
         span = [f"[{_fmt(p['lo'])}, {_fmt(p['hi'])}]", f"{p['extrapolation_share']:.0%}"] if parts is not None else []
-        far = ", ".join(f"{k} +{v:.2g} dec" for k, v in p["decades"].items() if v > 0)
+        far = ", ".join(f"{k} {v:.2g} dec {_side(p.get(k, p.get(result.columns.get(k))), result.x_range.get(k))}"
+                        for k, v in p["decades"].items() if v > 0)
         where = p["extrapolation"] + (f" ({far})" if far else "")
         table.add_row(*[_fmt(p[k]) if isinstance(p[k], float) else escape(str(p[k])) for k in keys], _fmt(p["y"]),
                       *span, where)
@@ -373,10 +377,22 @@ def predict(
         out.print("from extrapolation: the share of the interval's width (log scale) added for the law's own errors "
                   "when extrapolating, measured on nested cut-offs of the fitted runs; the rest is parameter "
                   "uncertainty and run-to-run noise (the bootstrap)", markup=False)
+        if np.any(parts["beyond_calibration"]):
+            out.print(f"note: some points lie farther out than any forecast the calibration measured "
+                      f"({parts['calibrated_reach']:.2g} decades): there its growth of the error is itself extrapolated, "
+                      "and a law that misses the runs' curvature can err more", markup=False)
     if result.status != "converged":
         out.print(f"note: the fit's status is {result.status}: its optimum is not certified", markup=False)
     for warning in result.warnings:
         out.print(f"warning: {warning}", markup=False)
+
+
+def _side(value, observed) -> str:
+    """Whether an input beyond the fitted runs lies below or above them."""
+    try:
+        return "below" if observed is not None and float(value) < observed[0] else "above"
+    except (TypeError, ValueError):
+        return "outside"
 
 
 @app.command()

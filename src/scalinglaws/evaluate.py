@@ -101,6 +101,7 @@ class _Forecasts:
             errors = {n: (np.log(p[0]) - np.log(p[1])) if positive else p[0] - p[1] for n, p in pairs.items()}
         if len({e.size for e in errors.values()}) != 1:
             raise InputError("the laws compared must be scored on the same held-out runs (same inputs present)")
+        log_bands = all(np.all(b[:2] > 0) and np.all(b[2] > 0) for n in self.names for b in self.bands[n])
         stacked = np.abs(np.stack([errors[n] for n in self.names]))
         stacked = np.where(np.isfinite(stacked), stacked, np.inf)
         closest = stacked.min(axis=0)
@@ -116,17 +117,19 @@ class _Forecasts:
                 bias_log=log(np.mean(e)), wins=int(np.sum(winners[i])),
                 coverage=_coverage(self.hits[n]), chosen=", ".join(chosen) if chosen else None,
                 rmse=float(np.sqrt(np.mean((pairs[n][0] - pairs[n][1]) ** 2))),
-                **_sharpness(self.bands[n], level, len(self.hits[n]) and _coverage(self.hits[n]) is not None)))
+                **_sharpness(self.bands[n], level, len(self.hits[n]) and _coverage(self.hits[n]) is not None,
+                             log_bands)))
         return tuple(out)
 
 
-def _sharpness(bands: list[np.ndarray], level, complete: bool) -> dict:
-    """Median width and mean interval score of the intervals (log space where every value is
-    positive; ``2 / (1 - level)`` times the distance by which the truth falls outside, plus the width)."""
+def _sharpness(bands: list[np.ndarray], level, complete: bool, log: bool) -> dict:
+    """Median width and mean interval score of the intervals (log space where every value of every
+    law compared is positive, so one table has one unit; ``2 / (1 - level)`` times the distance by
+    which the truth falls outside, plus the width)."""
     if not complete or not bands:
         return {}
     lo, hi, y = np.concatenate(bands, axis=1)
-    if np.all(lo > 0) and np.all(y > 0):
+    if log:
         lo, hi, y = np.log(lo), np.log(hi), np.log(y)
         width = float(np.exp(np.median(hi - lo)))
     else:

@@ -38,7 +38,12 @@ TOLERANCE = 1e-6  # relative: scores this close are ties (the same fit); the sim
 def applicable_laws(runs: Runs, *, x=None, y=None, where=None, include_excluded=False, dropna=False) -> list[Law]:
     """Registered laws whose inputs the table has (the ones using the most inputs) and that accept
     its target (laws fitted on log values need it positive; bounded-metric laws need it in range)."""
-    found, causes = [], []
+    return _candidates(runs, x=x, y=y, where=where, include_excluded=include_excluded, dropna=dropna)[0]
+
+
+def _candidates(runs: Runs, *, x, y, where, include_excluded, dropna) -> tuple[list[Law], list[tuple[Law, str]]]:
+    """`applicable_laws`, and the laws of the same inputs that do not accept the runs, with why."""
+    found, causes, refused = [], [], []
     for law in list_laws():
         try:
             resolve_columns(runs, law.inputs, x, law.name)
@@ -48,6 +53,7 @@ def applicable_laws(runs: Runs, *, x=None, y=None, where=None, include_excluded=
             design(runs, law, x=x, y=y, where=where, include_excluded=include_excluded, n_free=0, dropna=dropna)
         except InputError as exc:
             causes.append((len(law.inputs), f"{law.name}: {exc}"))
+            refused.append((law, str(exc)))
             continue
         found.append(law)
     if not found and causes:  # laws of these inputs exist, but the target or the rows do not suit any
@@ -57,7 +63,8 @@ def applicable_laws(runs: Runs, *, x=None, y=None, where=None, include_excluded=
         raise InputError("--law auto found no registered law whose inputs are all columns of the table; "
                          "map the scale column with --x x=COLUMN (curves) or --x N=...,D=... (tables)")
     most = max(len(law.inputs) for law in found)
-    return [law for law in found if len(law.inputs) == most]
+    return [law for law in found if len(law.inputs) == most], [(law, why) for law, why in refused
+                                                                if len(law.inputs) == most]
 
 
 def select_law(runs, *, candidates=None, x=None, y=None, where=None, include_excluded=False, weights=None,
@@ -70,8 +77,8 @@ def select_law(runs, *, candidates=None, x=None, y=None, where=None, include_exc
     within `TOLERANCE`) go to the fewest parameters and are reported.
     """
     runs = Runs.coerce(runs)
-    laws = applicable_laws(runs, x=x, y=y, where=where, include_excluded=include_excluded, dropna=dropna) \
-        if candidates is None else list(candidates)
+    laws, refused = _candidates(runs, x=x, y=y, where=where, include_excluded=include_excluded, dropna=dropna) \
+        if candidates is None else (list(candidates), [])
     options = dict(x=x, y=y, where=where, include_excluded=include_excluded, dropna=dropna, **fit_options)
     dm = design(runs, laws[0], x=x, y=y, where=where, include_excluded=include_excluded, n_free=0, dropna=dropna)
     base = base_weights(runs, weights)
@@ -82,7 +89,9 @@ def select_law(runs, *, candidates=None, x=None, y=None, where=None, include_exc
         raise InputError(f"--law auto needs runs at several scales to backtest inside the training data; "
                          f"the {int(used.sum())} training runs have {np.unique(scale_of(dm.x, laws[0].log_inputs)[used]).size} "
                          "distinct scale(s)")
-    space = "log" if all(law.space == "log" for law in laws) else "linear"  # one space, so scores compare
+    # one space for every candidate, so scores compare: log y wherever it exists (relative errors, whatever
+    # the units), y itself only when some target is 0
+    space = "log" if np.all(dm.y[used] > 0) else "linear"
     scores = [_score(law, runs, dm, plan, base, used, options, space) for law in laws]
     chosen, tied = _choose(scores, runs, options, weights)
     best = chosen.score
@@ -96,6 +105,7 @@ def select_law(runs, *, candidates=None, x=None, y=None, where=None, include_exc
     names = " x ".join(dm.x) if len(dm.x) > 1 else next(iter(dm.x))
     record = tuple({"cut": f.cut, "n_train": int((f.train & used).sum()), "n_test": int((~f.train & used).sum())}
                    for f in plan)
+    scores += [CandidateScore(law.name, len(law.params), math.inf, (), f"not a candidate: {why}") for law, why in refused]
     return Selection(law=chosen.law, reason=reason, scale=names, folds=record,
                      candidates=tuple(scores), ties=tuple(tied), space=space)
 

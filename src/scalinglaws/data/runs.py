@@ -101,7 +101,9 @@ def _check_boolean(table: pd.DataFrame, column: str) -> None:
     ok = np.array([isinstance(v, (bool, np.bool_)) or v in (0, 1) for v in values], dtype=bool)
     if not ok.all():
         bad = int(np.argmin(ok))
-        raise InputError(f"column `{column}` must be boolean (true/false or 0/1); row {bad + 1} has {values.iloc[bad]!r}")
+        shown = values.iloc[bad]
+        shown = shown.item() if hasattr(shown, "item") else shown
+        raise InputError(f"column `{column}` must be boolean (true/false or 0/1); row {bad + 1} has {shown!r}")
 
 
 def find_column(columns: list[str], name: str, candidates: tuple[str, ...]) -> str | None:
@@ -152,7 +154,8 @@ def numeric_column(table: pd.DataFrame, column: str, rows: np.ndarray, *, positi
     values = pd.to_numeric(pd.Series(raw), errors="coerce").to_numpy(dtype=np.float64)
     empty = pd.isna(pd.Series(raw)).to_numpy()
     if empty.any():
-        raise InputError(f"column `{column}` must be finite; row {rows[int(np.argmax(empty))] + 1} is empty")
+        raise InputError(f"column `{column}` must be finite; row {rows[int(np.argmax(empty))] + 1} is empty "
+                         "(--dropna leaves rows with empty values out)")
     for rule, bad in (
         ("must be numeric", np.isnan(values) & ~pd.isna(pd.Series(raw)).to_numpy()),
         ("must be finite", ~np.isfinite(values)),
@@ -205,7 +208,8 @@ def select_rows(runs: Runs, where: str | None, include_excluded: bool, *, outsid
         try:
             mask = runs.table.eval(where)
         except Exception as exc:  # pandas raises many kinds; the user sees one line
-            raise InputError(f"{option} `{where}` could not be evaluated: {exc}") from None
+            hint = f"; columns are {', '.join(runs.columns)}" if "is not defined" in str(exc) else ""
+            raise InputError(f"{option} `{where}` could not be evaluated: {exc}{hint}") from None
         if not (isinstance(mask, pd.Series) and mask.dtype == bool):
             raise InputError(f"{option} `{where}` must be a true/false condition on columns (e.g. \"C < 1e21\")")
         keep &= ~mask.to_numpy() if outside else mask.to_numpy()
@@ -226,7 +230,8 @@ def design(runs, law, *, x: Mapping[str, str] | None = None, y: str | None = Non
     if dropna:
         empty = runs.table.iloc[rows][list(columns.values()) + [y_column]].isna().any(axis=1).to_numpy()
         if empty.any():
-            dropped = (f"{int(empty.sum())} rows with an empty {', '.join(f'`{c}`' for c in [*columns.values(), y_column])}"
+            dropped = (f"{int(empty.sum())} rows with an empty value in "
+                       f"{' or '.join(f'`{c}`' for c in [*columns.values(), y_column])}"
                        f" were left out (--dropna): rows {', '.join(str(r + 1) for r in rows[empty][:10])}"
                        + (", ..." if empty.sum() > 10 else ""),)
             rows = rows[~empty]

@@ -130,9 +130,12 @@ class Calibration:
         if rank > late.size:  # too few late forecasts for this level: every fold's
             late, rank = scores, math.ceil((scores.size + 1) * level)
         n = scores.size
+        if n < MIN_FORECASTS:
+            raise FitError(f"no calibrated interval beyond the training range: only {n} forecast(s) inside the training "
+                           f"runs (at least {MIN_FORECASTS} are needed to say how the law's errors grow)")
         if rank > n:
-            raise FitError(f"no calibrated {level:.0%} interval beyond the training range: {n} forecasts inside the "
-                           f"training runs calibrate intervals up to {n / (n + 1):.0%} (a {level:.0%} interval needs "
+            raise FitError(f"no calibrated {level:.1%} interval beyond the training range: {n} forecasts inside the "
+                           f"training runs calibrate intervals up to {n / (n + 1):.1%} (a {level:.1%} interval needs "
                            f"{math.ceil(level / (1 - level) - 1e-9)}); fit more scales or ask a lower --interval")
         return np.sort(late)[rank - 1] * self.spread(np.asarray(decades, dtype=np.float64))
 
@@ -148,6 +151,8 @@ class Calibration:
     def from_dict(cls, d: Mapping) -> "Calibration":
         errors, distances = _finite_tuple("calibration errors", d["errors"]), _finite_tuple("calibration distances",
                                                                                              d["distances"])
+        if not all(isinstance(d[k], (int, float)) and not isinstance(d[k], bool) for k in ("sigma", "slope")):
+            raise InputError("fit document calibration: sigma and slope must be numbers")
         sigma, slope = float(d["sigma"]), float(d["slope"])
         scale_range = _finite_tuple("calibration scale_range", d["scale_range"])
         if len(errors) != len(distances) or min(distances, default=0.0) < 0 or len(scale_range) != 2 or not (
@@ -155,11 +160,18 @@ class Calibration:
             raise InputError("fit document calibration must pair each error with a distance >= 0, with sigma > 0, "
                              "slope >= 0 and a [lo, hi] scale range")
         problem = d.get("problem")
-        fold = tuple(int(v) for v in d["fold"])
-        if len(fold) != len(errors) or any(f < 0 for f in fold):
-            raise InputError("fit document calibration must name a fold (>= 0) for each error")
-        return cls(errors=errors, distances=distances, fold=fold, sigma=sigma, slope=slope, n_folds=int(d["n_folds"]),
-                   scale_range=(scale_range[0], scale_range[1]), late_from=int(d.get("late_from", 0)),
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (*d["fold"], d["n_folds"],
+                                                                              d.get("late_from", 0))):
+            raise InputError("fit document calibration: fold, n_folds and late_from must be integers")
+        fold, n_folds, late_from = tuple(d["fold"]), d["n_folds"], d.get("late_from", 0)
+        if len(fold) != len(errors) or any(not 0 <= f < n_folds for f in fold) or not 0 <= late_from <= n_folds:
+            raise InputError("fit document calibration must name a fold in [0, n_folds) for each error, and "
+                             "0 <= late_from <= n_folds")
+        if not scale_range[0] <= scale_range[1] or (errors and problem is not None):
+            raise InputError("fit document calibration must have a [lo, hi] scale range with lo <= hi, and either "
+                             "forecasts or a problem")
+        return cls(errors=errors, distances=distances, fold=fold, sigma=sigma, slope=slope, n_folds=n_folds,
+                   scale_range=(scale_range[0], scale_range[1]), late_from=late_from,
                    problem=None if problem is None else str(problem))
 
 
@@ -182,6 +194,7 @@ def decades_outside(x: Mapping[str, np.ndarray], x_range: Mapping[str, tuple[flo
     return np.maximum(np.nan_to_num(out, nan=0.0), 0.0)
 
 
+MIN_FORECASTS = 5  # forecasts inside the training runs below which no extrapolation width is claimed
 MIN_CONVERGED = 10  # converged replicates needed before a bootstrap reports anything
 CONVERGED_SHARE = 0.8  # and the share of its replicates that must have converged
 

@@ -98,7 +98,9 @@ class FitResult:
         """The interval and where its width comes from: ``lo, hi`` (the interval), ``lo_bootstrap,
         hi_bootstrap`` (parameters and noise only), ``decades`` (how far beyond the fitted runs) and
         ``extrapolation_share`` (the part of the width added for extrapolation, 0 to 1, in the law's
-        residual space: log for losses)."""
+        residual space: log for losses), ``beyond_calibration`` (farther out than any forecast the
+        calibration saw, ``calibrated_reach`` decades: its growth of the error is extrapolated too,
+        and a wrong law's error may grow faster)."""
         if self.bootstrap is None:
             raise InputError("prediction intervals need a fit with bootstrap replicates (fit --bootstrap B)")
         arrays = self._inputs(x)
@@ -125,8 +127,10 @@ class FitResult:
         lo, hi, lo_b, hi_b = (_finite_predictions(law.from_space(v), law) for v in (lo, hi, lo_b, hi_b))
         if law.y_range is not None:  # a bounded metric's interval ends where the metric does
             lo, hi, lo_b, hi_b = (np.clip(v, *law.y_range) for v in (lo, hi, lo_b, hi_b))
+        reach = max(self.calibration.distances, default=0.0) if self.calibration is not None else 0.0
         return {"lo": lo, "hi": hi, "lo_bootstrap": lo_b, "hi_bootstrap": hi_b, "decades": decades,
-                "extrapolation_share": np.clip(share, 0.0, 1.0)}
+                "extrapolation_share": np.clip(share, 0.0, 1.0), "beyond_calibration": decades > reach,
+                "calibrated_reach": reach}
 
     def decades_beyond(self, x: Mapping[str, Any] | pd.DataFrame) -> np.ndarray:
         """Per point, decades (log10) beyond the fitted runs: the farthest input outside its range, or
