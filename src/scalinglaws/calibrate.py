@@ -59,7 +59,7 @@ def calibrate(result: FitResult, runs, *, x=None, y=None, where=None, include_ex
     sigma = max(float(np.sqrt(np.mean(residuals[used] ** 2))), SIGMA_FLOOR)
     errors, distances, fold_of, n_folds, problems = [], [], [], 0, []
     late_from = None
-    for fraction, fold in folds(np.where(used, scale, np.inf), CUTS, with_fractions=True):
+    for fold in folds(np.where(used, scale, np.inf), CUTS):
         train = fold.train & used
         test = ~fold.train & used
         if not test.any():
@@ -76,7 +76,7 @@ def calibrate(result: FitResult, runs, *, x=None, y=None, where=None, include_ex
         d = decades_outside({k: v[test] for k, v in dm.x.items()}, x_range,
                             (float(scale[train].min()), float(scale[train].max())), law.log_inputs)
         errors.append(e), distances.append(d), fold_of.append(np.full(e.size, n_folds))
-        late_from = n_folds if late_from is None and fraction >= LATE else late_from
+        late_from = n_folds if late_from is None and fold.fraction >= LATE else late_from
         n_folds += 1
     if not n_folds:
         why = problems[0] if problems else "the training runs have too few distinct scales"

@@ -28,6 +28,7 @@ FOLD_WEIGHT = "__scalinglaws_fold_weight__"
 class Fold:
     cut: float  # the largest training scale (the product of the inputs for a table)
     train: np.ndarray  # boolean, per design row
+    fraction: float  # of the distinct scales the cut-off was placed at
 
 
 def scale_of(x: dict[str, np.ndarray], log_inputs) -> np.ndarray:
@@ -36,9 +37,8 @@ def scale_of(x: dict[str, np.ndarray], log_inputs) -> np.ndarray:
     return np.sum([np.log10(np.asarray(x[n], dtype=np.float64)) for n in names], axis=0)
 
 
-def folds(scale: np.ndarray, cuts, with_fractions: bool = False) -> list:
-    """One fold per cut fraction of the distinct (finite) scales; distinct training sets only
-    (``with_fractions``: ``(fraction, fold)`` pairs)."""
+def folds(scale: np.ndarray, cuts) -> list[Fold]:
+    """One fold per cut fraction of the distinct (finite) scales; distinct training sets only."""
     levels = np.unique(scale[np.isfinite(scale)])
     out, seen = [], set()
     for fraction in cuts:
@@ -47,8 +47,8 @@ def folds(scale: np.ndarray, cuts, with_fractions: bool = False) -> list:
         if train.all() or not train.any() or int(train.sum()) in seen:
             continue
         seen.add(int(train.sum()))
-        out.append((fraction, Fold(float(10.0 ** cut), train)))
-    return out if with_fractions else [f for _, f in out]
+        out.append(Fold(float(10.0 ** cut), train, fraction))
+    return out
 
 
 def fit_fold(law, runs: Runs, dm: Design, fold: Fold, base_weights: np.ndarray, **fit_options) -> FitResult:

@@ -83,12 +83,11 @@ def select_law(runs, *, candidates=None, x=None, y=None, where=None, include_exc
     dm = design(runs, laws[0], x=x, y=y, where=where, include_excluded=include_excluded, n_free=0, dropna=dropna)
     base = base_weights(runs, weights)
     used = base[dm.rows] > 0
-    plan = folds(np.where(used, scale_of(dm.x, laws[0].log_inputs), np.inf), CUTS)
-    plan = [f for f in plan if (~f.train & used).any()]
+    scale = scale_of(dm.x, laws[0].log_inputs)
+    plan = [f for f in folds(np.where(used, scale, np.inf), CUTS) if (~f.train & used).any()]
     if not plan:
         raise InputError(f"--law auto needs runs at several scales to backtest inside the training data; "
-                         f"the {int(used.sum())} training runs have {np.unique(scale_of(dm.x, laws[0].log_inputs)[used]).size} "
-                         "distinct scale(s)")
+                         f"the {int(used.sum())} training runs have {np.unique(scale[used]).size} distinct scale(s)")
     # one space for every candidate, so scores compare: log y wherever it exists (relative errors, whatever
     # the units), y itself only when some target is 0
     space = "log" if np.all(dm.y[used] > 0) else "linear"

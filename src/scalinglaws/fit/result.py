@@ -106,7 +106,7 @@ class FitResult:
         arrays = self._inputs(x)
         law = self.law
         lo_b, hi_b = (law.to_space(v) for v in self.bootstrap.prediction_interval(law, arrays, level))
-        decades = self.decades_beyond(arrays)
+        decades = self._decades(arrays)
         lo, hi = lo_b, hi_b
         if self.calibration is None and np.any(decades > 0):
             raise FitError("no calibrated interval beyond the training range: this fit document has no calibration "
@@ -135,7 +135,9 @@ class FitResult:
     def decades_beyond(self, x: Mapping[str, Any] | pd.DataFrame) -> np.ndarray:
         """Per point, decades (log10) beyond the fitted runs: the farthest input outside its range, or
         the product of the inputs outside the fitted products (see `decades_outside`)."""
-        arrays = self._inputs(x)
+        return self._decades(self._inputs(x))
+
+    def _decades(self, arrays: dict[str, np.ndarray]) -> np.ndarray:
         scale = None if self.calibration is None else self.calibration.scale_range
         return decades_outside(arrays, self.x_range, scale, self.law.log_inputs)
 
@@ -144,7 +146,7 @@ class FitResult:
         (log10) it lies outside the range of the runs that were fitted (0 inside)."""
         arrays = self._inputs(x)
         decades = {name: decades_outside({name: v}, self.x_range, None, self.law.log_inputs) for name, v in arrays.items()}
-        outside = self.decades_beyond(arrays) > 0
+        outside = self._decades(arrays) > 0
         return ["extrapolation" if o else "interpolation" for o in np.atleast_1d(outside)], decades
 
     def _inputs(self, x) -> dict[str, np.ndarray]:
