@@ -87,27 +87,49 @@ def scores(y, lo, hi, y_hat, log=True):
 
 
 def candidates(splits, inputs, log):
-    """Point-forecast RMSE of every law auto could choose, each fitted alone on the same splits."""
+    """Point forecasts of every law auto could choose, each fitted alone on the same splits: per law,
+    one array of held-out forecasts per split (None where the law could not be fitted)."""
     from scalinglaws.select import applicable_laws
 
     out = {}
     for law in applicable_laws(sl.Runs(splits[0][1])):
-        ys, hats = [], []
-        try:
-            for _, train, test in splits:
+        hats = []
+        for _, train, test in splits:
+            try:
                 hats.append(sl.fit(law, train).predict(test[list(inputs)]))
-                ys.append(test["loss"].to_numpy())
-        except sl.ScalingLawsError:
-            continue
-        f = np.log if log else (lambda v: v)  # noqa: E731
+            except sl.ScalingLawsError:
+                hats.append(None)
+        out[law.name] = hats
+    return out
+
+
+def rmse(hats, splits, log):
+    f = np.log if log else (lambda v: v)  # noqa: E731
+    with np.errstate(all="ignore"):
+        e = np.concatenate([f(h) - f(test["loss"].to_numpy()) for h, (_, _, test) in zip(hats, splits)])
+    return float(np.sqrt(np.mean(e**2)))
+
+
+def averaged(single, selections, log):
+    """Per split, the forecasts of the candidates auto trusted (status ``scored``; tied ones once),
+    averaged in the fit space with weights 1 / score^2 (a stacking that needs no extra fit)."""
+    f, inv = (np.log, np.exp) if log else ((lambda v: v), (lambda v: v))  # noqa: E731
+    out = []
+    for k, sel in enumerate(selections):
+        trusted, seen = [], set()
+        for c in sel.candidates:
+            if c.status == "scored" and np.isfinite(c.score) and c.law in single \
+                    and round(c.score, 9) not in seen:
+                seen.add(round(c.score, 9))
+                trusted.append(c)
+        w = np.array([1.0 / c.score**2 for c in trusted])
         with np.errstate(all="ignore"):
-            e = f(np.concatenate(hats)) - f(np.concatenate(ys))
-        out[law.name] = float(np.sqrt(np.mean(e**2)))
+            out.append(inv(np.sum([wi * f(single[c.law][k]) for wi, c in zip(w / w.sum(), trusted)], axis=0)))
     return out
 
 
 def ours(law, splits, inputs, log):
-    ys, los, his, hats, chosen, failed = [], [], [], [], [], []
+    ys, los, his, hats, chosen, failed, selections = [], [], [], [], [], [], []
     for name, train, test in splits:
         try:
             r = sl.fit(law, train, bootstrap=REPLICATES, rng=0)
@@ -118,9 +140,10 @@ def ours(law, splits, inputs, log):
         ys.append(test["loss"].to_numpy()), los.append(lo), his.append(hi)
         hats.append(r.predict(test[list(inputs)]))
         chosen.append(r.law.name)
+        selections.append(r.selection)
     if not ys:
-        return None, chosen, failed
-    return scores(*(np.concatenate(v) for v in (ys, los, his, hats)), log=log), chosen, failed
+        return None, chosen, failed, selections
+    return scores(*(np.concatenate(v) for v in (ys, los, his, hats)), log=log), chosen, failed, selections
 
 
 def peer(splits, kind):
@@ -155,19 +178,23 @@ def main(names):
         log = kind != "accuracy"
         for law in laws:
             t = time.perf_counter()
-            s, chosen, failed = ours(law, splits, inputs, log)
+            s, chosen, failed, selections = ours(law, splits, inputs, log)
             extra = f"({time.perf_counter() - t:.0f} s)"
             if law == "auto":
                 extra += " chose " + ", ".join(f"{c} x{chosen.count(c)}" for c in sorted(set(chosen)))
             if failed:
                 extra += f"; {len(failed)} split(s) gave no interval: {failed[0][:150]}"
             print(line(law, s, extra), flush=True)
-            if law == "auto" and s is not None:
-                single = candidates(splits, inputs, log)
-                best = min(single, key=single.get)
-                print(f"  {'':<22} auto / best single candidate ({best} {single[best]:.4f}): "
-                      f"{s['rmse'] / single[best]:.2f}; every candidate: "
-                      + ", ".join(f"{k} {v:.4f}" for k, v in sorted(single.items(), key=lambda kv: kv[1])), flush=True)
+            if law == "auto" and s is not None and not failed:
+                single = {k: v for k, v in candidates(splits, inputs, log).items() if all(h is not None for h in v)}
+                errors = {k: rmse(v, splits, log) for k, v in single.items()}
+                best = min(errors, key=errors.get)
+                print(f"  {'':<22} auto / best single candidate ({best} {errors[best]:.4f}): "
+                      f"{s['rmse'] / errors[best]:.2f}; every candidate: "
+                      + ", ".join(f"{k} {v:.4f}" for k, v in sorted(errors.items(), key=lambda kv: kv[1])), flush=True)
+                stacked = rmse(averaged(single, selections, log), splits, log)
+                print(f"  {'':<22} averaging auto's trusted candidates (weights 1/score^2): rmse {stacked:.4f}, "
+                      f"/ best single {stacked / errors[best]:.2f}", flush=True)
         if prefix is not None and kind != "accuracy":
             print(line("peer separable-power", peer(splits, kind)), flush=True)
         elif kind == "accuracy":

@@ -120,13 +120,13 @@ def test_a_clearly_lower_unconverged_start_is_reported_with_its_status(monkeypat
 
     solve = methods.METHODS["varpro"]
 
-    def with_a_lower_unconverged_start(spec, data, **options):
-        s = solve(spec, data, **options)
+    def with_a_lower_unconverged_start(spec, data, weights, **options):
+        [s] = solve(spec, data, weights, **options)
         k = int(np.argmax(s.objective))  # the worst start now claims the lowest objective, unconverged
         objective, status, theta = s.objective.copy(), s.status.copy(), s.theta.copy()
         objective[k] = objective.min() - lower_by * abs(objective.min())
         status[k], theta[k] = MAX_ITERATIONS, theta[k] * 1.01
-        return s._replace(objective=objective, status=status, theta=theta)
+        return [s._replace(objective=objective, status=status, theta=theta)]
 
     monkeypatch.setitem(methods.METHODS, "varpro", with_a_lower_unconverged_start)
     r = sl.fit("chinchilla", chinchilla_runs)

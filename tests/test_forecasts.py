@@ -237,3 +237,34 @@ def test_fold_errors_speak_of_runs_not_internal_columns():
         assert "__scalinglaws" not in str(exc)
     if sel is not None:
         assert all("__scalinglaws" not in c.status for c in sel.candidates)
+
+
+def test_nested_folds_solved_together_equal_each_fold_fitted_alone():
+    """`backtests` solves the full fit and every fold in one batch; each must be the fit that the
+    fold's runs give alone (weight 0 past the cut-off: the same problem and starts)."""
+    from scalinglaws.nested import CUTS, backtests
+
+    runs = curved_runs()
+    bt = backtests("power_law_offset", runs, CUTS)
+    alone = sl.fit("power_law_offset", runs)
+    assert bt.full.params == pytest.approx(alone.params, rel=1e-9) and bt.full.status == alone.status
+    assert len(bt.plan) == len(bt.fits) >= 3
+    for fold, fitted in zip(bt.plan, bt.fits):
+        single = sl.fit("power_law_offset", runs[fold.train])
+        assert fitted.n_points == int(fold.train.sum()) == single.n_points
+        assert fitted.params == pytest.approx(single.params, rel=1e-6)
+        assert fitted.x_range["x"] == single.x_range["x"]
+
+
+def test_backtest_names_skipped_groups_and_keeps_interval_reasons_out_of_the_status():
+    a = curved_runs(0).assign(run="a")
+    tiny = pd.DataFrame({"x": X[:3], "loss": 1.0 + 30.0 * X[:3] ** -0.3, "run": "tiny"})
+    runs = pd.concat([a, tiny], ignore_index=True)
+    bt = sl.backtest("power_law_offset", runs, train_where="x < 1e6", by="run")
+    assert bt.skipped == ("`run` = 'tiny': nothing held out",)
+    assert bt.to_dict()["skipped"] == list(bt.skipped)
+    small = pd.DataFrame({"x": X[:8], "loss": 1.0 + 30.0 * X[:8] ** -0.3})
+    bt = sl.backtest("power_law", small, train_where="x < 1e4", interval=0.9)  # too few runs to calibrate
+    s = bt.scores[0]
+    assert s.status == "converged" and s.coverage is None
+    assert s.interval_note is not None and s.interval_note.startswith("1 of 1 fit(s) gave no interval")

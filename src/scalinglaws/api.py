@@ -14,7 +14,8 @@ from .fit import FitResult, prepare, solve
 from .fit.api import DEFAULT_METHOD
 from .laws import Law, get_law
 from .calibrate import calibrate
-from .select import select_law
+from .nested import CUTS, backtests
+from .select import choose_law
 from .uncertainty import bootstrap as refit_replicates
 from .uncertainty import check_options
 
@@ -91,27 +92,30 @@ def fit(
         raise InputError(f"--cluster column `{cluster}` must name a configuration on every row; row {row} is empty")
     problem_options = dict(x=x, y=y, where=where, include_excluded=include_excluded, loss=loss, delta=delta,
                            weights=weights, dropna=dropna)
-    selection = None
+    fit_options = dict(method=method, starts=starts, rng=rng if method == DEFAULT_METHOD else None, prune=prune)
+    selection = bt = None
     if isinstance(law, str) and law == "auto":
         if fix:
             raise InputError("--fix names parameters of one law; it cannot be combined with --law auto")
         if method != DEFAULT_METHOD:
             raise InputError(f"--law auto fits its candidates with the default method; got --method {method}")
-        selection = select_law(runs, starts=starts, rng=rng, **problem_options)
-        law = selection.law
+        selection, bt = choose_law(runs, **fit_options, **problem_options)
     if rng is not None and method != DEFAULT_METHOD and not bootstrap:
         raise InputError(f"--seed is not used by --method {method} without --bootstrap (its grid of starts is "
                          f"fixed); got {rng!r}")
-    problem = prepare(get_law(law), runs, fix=fix, **problem_options)
-    seed = rng if method == DEFAULT_METHOD else None  # the published grid has no jitter; rng draws replicates
-    result, independent_starts = solve(problem, method=method, starts=starts, rng=seed, prune=prune)
+    if bt is None and bootstrap:  # the intervals are calibrated on nested backtests: fitted with the full fit
+        bt = backtests(get_law(law), runs, CUTS, fix=fix, **fit_options, **problem_options)
+    if bt is not None:
+        problem, result, independent_starts = bt.problem, bt.full, bt.starts
+    else:
+        problem = prepare(get_law(law), runs, fix=fix, **problem_options)
+        result, independent_starts = solve(problem, **fit_options)
     if bootstrap:
         gen = np.random.default_rng(0 if rng is None else rng)
         clusters = runs.table[cluster].to_numpy()[problem.design.rows] if cluster else None
         result = replace(result, bootstrap=refit_replicates(problem, result, independent_starts, bootstrap,
-                                                            resample, clusters, level, gen))
-        result = replace(result, calibration=calibrate(result, runs, method=method, starts=starts, rng=seed,
-                                                       prune=prune, **problem_options))
+                                                            resample, clusters, level, gen),
+                         calibration=calibrate(bt))
     return result if selection is None else replace(result, selection=selection)
 
 

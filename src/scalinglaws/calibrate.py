@@ -32,46 +32,30 @@ from __future__ import annotations
 
 import numpy as np
 
-from .data import Runs, design
 from .errors import ScalingLawsError
-from .fit import FitResult
 from .fit.records import Calibration, decades_outside
-from .nested import base_weights, fit_fold, folds, held_out_errors, scale_of
+from .nested import Backtests, held_out_errors
 
-CUTS = (0.5, 0.6, 0.7, 0.8, 0.9)  # fractions of the distinct training scales the folds train on
 LATE = 0.7  # folds from this cut fraction on set the multiplier
 _SLOPES = np.concatenate([[0.0], np.geomspace(1e-5, 10.0, 301)])  # candidate growths per decade (log units)
 SIGMA_FLOOR = 1e-9
 
 
-def calibrate(result: FitResult, runs, *, x=None, y=None, where=None, include_excluded=False, weights=None,
-              loss="huber", delta=None, dropna=False, **fit_options) -> Calibration:
-    """Backtest ``result.law`` on nested cut-offs of the runs ``result`` was fitted on (the same
-    options) and summarise its held-out errors by distance (see the module docstring)."""
-    runs = Runs.coerce(runs)
-    law = result.law
-    dm = design(runs, law, x=x, y=y, where=where, include_excluded=include_excluded, n_free=0, dropna=dropna)
-    base = base_weights(runs, weights)
-    used = base[dm.rows] > 0
-    scale = scale_of(dm.x, law.log_inputs)
+def calibrate(bt: Backtests) -> Calibration:
+    """Summarise the held-out errors of the law's nested backtests ``bt`` (folds at `CUTS`) by
+    distance (see the module docstring); ``bt.full`` is the fit the intervals are for."""
+    law, dm, used, scale = bt.full.law, bt.problem.design, bt.used, bt.scale
     scale_range = (float(scale[used].min()), float(scale[used].max()))
-    residuals = law.to_space(result.predict(dm.x)) - law.to_space(dm.y)
+    residuals = law.to_space(bt.full.predict(dm.x)) - law.to_space(dm.y)
     sigma = max(float(np.sqrt(np.mean(residuals[used] ** 2))), SIGMA_FLOOR)
     errors, distances, fold_of, n_folds, problems = [], [], [], 0, []
     late_from = None
-    for fold in folds(np.where(used, scale, np.inf), CUTS):
-        train = fold.train & used
-        test = ~fold.train & used
-        if not test.any():
+    for fold, fitted in zip(bt.plan, bt.fits):
+        if isinstance(fitted, ScalingLawsError):  # too few runs below this cut-off for the law: a later fold may do
+            problems.append(str(fitted))
             continue
-        try:
-            fitted = fit_fold(law, runs, dm, fold, base, x=x, y=y, where=where, include_excluded=include_excluded,
-                              fix={n: result.params[n] for n in result.fixed}, loss=loss, delta=delta, dropna=dropna,
-                              **fit_options)
-        except ScalingLawsError as exc:  # too few runs below this cut-off for the law: a later fold may do
-            problems.append(str(exc))
-            continue
-        e = held_out_errors(fitted, dm, fold, law.space)[test[~fold.train]]
+        train, test = fold.train & used, ~fold.train & used
+        e = held_out_errors(fitted, bt, fold, law.space)
         x_range = {k: (float(v[train].min()), float(v[train].max())) for k, v in dm.x.items()}
         d = decades_outside({k: v[test] for k, v in dm.x.items()}, x_range,
                             (float(scale[train].min()), float(scale[train].max())), law.log_inputs)
@@ -96,4 +80,4 @@ def _slope(e: np.ndarray, d: np.ndarray, sigma: float) -> float:
     return float(_SLOPES[int(np.argmin(nll))])
 
 
-__all__ = ["CUTS", "calibrate"]
+__all__ = ["calibrate"]

@@ -456,6 +456,11 @@ def backtest(
             table.add_row(*(f"{score[c]:.4g}" if isinstance(score[c], float) else "-" if score[c] is None
                             else escape(str(score[c])) for c in columns))
         out.print(table)
+        for score in doc["laws"]:
+            if score["interval_note"]:
+                out.print(f"{escape(score['law'])}: {escape(score['interval_note'])}")
+        for group in doc["skipped"]:
+            out.print(f"not scored: {escape(group)}")
     out.print(("are: mean |forecast / actual - 1|; rmse_log, bias_log: of log(forecast / actual); " if positive else
                "rmse: of forecast - actual (some held-out values are not positive); ")
               + "wins: held-out runs where the law was closest (all of them on a tie)"

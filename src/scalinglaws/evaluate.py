@@ -45,6 +45,7 @@ class LawScore:
     rmse: float | None = None  # sqrt(mean (y_hat - y)^2), in the target's units
     width: float | None = None  # median interval width: hi / lo (hi - lo where a bound is not positive)
     interval_score: float | None = None  # mean interval score (Gneiting and Raftery 2007), in log y where positive
+    interval_note: str | None = None  # why some fits gave no interval (then coverage is None)
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -57,10 +58,11 @@ class Backtest:
     n_test: int
     scores: tuple[LawScore, ...]
     interval: float | None = None  # the nominal level of the intervals scored by ``coverage``
+    skipped: tuple[str, ...] = ()  # groups (``by``) not scored, each with the reason
 
     def to_dict(self) -> dict:
         return {"train_where": self.train_where, "n_train": self.n_train, "n_test": self.n_test,
-                "interval": self.interval, "laws": [s.to_dict() for s in self.scores]}
+                "interval": self.interval, "laws": [s.to_dict() for s in self.scores], "skipped": list(self.skipped)}
 
 
 class _Forecasts:
@@ -72,6 +74,7 @@ class _Forecasts:
         self.hits = {n: [] for n in names}
         self.bands = {n: [] for n in names}  # (lo, hi, y)
         self.status = {n: set() for n in names}
+        self.no_interval = {n: [] for n in names}
         self.chosen = {n: [] for n in names}
 
     def add(self, name, result, test_x, test_y, interval):
@@ -81,9 +84,9 @@ class _Forecasts:
             try:
                 lo, hi = result.predict_interval(test_x, level=interval)
             except FitError as exc:  # no calibrated interval this far out: said, never replaced by a narrow one
-                self.status[name].add(f"no interval ({exc})")
+                self.no_interval[name].append(str(exc))
         elif interval is not None:  # its bootstrap failed: no coverage can be claimed for this law
-            self.status[name].add("no interval (bootstrap failed)")
+            self.no_interval[name].append("too few bootstrap replicates converged")
         if interval is not None and lo is None:
             self.hits[name].append(np.full(np.size(test_y), np.nan))
         elif interval is not None:
@@ -117,9 +120,16 @@ class _Forecasts:
                 bias_log=log(np.mean(e)), wins=int(np.sum(winners[i])),
                 coverage=_coverage(self.hits[n]), chosen=", ".join(chosen) if chosen else None,
                 rmse=float(np.sqrt(np.mean((pairs[n][0] - pairs[n][1]) ** 2))),
+                interval_note=_no_interval_note(self.no_interval[n], len(self.hits[n])),
                 **_sharpness(self.bands[n], level, len(self.hits[n]) and _coverage(self.hits[n]) is not None,
                              log_bands)))
         return tuple(out)
+
+
+def _no_interval_note(reasons: list[str], n_fits: int) -> str | None:
+    if not reasons:
+        return None
+    return f"{len(reasons)} of {n_fits} fit(s) gave no interval; the first: {reasons[0]}"
 
 
 def _sharpness(bands: list[np.ndarray], level, complete: bool, log: bool) -> dict:
@@ -241,7 +251,7 @@ def backtest(laws: str | Sequence[str], runs, *, train_where: str | Sequence[str
             n_train, n_test = result.n_points, int(test.y.size)
         return Backtest(train_where=train_where, n_train=n_train, n_test=n_test, scores=forecasts.scores(interval),
                         interval=interval)
-    groups = [(_subset(runs, t), train_where) for _, t in runs.table.groupby(by, sort=True)]
+    groups = [(f"`{by}` = {key!r}", _subset(runs, t), train_where) for key, t in runs.table.groupby(by, sort=True)]
     return _pooled(names, groups, interval, fit_options, f"{train_where} in each `{by}` group",
                    f"--by {by}: no group has runs outside `{train_where}`", f"on `{train_where}`")
 
@@ -258,10 +268,11 @@ def _along_curves(names, runs: Runs, along: str, by: str | None, fraction: float
     # every checkpoint used must have a finite position along the curve (named by row otherwise)
     numeric_column(runs.table, along, select_rows(runs, None, fit_options.get("include_excluded", False))[0])
     groups = []
-    for table in [runs.table] if by is None else [t for _, t in runs.table.groupby(by, sort=True)]:
+    label = (lambda key: f"`{by}` = {key!r}") if by else (lambda key: "the runs")  # noqa: E731
+    for key, table in [(None, runs.table)] if by is None else list(runs.table.groupby(by, sort=True)):
         sub = _subset(runs, table)
         cut = fraction * float(np.nanmax(sub.table[along].to_numpy(dtype=np.float64)))
-        groups.append((sub, f"`{along}` <= {cut!r}"))
+        groups.append((label(key), sub, f"`{along}` <= {cut!r}"))
     split = f"first {fraction:g} of `{along}` in each " + (f"`{by}` group" if by else "run")
     return _pooled(names, groups, interval, fit_options, split,
                    f"--along {along}: no group has checkpoints beyond {fraction:g} of its last `{along}`",
@@ -271,17 +282,17 @@ def _along_curves(names, runs: Runs, along: str, by: str | None, fraction: float
 def _pooled(names, groups, interval, fit_options, split: str, nothing_held_out: str, trained_on: str) -> Backtest:
     """Backtest each ``(runs, train_where)`` group and pool the forecasts into one score per law;
     groups with nothing held out, or that no law could fit, are skipped and counted."""
-    forecasts, n_train, n_test, skipped = _Forecasts(names), 0, 0, 0
+    forecasts, n_train, n_test, skipped = _Forecasts(names), 0, 0, []
     not_fitted = []  # why groups with held-out runs could not be fitted
-    for sub, train_where in groups:
+    for label, sub, train_where in groups:
         held = select_rows(sub, train_where, fit_options.get("include_excluded", False), outside=True)[0]
         if not held.size:
-            skipped += 1
+            skipped.append(f"{label}: nothing held out")
             continue
         try:
             fitted = [_fit_and_test(name, sub, train_where, interval, fit_options) for name in names]
         except ScalingLawsError as exc:  # too few runs before the cut, or no law could fit this group
-            skipped += 1
+            skipped.append(f"{label}: {exc}")
             not_fitted.append(str(exc))
             continue
         for name, (result, test) in zip(names, fitted):
@@ -294,5 +305,6 @@ def _pooled(names, groups, interval, fit_options, split: str, nothing_held_out: 
         raise InputError(f"{nothing_held_out.split(':')[0]}: no group could be backtested: {len(not_fitted)} of "
                          f"{len(groups)} could not be fitted {trained_on} (the first: {not_fitted[0]})"
                          + (f"; {rest} have nothing held out" if rest else ""))
-    return Backtest(train_where=f"{split} ({len(groups) - skipped} of {len(groups)} groups scored)", n_train=n_train,
-                    n_test=n_test, scores=forecasts.scores(interval), interval=interval)
+    return Backtest(train_where=f"{split} ({len(groups) - len(skipped)} of {len(groups)} groups scored)",
+                    n_train=n_train, n_test=n_test, scores=forecasts.scores(interval), interval=interval,
+                    skipped=tuple(skipped))

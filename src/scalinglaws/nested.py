@@ -4,8 +4,9 @@ and interval calibration (`calibrate`) run without ever reading a held-out run.
 The training runs are ordered by scale: the input itself for a single-input curve, the sum of the
 log inputs (``log N + log D``) for a table. A fold trains on the runs up to a cut-off placed at a
 fraction of the distinct scales and forecasts the larger ones. Folds that would train on the same
-runs are one fold. Each fold's fit sees the whole table with zero weight on the runs past the
-cut-off, so every fold of one table shares the compiled solver of one problem size.
+runs are one fold. A fold is the law's problem on all the runs with weight 0 past the cut-off, so
+`backtests` solves the full fit and every fold of a law together, in one batched solve
+(`fit.api.solve_each`): about the cost of one fit while the batch has room.
 """
 
 from __future__ import annotations
@@ -15,13 +16,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .data import Runs
-from .data.runs import Design
-from .errors import InputError
-from .fit import FitResult, fit_law
+from .errors import InputError, ScalingLawsError
+from .fit import FitResult, prepare
+from .fit.api import DEFAULT_METHOD, Problem, reweighted, solve_each
 from .laws import get_law, to_space
 
-FOLD_WEIGHT = "__scalinglaws_fold_weight__"
+CUTS = (0.5, 0.6, 0.7, 0.8, 0.9)  # fractions of the distinct training scales the folds train on
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,45 @@ class Fold:
     cut: float  # the largest training scale (the product of the inputs for a table)
     train: np.ndarray  # boolean, per design row
     fraction: float  # of the distinct scales the cut-off was placed at
+
+
+@dataclass(frozen=True)
+class Backtests:
+    """A law fitted on all the training runs and on each fold of ``plan`` (a fold's entry is the
+    error that stopped it when it could not be fitted)."""
+
+    problem: Problem
+    full: FitResult
+    starts: np.ndarray  # the full fit's independent starting points (for bootstrap replicates)
+    plan: tuple[Fold, ...]
+    fits: tuple[FitResult | ScalingLawsError, ...]
+    used: np.ndarray  # per design row: positive weight (a training run)
+    scale: np.ndarray  # per design row (see `scale_of`)
+
+
+def backtests(law, runs, cuts, *, method=DEFAULT_METHOD, starts=None, rng=None, prune=None, **problem_options) -> Backtests:
+    """``law`` fitted on ``runs`` and on the folds at ``cuts`` (fractions of the distinct training
+    scales; folds that hold out no training run are dropped). Raises as `fit_law` when the full fit
+    fails; a fold that fails keeps its error in ``fits``."""
+    law = get_law(law)
+    problem = prepare(law, runs, **problem_options)
+    used = problem.weights > 0
+    scale = scale_of(problem.design.x, law.log_inputs)
+    plan = tuple(f for f in folds(np.where(used, scale, np.inf), cuts) if (~f.train & used).any())
+    problems, fits = [problem], []
+    for fold in plan:
+        try:
+            problems.append(reweighted(problem, np.where(fold.train, problem.weights, 0.0)))
+            fits.append(len(problems) - 1)
+        except InputError as exc:  # said in the user's terms
+            fits.append(InputError(f"the runs up to the cut-off (scale {fold.cut:.4g}): {exc}"))
+    solved = solve_each(problems, method=method, starts=starts, rng=rng, prune=prune)
+    if isinstance(solved[0], ScalingLawsError):
+        raise solved[0]
+    full, start_points = solved[0]
+    fits = tuple(f if isinstance(f, ScalingLawsError) else
+                 (solved[f] if isinstance(solved[f], ScalingLawsError) else solved[f][0]) for f in fits)
+    return Backtests(problem, full, start_points, plan, fits, used, scale)
 
 
 def scale_of(x: dict[str, np.ndarray], log_inputs) -> np.ndarray:
@@ -51,32 +90,15 @@ def folds(scale: np.ndarray, cuts) -> list[Fold]:
     return out
 
 
-def fit_fold(law, runs: Runs, dm: Design, fold: Fold, base_weights: np.ndarray, **fit_options) -> FitResult:
-    """``law`` fitted on the fold's training runs only (the others keep the shape, at weight 0)."""
-    w = np.zeros(len(runs.table))
-    w[dm.rows[fold.train]] = base_weights[dm.rows[fold.train]]
-    law = get_law(law)
-    n_free = len(law.params) - len(fit_options.get("fix") or {})
-    if np.count_nonzero(w) <= n_free:  # said here, in the user's terms (the weights column is ours)
-        raise InputError(f"the {np.count_nonzero(w)} runs up to the cut-off (scale {fold.cut:.4g}) are too few for "
-                         f"the {n_free} free parameters of law {law.name}")
-    table = runs.table.assign(**{FOLD_WEIGHT: w})
-    fold_runs = Runs(table, source=runs.source, excluded=runs.excluded, y=runs.y)
-    return fit_law(law, fold_runs, weights=FOLD_WEIGHT, **fit_options)
-
-
-def held_out_errors(result: FitResult, dm: Design, fold: Fold, space: str) -> np.ndarray:
-    """``y_hat - y`` in ``space`` (``log y_hat - log y`` for ``"log"``) at the fold's held-out runs
-    (inf where the law is not finite there)."""
-    test = ~fold.train
+def held_out_errors(result: FitResult, bt: Backtests, fold: Fold, space: str) -> np.ndarray:
+    """``y_hat - y`` in ``space`` (``log y_hat - log y`` for ``"log"``) at the fold's held-out
+    training runs (inf where the law is not finite there)."""
+    test = ~fold.train & bt.used
+    dm = bt.problem.design
     with np.errstate(all="ignore"):
         y_hat = result.law.predict(result.params, {k: v[test] for k, v in dm.x.items()})
         e = to_space(space, y_hat) - to_space(space, dm.y[test])
     return np.where(np.isfinite(e), e, np.inf)
 
 
-def base_weights(runs: Runs, weights: str | None) -> np.ndarray:
-    return np.ones(len(runs.table)) if weights is None else runs.table[weights].to_numpy(dtype=np.float64)
-
-
-__all__ = ["FOLD_WEIGHT", "Fold", "base_weights", "fit_fold", "folds", "held_out_errors", "scale_of"]
+__all__ = ["CUTS", "Backtests", "Fold", "backtests", "folds", "held_out_errors", "scale_of"]

@@ -11,9 +11,12 @@ stays in the table with the reason, and the next best is examined on all the tra
 Folds that would train on the same runs are one fold. Runs outside the training selection
 (``where``) are never read.
 
-The cut-offs train on 70, 80 and 90% of the distinct training scales: late cut-offs look most like
-the forecast that is asked for (extrapolating from all the runs), and on the Pythia learning curves
-(benchmarks/bench_auto.py) they chose better than earlier or more cut-offs, medians or ranks.
+Each candidate is fitted on all the training runs and on the folds of `nested.CUTS` (50-90% of the
+distinct training scales) in one batched solve (`nested.backtests`); the chosen law's folds then
+calibrate its intervals without another fit. Selection scores the folds from 70% on: late cut-offs
+look most like the forecast that is asked for (extrapolating from all the runs), and on the Pythia
+learning curves (benchmarks/bench_auto.py) they chose better than earlier or more cut-offs, medians
+or ranks.
 """
 
 from __future__ import annotations
@@ -21,17 +24,17 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 
 from .data import Runs, design
 from .data.runs import resolve_columns
 from .errors import InputError, ScalingLawsError
-from .fit import fit_law
 from .fit._diagnose import CONSTANT, SWITCHED_OFF
 from .fit.records import CandidateScore, Selection
 from .laws import Law, list_laws
-from .nested import base_weights, fit_fold, folds, held_out_errors, scale_of
+from .nested import CUTS, Backtests, backtests, folds, held_out_errors, scale_of
 
-CUTS = (0.7, 0.8, 0.9)  # fractions of the distinct training scales each fold trains on
+SCORED_FROM = 0.7  # folds whose cut-off lies at this fraction of the training scales or later are scored
 TOLERANCE = 1e-6  # relative: scores this close are ties (the same fit); the simplest law is taken
 
 
@@ -76,54 +79,91 @@ def select_law(runs, *, candidates=None, x=None, y=None, where=None, include_exc
     constant; so are its nested fits. Candidates are examined from the best score up; ties (scores
     within `TOLERANCE`) go to the fewest parameters and are reported.
     """
+    return choose_law(runs, candidates=candidates, x=x, y=y, where=where, include_excluded=include_excluded,
+                      weights=weights, dropna=dropna, **fit_options)[0]
+
+
+def choose_law(runs, *, candidates=None, x=None, y=None, where=None, include_excluded=False, weights=None,
+               dropna=False, **fit_options) -> tuple[Selection, Backtests]:
+    """`select_law`, and the chosen law's `Backtests` (its fit on all the training runs and its
+    nested folds, which calibrate its intervals without being fitted again)."""
     runs = Runs.coerce(runs)
     laws, refused = _candidates(runs, x=x, y=y, where=where, include_excluded=include_excluded, dropna=dropna) \
         if candidates is None else (list(candidates), [])
-    options = dict(x=x, y=y, where=where, include_excluded=include_excluded, dropna=dropna, **fit_options)
-    dm = design(runs, laws[0], x=x, y=y, where=where, include_excluded=include_excluded, n_free=0, dropna=dropna)
-    base = base_weights(runs, weights)
-    used = base[dm.rows] > 0
-    scale = scale_of(dm.x, laws[0].log_inputs)
-    plan = [f for f in folds(np.where(used, scale, np.inf), CUTS) if (~f.train & used).any()]
-    if not plan:
-        raise InputError(f"--law auto needs runs at several scales to backtest inside the training data; "
-                         f"the {int(used.sum())} training runs have {np.unique(scale[used]).size} distinct scale(s)")
+    options = dict(x=x, y=y, where=where, include_excluded=include_excluded, weights=weights, dropna=dropna,
+                   **fit_options)
+    _check_scales(runs, laws[0], options)
+    fitted, scores = {}, []
+    for law in laws:
+        try:
+            bt = backtests(law, runs, CUTS, **options)
+        except ScalingLawsError as exc:
+            scores.append(CandidateScore(law.name, len(law.params), math.inf, (), f"not scored: {exc}"))
+            continue
+        fitted[law.name] = bt
+        scores.append(None)
+    if not fitted:
+        raise InputError("--law auto could not fit any candidate law: " + "; ".join(
+            f"{s.law}: {s.status}" for s in scores))
+    first = next(iter(fitted.values()))
     # one space for every candidate, so scores compare: log y wherever it exists (relative errors, whatever
     # the units), y itself only when some target is 0
-    space = "log" if np.all(dm.y[used] > 0) else "linear"
-    scores = [_score(law, runs, dm, plan, base, used, options, space) for law in laws]
-    chosen, tied = _choose(scores, runs, options, weights)
+    space = "log" if np.all(first.problem.design.y[first.used] > 0) else "linear"
+    scores = [s if s is not None else _score(fitted[law.name], space) for law, s in zip(laws, scores)]
+    chosen, tied = _choose(scores, fitted)
     best = chosen.score
-    reason = f"lowest mean held-out RMSE of {'log y' if space == 'log' else 'y'} ({best:.4g}) over {len(plan)} " \
-        "growing cut-offs"
+    scored = [f for f, _ in _scored(first)]
+    reason = f"lowest mean held-out RMSE of {'log y' if space == 'log' else 'y'} ({best:.4g}) over " \
+        f"{len(scored)} growing cut-offs"
     if tied:
         reason += f"; tied with {', '.join(tied)} (the same forecasts): the fewest parameters taken"
     better = [s.law for s in scores if s.score < best * (1.0 - TOLERANCE)]
     if better:
         reason += f"; {', '.join(better)} scored lower but could not be trusted (see status)"
+    dm = first.problem.design
     names = " x ".join(dm.x) if len(dm.x) > 1 else next(iter(dm.x))
-    record = tuple({"cut": f.cut, "n_train": int((f.train & used).sum()), "n_test": int((~f.train & used).sum())}
-                   for f in plan)
+    record = tuple({"cut": f.cut, "n_train": int((f.train & first.used).sum()),
+                    "n_test": int((~f.train & first.used).sum())} for f in scored)
     scores += [CandidateScore(law.name, len(law.params), math.inf, (), f"not a candidate: {why}") for law, why in refused]
-    return Selection(law=chosen.law, reason=reason, scale=names, folds=record,
-                     candidates=tuple(scores), ties=tuple(tied), space=space)
+    selection = Selection(law=chosen.law, reason=reason, scale=names, folds=record, candidates=tuple(scores),
+                          ties=tuple(tied), space=space)
+    return selection, fitted[chosen.law]
 
 
-def _score(law, runs, dm, plan, base, used, options, space) -> CandidateScore:
+def _check_scales(runs: Runs, law: Law, options: dict) -> None:
+    """Refuse, before any fit, training runs that hold no larger run to backtest on."""
+    dm = design(runs, law, x=options["x"], y=options["y"], where=options["where"], n_free=0,
+                include_excluded=options["include_excluded"], dropna=options["dropna"])
+    weights = options["weights"]
+    used = np.ones(dm.y.size, dtype=bool) if weights is None or weights not in runs.columns else \
+        np.nan_to_num(pd.to_numeric(runs.table[weights].iloc[dm.rows], errors="coerce").to_numpy(dtype=float)) > 0
+    scale = scale_of(dm.x, law.log_inputs)
+    if not any((~f.train & used).any() for f in folds(np.where(used, scale, np.inf), CUTS)):
+        raise InputError(f"--law auto needs runs at several scales to backtest inside the training data; "
+                         f"the {int(used.sum())} training runs have {np.unique(scale[used]).size} distinct scale(s)")
+
+
+def _score(bt: Backtests, space: str) -> CandidateScore:
     """One candidate's held-out RMSE (of log y in log ``space``) per fold; its status says why it
     cannot be chosen."""
+    law = bt.full.law
     errors, problems = [], []
-    for k, fold in enumerate(plan):
-        try:
-            result = fit_fold(law, runs, dm, fold, base, **options)
-        except ScalingLawsError as exc:
-            return CandidateScore(law.name, len(law.params), math.inf, tuple(errors), f"not scored: {exc}")
-        e = held_out_errors(result, dm, fold, space)[used[~fold.train]]
+    for k, (fold, result) in enumerate(_scored(bt)):
+        if isinstance(result, ScalingLawsError):
+            return CandidateScore(law.name, len(law.params), math.inf, tuple(errors), f"not scored: {result}")
+        e = held_out_errors(result, bt, fold, space)
         errors.append(float(np.sqrt(np.mean(e**2))))
         problems += [f"fit {k + 1} {p}" for p in _untrusted(result)]
     score = float(np.mean(errors))
     status = "scored" if not problems else "not chosen: " + problems[0]
     return CandidateScore(law.name, len(law.params), score, tuple(errors), status)
+
+
+def _scored(bt: Backtests) -> list:
+    """``(fold, fit)`` of the folds selection scores: the late ones, from `SCORED_FROM` (see the
+    module docstring); all of them when no cut-off lies that late."""
+    late = [(f, r) for f, r in zip(bt.plan, bt.fits) if f.fraction >= SCORED_FROM]
+    return late or list(zip(bt.plan, bt.fits))
 
 
 def _untrusted(result) -> list[str]:
@@ -132,8 +172,8 @@ def _untrusted(result) -> list[str]:
     return problems + [w for w in result.warnings if w.startswith((CONSTANT, SWITCHED_OFF))]
 
 
-def _choose(scores, runs, options, weights):
-    """The best trustworthy candidate (refitted on all the training runs to check it) and the
+def _choose(scores, fitted):
+    """The best trustworthy candidate (its fit on all the training runs checked too) and the
     candidates tied with it."""
     order = sorted((s for s in scores if math.isfinite(s.score)), key=lambda s: (s.score, s.n_params))
     if not order:
@@ -148,7 +188,7 @@ def _choose(scores, runs, options, weights):
         for candidate in group:
             if candidate.law in rejected:
                 continue
-            problems = _untrusted(fit_law(candidate.law, runs, weights=weights, **options))
+            problems = _untrusted(fitted[candidate.law].full)
             if not problems:
                 return candidate, [t.law for t in group if t is not candidate]
             rejected[candidate.law] = problems[0]

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Mapping
 
 import numpy as np
@@ -82,7 +82,44 @@ def solve(problem: Problem, *, method: str = DEFAULT_METHOD, starts: int | None 
     Options a method does not use are an error: ``starts`` and ``rng`` are the default method's
     (its screening grid and its jitter), ``prune`` is ``hoffmann2022``'s.
     """
-    solver = get_method(method)
+    out = solve_each([problem], method=method, starts=starts, rng=rng, prune=prune)[0]
+    if isinstance(out, FitError):
+        raise out
+    return out
+
+
+@float64
+def solve_each(problems: list[Problem], *, method: str = DEFAULT_METHOD, starts: int | None = None, rng=None,
+               prune: bool | None = None) -> list[tuple[FitResult, np.ndarray] | FitError]:
+    """`solve` for problems that differ in their weights only (`reweighted` copies of one problem:
+    nested folds), in one batched solve with the default method; a problem without a usable fit
+    gives its `FitError` in place of the result."""
+    options = _method_options(method, starts, rng, prune)
+    solved = get_method(method)(problems[0].spec, problems[0].data, np.stack([p.data.w for p in problems]), **options)
+    out = []
+    for p, s in zip(problems, solved):
+        try:
+            out.append((_result(p, s, method), s.candidates))
+        except FitError as exc:
+            out.append(exc)
+    return out
+
+
+def reweighted(problem: Problem, w: np.ndarray) -> Problem:
+    """``problem`` with the weights ``w`` per selected row (0 leaves a run out but keeps the
+    problem's shape, so the copies solve together in `solve_each`); refused like `prepare` when the
+    runs left are too few for the free parameters."""
+    n_free = len(problem.spec.free)
+    if np.count_nonzero(w) <= n_free:
+        raise InputError(f"the {np.count_nonzero(w)} runs left are too few for the {n_free} free parameters of "
+                         f"law {problem.spec.law.name}")
+    data = problem.data._replace(w=np.concatenate([w, np.zeros(np.size(problem.data.w) - w.size)]))
+    check_identifiable(problem.spec, data, problem.design, w)
+    return replace(problem, data=data, weights=np.asarray(w, dtype=np.float64))
+
+
+def _method_options(method: str, starts, rng, prune) -> dict:
+    get_method(method)
     options = {}
     if method == "varpro":
         if prune is not None:
@@ -100,8 +137,7 @@ def solve(problem: Problem, *, method: str = DEFAULT_METHOD, starts: int | None 
                                  f"got {value!r}")
         if prune is not None:
             options["prune"] = bool(prune)
-    solved = solver(problem.spec, problem.data, **options)
-    return _result(problem, solved, method), solved.candidates
+    return options
 
 
 def fit_law(law: str | Law, runs, *, method: str = DEFAULT_METHOD, starts: int | None = None, rng=None,
@@ -224,4 +260,4 @@ def _describe(counts: Mapping[str, int]) -> str:
     return ", ".join(f"{n} {name}" for name, n in counts.items())
 
 
-__all__ = ["DEFAULT_METHOD", "Problem", "fit_law", "fitted_at", "prepare", "solve"]
+__all__ = ["DEFAULT_METHOD", "Problem", "fit_law", "fitted_at", "prepare", "reweighted", "solve", "solve_each"]

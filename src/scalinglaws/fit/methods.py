@@ -1,4 +1,6 @@
-"""Fitting methods. Each returns a `Solved`: every start's parameters, objective and status.
+"""Fitting methods. A method solves one problem under one or several weightings of its points
+(``weights``, one row each: the full fit and nested folds) and returns one `Solved` per row: every
+start's parameters, objective and status.
 
 * ``varpro`` (default): variable projection screen over a grid of the nonlinear parameters,
   then the robust Newton polisher on the best candidates (all parameters free).
@@ -26,17 +28,29 @@ class Solved(NamedTuple):
     candidates: np.ndarray  # (K, p) other good starting points (parameter values), best first
 
 
-def solve_varpro(spec: Spec, data: Data, *, starts: int = 256, polish_starts: int = 16, rng=None, max_iter=300):
+def solve_varpro_each(spec: Spec, data: Data, weights: np.ndarray, *, starts: int = 256, polish_starts: int = 16,
+                      rng=None, max_iter=300) -> list[Solved]:
+    """The default method, for each row of ``weights``. Each row is screened on its own; then every
+    row's starts are polished in one batched call (per-lane weights), which costs about what one
+    fit's polish does while the batch has room (see `_driver.WINDOW`)."""
     phi = nonlinear_grid(spec, starts, rng)
-    theta0, f0 = compiled_screen(spec)(phi, data)
-    theta0, f0 = np.asarray(theta0), np.asarray(f0)
-    usable = np.isfinite(f0) & np.isfinite(theta0).all(axis=1)
-    order = distinct_candidates(grid_cells(len(phi), len(spec.free_nonlinear)), np.where(usable, f0, np.inf),
-                                max(1, polish_starts))
-    th = theta0[order]
+    screen = compiled_screen(spec)
+    cells = grid_cells(len(phi), len(spec.free_nonlinear))
+    picked = []
+    for w in weights:
+        theta0, f0 = (np.asarray(v) for v in screen(phi, data._replace(w=w)))
+        usable = np.isfinite(f0) & np.isfinite(theta0).all(axis=1)
+        picked.append(theta0[distinct_candidates(cells, np.where(usable, f0, np.inf), max(1, polish_starts))])
+    th = np.concatenate(picked)
+    lanes = np.repeat(np.arange(len(weights)), [len(p) for p in picked])
     u0 = unconstrain(spec, {n: th[:, i] for i, n in enumerate(spec.free)})
-    u, f, status, it = polish(spec, u0, data, max_iter=max_iter)
-    return Solved(free_values(spec, u, data), np.asarray(f), np.asarray(status), np.asarray(it), len(phi), th)
+    per_lane = data._replace(t_y=np.broadcast_to(data.t_y, (th.shape[0], np.size(data.t_y))),
+                             y=np.broadcast_to(data.y, (th.shape[0], np.size(data.y))),
+                             w=np.asarray(weights, dtype=np.float64)[lanes])
+    u, f, status, it = polish(spec, u0, per_lane, max_iter=max_iter)
+    theta = free_values(spec, u, data)
+    return [Solved(theta[k], np.asarray(f)[k], np.asarray(status)[k], np.asarray(it)[k], len(phi), p)
+            for k, p in ((lanes == i, p) for i, p in enumerate(picked))]
 
 
 def grid_cells(n: int, k: int) -> np.ndarray:
@@ -83,13 +97,15 @@ def solve_replicates(spec: Spec, data: Data, starts: np.ndarray, w: np.ndarray, 
     return free_values(spec, u[pick], data), f.reshape(-1)[pick], status[pick]
 
 
-def solve_hoffmann2022(spec: Spec, data: Data, **options):
+def solve_hoffmann2022_each(spec: Spec, data: Data, weights: np.ndarray, **options) -> list[Solved]:
+    """The published procedure (``_hoffmann.py``), once per row of ``weights``."""
     from ._hoffmann import solve_hoffmann2022 as solve
 
-    return solve(spec, data, **options)
+    return [solve(spec, data._replace(w=w), **options) for w in weights]
 
 
-METHODS = {"varpro": solve_varpro, "hoffmann2022": solve_hoffmann2022}
+#: name -> solver ``(spec, data, weights, **options) -> [Solved per row of weights]``
+METHODS = {"varpro": solve_varpro_each, "hoffmann2022": solve_hoffmann2022_each}
 
 
 def get_method(name: str):
