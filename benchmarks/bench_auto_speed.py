@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from scalinglaws.errors import ScalingLawsError
 from scalinglaws.fit import fit_law
 from scalinglaws.nested import CUTS, backtests
 from scalinglaws.select import applicable_laws, select_law
@@ -41,8 +42,9 @@ def one_by_one(law, runs):
     """The reference: the full fit and each fold fitted alone."""
     bt = backtests(law, runs, CUTS)  # only for its folds' training masks
     fit_law(law, runs)
-    for fold in bt.plan:
-        fit_law(law, runs.assign(w=fold.train.astype(float)), weights="w")
+    for fold, fitted in zip(bt.plan, bt.fits):
+        if not isinstance(fitted, ScalingLawsError):  # folds too small for the law are refused before any solve
+            fit_law(law, runs.assign(w=fold.train.astype(float)), weights="w")
 
 
 def timed(f, *args):

@@ -287,6 +287,12 @@ def _print_selection(sel: dict) -> None:
     out.print(table)
     out.print(f"score: {sel.get('criterion', 'mean held-out RMSE of log y')}, over cut-offs along {sel['scale']} "
               f"(runs trained -> scored: {folds})")
+    if sel.get("rivals"):
+        from .fit.records import RIVAL_FACTOR
+
+        out.print(f"rivals: {', '.join(r['law'] for r in sel['rivals'])} scored within x{RIVAL_FACTOR:g} of {sel['law']} and can be "
+                  "trusted: the runs do not tell them apart, so prediction intervals reach their forecasts too",
+                  markup=False)
 
 
 def _load_fit(path: Path):
@@ -353,6 +359,7 @@ def predict(
             p.update(level=interval, lo=float(parts["lo"][i]), hi=float(parts["hi"][i]),
                      bootstrap_interval=[float(parts["lo_bootstrap"][i]), float(parts["hi_bootstrap"][i])],
                      extrapolation_share=float(parts["extrapolation_share"][i]),
+                     law_choice_share=float(parts["law_choice_share"][i]),
                      beyond_calibration=bool(parts["beyond_calibration"][i]))
         p.update(extrapolation=labels[i], decades={k: float(v[i]) for k, v in decades.items()})
         preds.append(p)
@@ -362,11 +369,13 @@ def predict(
         return
     table = Table(title=f"{result.law.name} predictions", title_justify="left")
     keys = list(rows[0])
+    rivals = [r.law for r in result.selection.rivals] if result.selection is not None and parts is not None else []
     for k in keys + [result.y_column] + ([f"{_percent(interval)} interval", "from extrapolation"]
-                                         if parts is not None else []) + ["where"]:
+                                         if parts is not None else []) + (["from law choice"] if rivals else []) + ["where"]:
         table.add_column(k, justify="right")
     for p in preds:
         span = [f"[{_fmt(p['lo'])}, {_fmt(p['hi'])}]", f"{p['extrapolation_share']:.0%}"] if parts is not None else []
+        span += [f"{p['law_choice_share']:.0%}"] if rivals else []
         far = ", ".join(f"{k} {v:.2g} dec {_side(p.get(k, p.get(result.columns.get(k))), result.x_range.get(k))}"
                         for k, v in p["decades"].items() if v > 0)
         where = p["extrapolation"] + (f" ({far})" if far else "")
@@ -377,6 +386,12 @@ def predict(
         out.print("from extrapolation: the share of the interval's width (log scale) added for the law's own errors "
                   "when extrapolating, measured on nested cut-offs of the fitted runs; the rest is parameter "
                   "uncertainty and run-to-run noise (the bootstrap)", markup=False)
+        if rivals:
+            from .fit.records import RIVAL_FACTOR
+
+            out.print(f"from law choice: the share added to reach the forecasts of {', '.join(rivals)}, which "
+                      "--law auto could not tell apart from the chosen law on the runs (held-out scores within "
+                      f"x{RIVAL_FACTOR:g})", markup=False)
         if np.any(parts["beyond_calibration"]):
             out.print(f"note: some points lie farther out than any forecast the calibration measured "
                       f"({parts['calibrated_reach']:.2g} decades): there its growth of the error is itself extrapolated, "

@@ -9,7 +9,9 @@ parameters is taken, and the tie is reported). A law is never chosen when a fit 
 converge, left a parameter without effect (a term switched off at a bound) or is constant: it
 stays in the table with the reason, and the next best is examined on all the training runs.
 Folds that would train on the same runs are one fold. Runs outside the training selection
-(``where``) are never read.
+(``where``) are never read. Trusted candidates that score within `RIVAL_FACTOR` of the chosen law
+are its rivals (`Rival`): the runs cannot tell them apart, and prediction intervals reach their
+forecasts too.
 
 Each candidate is fitted on all the training runs and on the folds of `nested.CUTS` (50-90% of the
 distinct training scales) in one batched solve (`nested.backtests`); the chosen law's folds then
@@ -30,7 +32,7 @@ from .data import Runs, design
 from .data.runs import resolve_columns
 from .errors import InputError, ScalingLawsError
 from .fit._diagnose import CONSTANT, SWITCHED_OFF
-from .fit.records import CandidateScore, Selection
+from .fit.records import RIVAL_FACTOR, CandidateScore, Rival, Selection
 from .laws import Law, list_laws
 from .nested import CUTS, Backtests, backtests, folds, held_out_errors, scale_of
 
@@ -125,8 +127,11 @@ def choose_law(runs, *, candidates=None, x=None, y=None, where=None, include_exc
     record = tuple({"cut": f.cut, "n_train": int((f.train & first.used).sum()),
                     "n_test": int((~f.train & first.used).sum())} for f in scored)
     scores += [CandidateScore(law.name, len(law.params), math.inf, (), f"not a candidate: {why}") for law, why in refused]
+    rivals = tuple(Rival(s.law, s.score, dict(fitted[s.law].full.params)) for s in scores
+                   if s.status == "scored" and s.law != chosen.law and s.law not in tied
+                   and s.score <= RIVAL_FACTOR * best and not _untrusted(fitted[s.law].full))
     selection = Selection(law=chosen.law, reason=reason, scale=names, folds=record, candidates=tuple(scores),
-                          ties=tuple(tied), space=space)
+                          ties=tuple(tied), space=space, rivals=rivals)
     return selection, fitted[chosen.law]
 
 

@@ -248,12 +248,14 @@ class Selection:
     candidates: tuple[CandidateScore, ...]
     ties: tuple[str, ...] = ()  # candidates that scored the same as the chosen law (it has the fewest parameters)
     space: str = "log"  # where the held-out errors were measured (log y, or y when a candidate fits y itself)
+    rivals: tuple[Rival, ...] = ()  # trusted candidates that forecast about as well (see `Rival`)
 
     def to_dict(self) -> dict:
         return {"law": self.law, "reason": self.reason,
                 "criterion": f"mean held-out RMSE of {'log y' if self.space == 'log' else 'y'}", "space": self.space,
                 "scale": self.scale, "folds": [dict(f) for f in self.folds],
-                "candidates": [c.to_dict() for c in self.candidates], "ties": list(self.ties)}
+                "candidates": [c.to_dict() for c in self.candidates], "ties": list(self.ties),
+                "rivals": [r.to_dict() for r in self.rivals]}
 
     @classmethod
     def from_dict(cls, d: Mapping) -> "Selection":
@@ -262,11 +264,47 @@ class Selection:
                    candidates=tuple(CandidateScore(law=str(c["law"]), n_params=int(c["n_params"]),
                                                    score=float(c["score"]), folds=tuple(float(v) for v in c["folds"]),
                                                    status=str(c["status"])) for c in d["candidates"]),
-                   ties=tuple(str(t) for t in d.get("ties", ())), space=str(d.get("space", "log")))
+                   ties=tuple(str(t) for t in d.get("ties", ())), space=str(d.get("space", "log")),
+                   rivals=tuple(Rival.from_dict(r) for r in d.get("rivals", ())))
+
+
+@dataclass(frozen=True)
+class Rival:
+    """A candidate of ``--law auto`` that was not chosen but can be trusted (its fits converged, no
+    term switched off, not constant) and whose held-out score lies within `RIVAL_FACTOR` of the
+    chosen law's: the runs do not tell the two apart, so where their forecasts differ, the
+    prediction interval reaches this law's forecast too (the uncertainty of the law's choice)."""
+
+    law: str
+    score: float
+    params: dict[str, float]  # fitted on all the training runs
+
+    def to_dict(self) -> dict:
+        return {"law": self.law, "score": self.score, "params": dict(self.params)}
+
+    @classmethod
+    def from_dict(cls, d: Mapping) -> "Rival":
+        from ..laws import get_law
+
+        law = get_law(str(d["law"]))
+        params = d["params"]
+        if not isinstance(params, Mapping) or set(params) != set(law.param_names) or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in params.values()):
+            raise InputError(f"fit document selection rival {law.name}: params must give every parameter of the law "
+                             f"({', '.join(law.param_names)}) as a finite number")
+        score = d["score"]
+        if not (isinstance(score, (int, float)) and not isinstance(score, bool) and math.isfinite(score) and score >= 0):
+            raise InputError(f"fit document selection rival {law.name}: score must be a finite number >= 0")
+        return cls(law.name, float(score), {n: float(params[n]) for n in law.param_names})
+
+
+#: a trusted candidate whose held-out score is within this factor of the chosen law's is a `Rival`
+#: (on the real tables of benchmarks/bench_real_intervals.py, 1.5 added no rival, 3 and 10 the same ones)
+RIVAL_FACTOR = 3.0
 
 
 def _json(v: float):
     return v if math.isfinite(v) else "inf"
 
 
-__all__ = ["CONVERGED_SHARE", "MIN_CONVERGED", "Bootstrap", "Calibration", "decades_outside", "too_few_converged", "CandidateScore", "Selection"]
+__all__ = ["CONVERGED_SHARE", "MIN_CONVERGED", "Bootstrap", "Calibration", "decades_outside", "too_few_converged", "CandidateScore", "RIVAL_FACTOR", "Rival", "Selection"]

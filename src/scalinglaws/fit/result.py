@@ -98,7 +98,8 @@ class FitResult:
         """The interval and where its width comes from: ``lo, hi`` (the interval), ``lo_bootstrap,
         hi_bootstrap`` (parameters and noise only), ``decades`` (how far beyond the fitted runs) and
         ``extrapolation_share`` (the part of the width added for extrapolation, 0 to 1, in the law's
-        residual space: log for losses), ``beyond_calibration`` (farther out than any forecast the
+        residual space: log for losses), ``law_choice_share`` (the part added to reach the forecasts
+        of ``--law auto``'s rivals, `Rival`), ``beyond_calibration`` (farther out than any forecast the
         calibration saw, ``calibrated_reach`` decades: its growth of the error is extrapolated too,
         and a wrong law's error may grow faster)."""
         if self.bootstrap is None:
@@ -122,15 +123,23 @@ class FitResult:
                 with np.errstate(all="ignore"):
                     center = law.to_space(law.predict(self.params, arrays))
                 lo, hi = np.minimum(lo_b, center - h), np.maximum(hi_b, center + h)
+        width_calibrated = hi - lo
+        rivals = () if self.selection is None else self.selection.rivals
+        for rival in rivals:  # laws the runs cannot tell apart from this one: the interval reaches their forecasts
+            with np.errstate(all="ignore"):
+                forecast = law.to_space(get_law(rival.law).predict(rival.params, arrays))
+            forecast = np.where(np.isfinite(forecast), forecast, np.nan)  # no forecast there: no reach
+            lo, hi = np.fmin(lo, forecast), np.fmax(hi, forecast)
         width = hi - lo
-        share = np.where(width > 0, 1.0 - (hi_b - lo_b) / np.where(width > 0, width, 1.0), 0.0)
+        shares = [np.where(width > 0, v / np.where(width > 0, width, 1.0), 0.0)
+                  for v in (width_calibrated - (hi_b - lo_b), width - width_calibrated)]
         lo, hi, lo_b, hi_b = (_finite_predictions(law.from_space(v), law) for v in (lo, hi, lo_b, hi_b))
         if law.y_range is not None:  # a bounded metric's interval ends where the metric does
             lo, hi, lo_b, hi_b = (np.clip(v, *law.y_range) for v in (lo, hi, lo_b, hi_b))
         reach = max(self.calibration.distances, default=0.0) if self.calibration is not None else 0.0
         return {"lo": lo, "hi": hi, "lo_bootstrap": lo_b, "hi_bootstrap": hi_b, "decades": decades,
-                "extrapolation_share": np.clip(share, 0.0, 1.0), "beyond_calibration": decades > reach,
-                "calibrated_reach": reach}
+                "extrapolation_share": np.clip(shares[0], 0.0, 1.0), "law_choice_share": np.clip(shares[1], 0.0, 1.0),
+                "beyond_calibration": decades > reach, "calibrated_reach": reach}
 
     def decades_beyond(self, x: Mapping[str, Any] | pd.DataFrame) -> np.ndarray:
         """Per point, decades (log10) beyond the fitted runs: the farthest input outside its range, or
