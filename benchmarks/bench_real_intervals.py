@@ -10,7 +10,9 @@ held-out larger ones, the way a user would: the fit with a row bootstrap, then `
   plus ``2 / (1 - level)`` times the distance by which the truth falls outside (lower is better);
 * ``rmse``: RMSE of log y of the point forecasts (of y for the accuracy case, which has zeros);
 * for ``auto``: which laws it chose, and the point-forecast RMSE of every candidate it could have
-  chosen (each fitted alone on the same splits), with the ratio of auto's to the best of them.
+  chosen (each fitted alone on the same splits), with the ratio of auto's to the best of them; and
+  the RMSE of averaging the candidates auto trusted (weights 1 / score^2), to measure whether
+  averaging would forecast better than choosing (auto's intervals already reach its rivals').
 
 The peer ``simple-scaling-laws`` 0.2.0 (its ``separable-power`` law, ``kind="new-run"`` intervals)
 runs on the same splits under Python 3.12 when available (see ``_peer.py``).
@@ -128,19 +130,6 @@ def averaged(single, selections, log):
     return out
 
 
-def widened(single, selections, los, his, factor):
-    """Auto's interval, per split, stretched to hold the point forecasts of every candidate auto
-    trusted whose selection score is within ``factor`` of the chosen one's (model disagreement)."""
-    out_lo, out_hi = [], []
-    for k, (sel, lo, hi) in enumerate(zip(selections, los, his)):
-        best = next(c.score for c in sel.candidates if c.law == sel.law)
-        near = [single[c.law][k] for c in sel.candidates if c.status == "scored" and c.law in single
-                and c.score <= factor * best]
-        out_lo.append(np.min([lo] + near, axis=0))
-        out_hi.append(np.max([hi] + near, axis=0))
-    return out_lo, out_hi
-
-
 def ours(law, splits, inputs, log):
     ys, los, his, hats, chosen, failed, selections = [], [], [], [], [], [], []
     for name, train, test in splits:
@@ -155,9 +144,8 @@ def ours(law, splits, inputs, log):
         chosen.append(r.law.name)
         selections.append(r.selection)
     if not ys:
-        return None, chosen, failed, (selections, los, his)
-    return (scores(*(np.concatenate(v) for v in (ys, los, his, hats)), log=log), chosen, failed,
-            (selections, los, his))
+        return None, chosen, failed, selections
+    return scores(*(np.concatenate(v) for v in (ys, los, his, hats)), log=log), chosen, failed, selections
 
 
 def peer(splits, kind):
@@ -192,7 +180,7 @@ def main(names):
         log = kind != "accuracy"
         for law in laws:
             t = time.perf_counter()
-            s, chosen, failed, (selections, los, his) = ours(law, splits, inputs, log)
+            s, chosen, failed, selections = ours(law, splits, inputs, log)
             extra = f"({time.perf_counter() - t:.0f} s)"
             if law == "auto":
                 extra += " chose " + ", ".join(f"{c} x{chosen.count(c)}" for c in sorted(set(chosen)))
@@ -209,12 +197,6 @@ def main(names):
                 stacked = rmse(averaged(single, selections, log), splits, log)
                 print(f"  {'':<22} averaging auto's trusted candidates (weights 1/score^2): rmse {stacked:.4f}, "
                       f"/ best single {stacked / errors[best]:.2f}", flush=True)
-                for k in (1.5, 3.0, 10.0):
-                    lo2, hi2 = widened(single, selections, los, his, k)
-                    y = np.concatenate([test["loss"].to_numpy() for _, _, test in splits])
-                    w = scores(y, np.concatenate(lo2), np.concatenate(hi2), y, log=log)
-                    print(f"  {'':<22} interval widened to the trusted candidates scoring within x{k:g} of the "
-                          f"best: cover {w['cover']:.2f}  width x{w['width']:.3g}  score {w['score']:.3f}", flush=True)
         if prefix is not None and kind != "accuracy":
             print(line("peer separable-power", peer(splits, kind)), flush=True)
         elif kind == "accuracy":

@@ -291,7 +291,7 @@ def _print_selection(sel: dict) -> None:
         from .fit.records import RIVAL_FACTOR
 
         out.print(f"rivals: {', '.join(r['law'] for r in sel['rivals'])} scored within x{RIVAL_FACTOR:g} of {sel['law']} and can be "
-                  "trusted: the runs do not tell them apart, so prediction intervals reach their forecasts too",
+                  "trusted: the runs do not rule them out, so prediction intervals reach their forecasts too",
                   markup=False)
 
 
@@ -352,6 +352,7 @@ def predict(
     values = result.predict(inputs)
     labels, decades = result.extrapolation(inputs)
     parts = result.interval_parts(inputs, interval) if interval is not None else None
+    rivals = [r.law for r in result.selection.rivals] if result.selection is not None and parts is not None else []
     preds = []
     for i, row in enumerate(rows):
         p = {**{k: _json_default(v) if hasattr(v, "item") else v for k, v in row.items()}, "y": float(values[i])}
@@ -364,12 +365,12 @@ def predict(
         p.update(extrapolation=labels[i], decades={k: float(v[i]) for k, v in decades.items()})
         preds.append(p)
     if fmt == "json":
+        extra = {} if parts is None else {"calibrated_reach": float(parts["calibrated_reach"]), "rivals": rivals}
         _print_json({"law": result.law.name, "fit_status": result.status, "warnings": list(result.warnings),
-                     "predictions": preds})
+                     **extra, "predictions": preds})
         return
     table = Table(title=f"{result.law.name} predictions", title_justify="left")
     keys = list(rows[0])
-    rivals = [r.law for r in result.selection.rivals] if result.selection is not None and parts is not None else []
     for k in keys + [result.y_column] + ([f"{_percent(interval)} interval", "from extrapolation"]
                                          if parts is not None else []) + (["from law choice"] if rivals else []) + ["where"]:
         table.add_column(k, justify="right")
@@ -389,9 +390,9 @@ def predict(
         if rivals:
             from .fit.records import RIVAL_FACTOR
 
-            out.print(f"from law choice: the share added to reach the forecasts of {', '.join(rivals)}, which "
-                      "--law auto could not tell apart from the chosen law on the runs (held-out scores within "
-                      f"x{RIVAL_FACTOR:g})", markup=False)
+            out.print(f"from law choice: the share added to reach the forecasts of {', '.join(rivals)}, whose "
+                      f"held-out scores lie within x{RIVAL_FACTOR:g} of the chosen law's (the runs do not rule "
+                      "them out)", markup=False)
         if np.any(parts["beyond_calibration"]):
             out.print(f"note: some points lie farther out than any forecast the calibration measured "
                       f"({parts['calibrated_reach']:.2g} decades): there its growth of the error is itself extrapolated, "

@@ -77,15 +77,20 @@ def scale_of(x: dict[str, np.ndarray], log_inputs) -> np.ndarray:
 
 
 def folds(scale: np.ndarray, cuts) -> list[Fold]:
-    """One fold per cut fraction of the distinct (finite) scales; distinct training sets only."""
+    """One fold per cut fraction (ascending) of the distinct (finite) scales; distinct training sets
+    only: a fraction that gives the same runs as the one before it takes over that fold (its
+    ``fraction`` is the latest that gives it, so a fold is late when any late cut-off gives it)."""
     levels = np.unique(scale[np.isfinite(scale)])
-    out, seen = [], set()
-    for fraction in cuts:
+    out: list[Fold] = []
+    for fraction in sorted(cuts):
+        if not levels.size:
+            break
         cut = levels[max(0, math.ceil(fraction * levels.size) - 1)]
         train = scale <= cut
-        if train.all() or not train.any() or int(train.sum()) in seen:
+        if train.all() or not train.any():
             continue
-        seen.add(int(train.sum()))
+        if out and int(out[-1].train.sum()) == int(train.sum()):
+            out.pop()
         out.append(Fold(float(10.0 ** cut), train, fraction))
     return out
 

@@ -10,7 +10,7 @@ converge, left a parameter without effect (a term switched off at a bound) or is
 stays in the table with the reason, and the next best is examined on all the training runs.
 Folds that would train on the same runs are one fold. Runs outside the training selection
 (``where``) are never read. Trusted candidates that score within `RIVAL_FACTOR` of the chosen law
-are its rivals (`Rival`): the runs cannot tell them apart, and prediction intervals reach their
+are its rivals (`Rival`): the runs do not rule them out, and prediction intervals reach their
 forecasts too.
 
 Each candidate is fitted on all the training runs and on the folds of `nested.CUTS` (50-90% of the
@@ -95,16 +95,19 @@ def choose_law(runs, *, candidates=None, x=None, y=None, where=None, include_exc
     options = dict(x=x, y=y, where=where, include_excluded=include_excluded, weights=weights, dropna=dropna,
                    **fit_options)
     _check_scales(runs, laws[0], options)
-    fitted, scores = {}, []
+    fitted, scores, failures = {}, [], []
     for law in laws:
         try:
             bt = backtests(law, runs, CUTS, **options)
         except ScalingLawsError as exc:
             scores.append(CandidateScore(law.name, len(law.params), math.inf, (), f"not scored: {exc}"))
+            failures.append(exc)
             continue
         fitted[law.name] = bt
         scores.append(None)
     if not fitted:
+        if len({str(exc) for exc in failures}) == 1:  # an option or a column wrong for every law: said once
+            raise failures[0]
         raise InputError("--law auto could not fit any candidate law: " + "; ".join(
             f"{s.law}: {s.status}" for s in scores))
     first = next(iter(fitted.values()))
@@ -142,8 +145,11 @@ def _check_scales(runs: Runs, law: Law, options: dict) -> None:
     weights = options["weights"]
     used = np.ones(dm.y.size, dtype=bool) if weights is None or weights not in runs.columns else \
         np.nan_to_num(pd.to_numeric(runs.table[weights].iloc[dm.rows], errors="coerce").to_numpy(dtype=float)) > 0
+    if not used.any():
+        return  # no run with a positive weight: each candidate's problem says what is wrong with the weights
     scale = scale_of(dm.x, law.log_inputs)
-    if not any((~f.train & used).any() for f in folds(np.where(used, scale, np.inf), CUTS)):
+    if not any((~f.train & used).any() for f in folds(np.where(used, scale, np.inf), CUTS)
+               if f.fraction >= SCORED_FROM):
         raise InputError(f"--law auto needs runs at several scales to backtest inside the training data; "
                          f"the {int(used.sum())} training runs have {np.unique(scale[used]).size} distinct scale(s)")
 
@@ -166,9 +172,8 @@ def _score(bt: Backtests, space: str) -> CandidateScore:
 
 def _scored(bt: Backtests) -> list:
     """``(fold, fit)`` of the folds selection scores: the late ones, from `SCORED_FROM` (see the
-    module docstring); all of them when no cut-off lies that late."""
-    late = [(f, r) for f, r in zip(bt.plan, bt.fits) if f.fraction >= SCORED_FROM]
-    return late or list(zip(bt.plan, bt.fits))
+    module docstring)."""
+    return [(f, r) for f, r in zip(bt.plan, bt.fits) if f.fraction >= SCORED_FROM]
 
 
 def _untrusted(result) -> list[str]:

@@ -265,15 +265,33 @@ class Selection:
                                                    score=float(c["score"]), folds=tuple(float(v) for v in c["folds"]),
                                                    status=str(c["status"])) for c in d["candidates"]),
                    ties=tuple(str(t) for t in d.get("ties", ())), space=str(d.get("space", "log")),
-                   rivals=tuple(Rival.from_dict(r) for r in d.get("rivals", ())))
+                   rivals=_rivals(d))
+
+
+def _rivals(d: Mapping) -> tuple[Rival, ...]:
+    """The rivals of a selection record, each checked (`Rival.from_dict`) and held to the rule that
+    made it one: the inputs of the chosen law, a score within `RIVAL_FACTOR` of the chosen law's."""
+    from ..laws import get_law
+
+    rivals = tuple(Rival.from_dict(r) for r in d.get("rivals", ()))
+    chosen = get_law(str(d["law"]))
+    best = next((float(c["score"]) for c in d["candidates"] if c["law"] == chosen.name), math.nan)
+    for r in rivals:
+        if get_law(r.law).inputs != chosen.inputs:
+            raise InputError(f"fit document selection rival {r.law} has inputs {', '.join(get_law(r.law).inputs)}; "
+                             f"the chosen law {chosen.name} has {', '.join(chosen.inputs)}")
+        if not r.score <= RIVAL_FACTOR * best * (1.0 + 1e-9):
+            raise InputError(f"fit document selection rival {r.law}: its score {r.score!r} is not within "
+                             f"x{RIVAL_FACTOR:g} of the chosen law's ({best!r})")
+    return rivals
 
 
 @dataclass(frozen=True)
 class Rival:
     """A candidate of ``--law auto`` that was not chosen but can be trusted (its fits converged, no
     term switched off, not constant) and whose held-out score lies within `RIVAL_FACTOR` of the
-    chosen law's: the runs do not tell the two apart, so where their forecasts differ, the
-    prediction interval reaches this law's forecast too (the uncertainty of the law's choice)."""
+    chosen law's: the runs do not rule it out, so where their forecasts differ, the prediction
+    interval reaches this law's forecast too (the uncertainty of the law's choice), at any level."""
 
     law: str
     score: float
@@ -287,15 +305,14 @@ class Rival:
         from ..laws import get_law
 
         law = get_law(str(d["law"]))
-        params = d["params"]
-        if not isinstance(params, Mapping) or set(params) != set(law.param_names) or not all(
-                isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in params.values()):
-            raise InputError(f"fit document selection rival {law.name}: params must give every parameter of the law "
-                             f"({', '.join(law.param_names)}) as a finite number")
+        what = f"fit document selection rival {law.name}: params"
+        if isinstance(d["params"], Mapping) and any(isinstance(v, bool) for v in d["params"].values()):
+            raise InputError(f"{what} must be numbers")
+        params = law.checked_params(d["params"], what)  # every parameter, finite, within its bounds
         score = d["score"]
         if not (isinstance(score, (int, float)) and not isinstance(score, bool) and math.isfinite(score) and score >= 0):
             raise InputError(f"fit document selection rival {law.name}: score must be a finite number >= 0")
-        return cls(law.name, float(score), {n: float(params[n]) for n in law.param_names})
+        return cls(law.name, float(score), params)
 
 
 #: a trusted candidate whose held-out score is within this factor of the chosen law's is a `Rival`

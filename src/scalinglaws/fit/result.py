@@ -128,8 +128,8 @@ class FitResult:
         for rival in rivals:  # laws the runs cannot tell apart from this one: the interval reaches their forecasts
             with np.errstate(all="ignore"):
                 forecast = law.to_space(get_law(rival.law).predict(rival.params, arrays))
-            forecast = np.where(np.isfinite(forecast), forecast, np.nan)  # no forecast there: no reach
-            lo, hi = np.fmin(lo, forecast), np.fmax(hi, forecast)
+            finite = np.isfinite(forecast)  # no forecast there: no reach (and an undefined bound stays undefined)
+            lo, hi = np.where(finite, np.minimum(lo, forecast), lo), np.where(finite, np.maximum(hi, forecast), hi)
         width = hi - lo
         shares = [np.where(width > 0, v / np.where(width > 0, width, 1.0), 0.0)
                   for v in (width_calibrated - (hi_b - lo_b), width - width_calibrated)]
