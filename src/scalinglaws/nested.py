@@ -41,8 +41,16 @@ class Backtests:
     starts: np.ndarray  # the full fit's independent starting points (for bootstrap replicates)
     plan: tuple[Fold, ...]
     fits: tuple[FitResult | ScalingLawsError, ...]
-    used: np.ndarray  # per design row: positive weight (a training run)
-    scale: np.ndarray  # per design row (see `scale_of`)
+
+    @property
+    def used(self) -> np.ndarray:
+        """Per design row: positive weight (a training run)."""
+        return self.problem.weights > 0
+
+    @property
+    def scale(self) -> np.ndarray:
+        """Per design row (see `scale_of`)."""
+        return scale_of(self.problem.design.x, self.full.law.log_inputs)
 
 
 def backtests(law, runs, cuts, *, method=DEFAULT_METHOD, starts=None, rng=None, prune=None, **problem_options) -> Backtests:
@@ -67,7 +75,7 @@ def backtests(law, runs, cuts, *, method=DEFAULT_METHOD, starts=None, rng=None, 
     full, start_points = solved[0]
     fits = tuple(f if isinstance(f, ScalingLawsError) else
                  (solved[f] if isinstance(solved[f], ScalingLawsError) else solved[f][0]) for f in fits)
-    return Backtests(problem, full, start_points, plan, fits, used, scale)
+    return Backtests(problem, full, start_points, plan, fits)
 
 
 def scale_of(x: dict[str, np.ndarray], log_inputs) -> np.ndarray:
