@@ -137,6 +137,26 @@ def test_auto_never_chooses_an_untrusted_fit_and_reports_ties():
         assert c.status == "scored" or c.status.startswith(("not chosen: ", "not scored: ", "not a candidate: "))
 
 
+def test_auto_scores_folds_as_they_are_and_trusts_only_the_delivered_fit():
+    import dataclasses
+
+    from scalinglaws.nested import CUTS, backtests
+    from scalinglaws.select import _choose, _score
+
+    runs = pd.DataFrame({"x": X, "loss": 2.0 + 5.0 * X**-0.3})
+    bt = backtests("power_law_offset", runs, CUTS)
+    clean = _score(bt, "log")
+    stalled = dataclasses.replace(bt.fits[-1], status="max_iterations")
+    folds_stalled = _score(dataclasses.replace(bt, fits=bt.fits[:-1] + (stalled,)), "log")
+    assert folds_stalled.status == "scored" and folds_stalled.score == clean.score  # a fold's forecast counts as it is
+    full_stalled = _score(dataclasses.replace(bt, full=dataclasses.replace(bt.full, status="max_iterations")), "log")
+    assert full_stalled.status == "not chosen: the fit on all the training runs did not converge (max_iterations)"
+    other = dataclasses.replace(clean, law="m2", n_params=clean.n_params + 1, score=clean.score * 2)
+    assert _choose([dataclasses.replace(full_stalled, score=clean.score / 2), other])[0].law == "m2"
+    with pytest.raises(sl.InputError, match="no candidate it can trust.*power_law_offset: not chosen"):
+        _choose([full_stalled])
+
+
 def test_degenerate_fits_warn_or_refuse():
     rng = np.random.default_rng(1)
     n = np.exp(rng.uniform(np.log(1e7), np.log(1e9), 40))

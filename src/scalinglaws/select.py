@@ -5,9 +5,10 @@ the inputs, e.g. ``N D``, for a multi-input table). For each of a few growing cu
 applicable law is fitted on the runs up to the cut-off and scored on the larger ones it did not see
 (RMSE of log values). The law with the lowest mean score wins (laws whose scores agree to
 ``TOLERANCE`` are the same fit, e.g. ``m2`` and ``power_law_offset``: the one with the fewest
-parameters is taken, and the tie is reported). A law is never chosen when a fit it needs did not
-converge, left a parameter without effect (a term switched off at a bound) or is constant: it
-stays in the table with the reason, and the next best is examined on all the training runs.
+parameters is taken, and the tie is reported). A law is never chosen when its fit on all the
+training runs (the fit that would be delivered) did not converge, left a parameter without effect
+(a term switched off at a bound) or is constant: it stays in the table with the reason. The folds'
+forecasts are scored as they are (a fold whose optimiser stopped early only forecasts worse).
 Folds that would train on the same runs are one fold. Runs outside the training selection
 (``where``) are never read. Trusted candidates that score within `RIVAL_FACTOR` of the chosen law
 are its rivals (`Rival`): the runs do not rule them out, and prediction intervals reach their
@@ -78,8 +79,8 @@ def select_law(runs, *, candidates=None, x=None, y=None, where=None, include_exc
 
     A candidate is chosen only if it is trustworthy on all the training runs: its fit there
     converged, no parameter is without effect (a term switched off at a bound) and it is not
-    constant; so are its nested fits. Candidates are examined from the best score up; ties (scores
-    within `TOLERANCE`) go to the fewest parameters and are reported.
+    constant. The best-scoring such candidate wins; ties (scores within `TOLERANCE`) go to the
+    fewest parameters and are reported.
     """
     return choose_law(runs, candidates=candidates, x=x, y=y, where=where, include_excluded=include_excluded,
                       weights=weights, dropna=dropna, **fit_options)[0]
@@ -115,7 +116,7 @@ def choose_law(runs, *, candidates=None, x=None, y=None, where=None, include_exc
     # the units), y itself only when some target is 0
     space = "log" if np.all(first.problem.design.y[first.used] > 0) else "linear"
     scores = [s if s is not None else _score(fitted[law.name], space) for law, s in zip(laws, scores)]
-    chosen, tied = _choose(scores, fitted)
+    chosen, tied = _choose(scores)
     best = chosen.score
     scored = [f for f, _ in _scored(first)]
     reason = f"lowest mean held-out RMSE of {'log y' if space == 'log' else 'y'} ({best:.4g}) over " \
@@ -132,7 +133,7 @@ def choose_law(runs, *, candidates=None, x=None, y=None, where=None, include_exc
     scores += [CandidateScore(law.name, len(law.params), math.inf, (), f"not a candidate: {why}") for law, why in refused]
     rivals = tuple(Rival(s.law, s.score, dict(fitted[s.law].full.params)) for s in scores
                    if s.status == "scored" and s.law != chosen.law and s.law not in tied
-                   and s.score <= RIVAL_FACTOR * best and not _untrusted(fitted[s.law].full))
+                   and s.score <= RIVAL_FACTOR * best)
     selection = Selection(law=chosen.law, reason=reason, scale=names, folds=record, candidates=tuple(scores),
                           ties=tuple(tied), space=space, rivals=rivals)
     return selection, fitted[chosen.law]
@@ -156,18 +157,19 @@ def _check_scales(runs: Runs, law: Law, options: dict) -> None:
 
 def _score(bt: Backtests, space: str) -> CandidateScore:
     """One candidate's held-out RMSE (of log y in log ``space``) per fold; its status says why it
-    cannot be chosen."""
+    cannot be chosen. A fold's forecast is scored as it is, whether or not its optimiser met its
+    tolerance (a fold stopped early forecasts worse, which only counts against the law); what must be
+    trusted is the fit that would be delivered: the one on all the training runs."""
     law = bt.full.law
-    errors, problems = [], []
-    for k, (fold, result) in enumerate(_scored(bt)):
+    errors = []
+    for fold, result in _scored(bt):
         if isinstance(result, ScalingLawsError):
             return CandidateScore(law.name, len(law.params), math.inf, tuple(errors), f"not scored: {result}")
         e = held_out_errors(result, bt, fold, space)
         errors.append(float(np.sqrt(np.mean(e**2))))
-        problems += [f"fit {k + 1} {p}" for p in _untrusted(result)]
-    score = float(np.mean(errors))
-    status = "scored" if not problems else "not chosen: " + problems[0]
-    return CandidateScore(law.name, len(law.params), score, tuple(errors), status)
+    problems = _untrusted(bt.full)
+    status = "scored" if not problems else "not chosen: the fit on all the training runs " + problems[0]
+    return CandidateScore(law.name, len(law.params), float(np.mean(errors)), tuple(errors), status)
 
 
 def _scored(bt: Backtests) -> list:
@@ -182,25 +184,17 @@ def _untrusted(result) -> list[str]:
     return problems + [w for w in result.warnings if w.startswith((CONSTANT, SWITCHED_OFF))]
 
 
-def _choose(scores, fitted):
-    """The best trustworthy candidate (its fit on all the training runs checked too) and the
-    candidates tied with it."""
+def _choose(scores):
+    """The best trustworthy candidate and the candidates tied with it (the fewest parameters taken)."""
     order = sorted((s for s in scores if math.isfinite(s.score)), key=lambda s: (s.score, s.n_params))
     if not order:
         raise InputError("--law auto could not score any candidate law: " + "; ".join(
             f"{s.law}: {s.status}" for s in scores))
-    rejected = {}
-    for s in order:
-        if s.status != "scored":
-            continue
-        tied = [t for t in order if t is not s and t.status == "scored" and abs(t.score - s.score) <= TOLERANCE * s.score]
-        group = sorted([s] + tied, key=lambda t: (t.n_params, t.score))
-        for candidate in group:
-            if candidate.law in rejected:
-                continue
-            problems = _untrusted(fitted[candidate.law].full)
-            if not problems:
-                return candidate, [t.law for t in group if t is not candidate]
-            rejected[candidate.law] = problems[0]
-    raise InputError("--law auto found no candidate it can trust: " + "; ".join(
-        f"{s.law}: {rejected.get(s.law, s.status)}" for s in scores))
+    trusted = [s for s in order if s.status == "scored"]
+    if not trusted:
+        raise InputError("--law auto found no candidate it can trust: " + "; ".join(
+            f"{s.law}: {s.status}" for s in scores))
+    best = trusted[0]
+    group = sorted([t for t in trusted if abs(t.score - best.score) <= TOLERANCE * best.score],
+                   key=lambda t: (t.n_params, t.score))
+    return group[0], [t.law for t in group[1:]]
