@@ -290,9 +290,10 @@ def _print_selection(sel: dict) -> None:
     if sel.get("rivals"):
         from .fit.records import RIVAL_FACTOR
 
+        weights = ", ".join(f"{k} {v:.2f}" for k, v in sel["weights"].items())
         out.print(f"rivals: {', '.join(r['law'] for r in sel['rivals'])} scored within x{RIVAL_FACTOR:g} of {sel['law']} and can be "
-                  "trusted: the runs do not rule them out, so prediction intervals reach their forecasts too",
-                  markup=False)
+                  f"trusted: the runs do not rule them out, so forecasts average the laws' (weights 1/score^2: "
+                  f"{weights}) and prediction intervals reach every one of them", markup=False)
 
 
 def _load_fit(path: Path):

@@ -250,12 +250,22 @@ class Selection:
     space: str = "log"  # where the held-out errors were measured (log y, or y when a candidate fits y itself)
     rivals: tuple[Rival, ...] = ()  # trusted candidates that forecast about as well (see `Rival`)
 
+    def weights(self) -> dict[str, float]:
+        """The chosen law's and each rival's weight in the forecast (``1 / score^2``, normalised;
+        the chosen law alone when it has no rival or a score of 0)."""
+        best = next((c.score for c in self.candidates if c.law == self.law), math.nan)
+        if not self.rivals or not best > 0:
+            return {self.law: 1.0}
+        raw = {self.law: best**-2.0, **{r.law: max(r.score, best) ** -2.0 for r in self.rivals}}
+        total = sum(raw.values())
+        return {k: v / total for k, v in raw.items()}
+
     def to_dict(self) -> dict:
         return {"law": self.law, "reason": self.reason,
                 "criterion": f"mean held-out RMSE of {'log y' if self.space == 'log' else 'y'}", "space": self.space,
                 "scale": self.scale, "folds": [dict(f) for f in self.folds],
                 "candidates": [c.to_dict() for c in self.candidates], "ties": list(self.ties),
-                "rivals": [r.to_dict() for r in self.rivals]}
+                "rivals": [r.to_dict() for r in self.rivals], "weights": self.weights()}
 
     @classmethod
     def from_dict(cls, d: Mapping) -> "Selection":
