@@ -69,6 +69,21 @@ def test_fit_with_x_mapping_fix_where_and_by(tmp_path):
     fits = json.loads(res.stdout)["fits"]
     assert [f["group"] for f in fits] == ["a", "b"]
     assert fits[0]["params"]["b"] == pytest.approx(0.3, rel=1e-4)
+    assert json.loads(res.stdout)["skipped"] == []
+    mixed = tmp_path / "mixed.csv"
+    mixed.write_text("\n".join(rows + ["1e3,2.0,short", "1e4,1.9,short"]) + "\n")  # a group too small for the law
+    for fmt in ("json", "table"):
+        res = run("fit", mixed, "--law", "power_law_offset", "--x", "x=steps", "--y", "val", "--by", "run", "--format", fmt)
+        assert res.exit_code == 0, res.output
+        if fmt == "json":
+            doc = json.loads(res.stdout)
+            assert [f["group"] for f in doc["fits"]] == ["a", "b"]
+            assert [s["group"] for s in doc["skipped"]] == ["short"] and "only 2 runs" in doc["skipped"][0]["reason"]
+        else:
+            assert "not fitted: `run` = 'short':" in res.stdout
+    res = run("fit", mixed, "--law", "power_law_offset", "--x", "x=steps", "--y", "val", "--by", "run", "--where",
+              "run == 'short'")
+    assert res.exit_code == 1 and "no `run` group could be fitted; `run` = 'short'" in res.output
     res = run("fit", csv, "--law", "power_law_offset", "--x", "x=steps", "--y", "val", "--fix", "E=1.5",
               "--where", "steps > 2e3", "--format", "json")
     doc = json.loads(res.stdout)

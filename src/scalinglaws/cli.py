@@ -215,18 +215,26 @@ def fit(
             if runs.table[by].isna().any():
                 _usage("--by", "must name a group on every row", f"row {int(runs.table[by].isna().to_numpy().argmax()) + 1} "
                        "is empty")
-            fits = []
+            fits, skipped, first_error = [], [], None
             from .data.runs import select_rows
+            from .errors import ScalingLawsError
 
             for group, table in runs.table.groupby(by, sort=True):
                 sub = Runs(table.reset_index(drop=True), source=runs.source, excluded=runs.excluded, y=runs.y)
                 if not select_rows(sub, where, include_excluded)[0].size:
                     continue  # --where leaves none of this group
-                fits.append({"group": _json_default(group) if hasattr(group, "item") else group,
-                             **fit_law(law, sub, **options).summary()})
+                label = _json_default(group) if hasattr(group, "item") else group
+                try:
+                    fits.append({"group": label, **fit_law(law, sub, **options).summary()})
+                except ScalingLawsError as exc:  # one group that cannot be fitted does not stop the others
+                    skipped.append({"group": label, "reason": str(exc)})
+                    first_error = first_error or exc
+            if not fits and first_error is not None:
+                raise type(first_error)(f"no `{by}` group could be fitted; `{by}` = {skipped[0]['group']!r}: "
+                                        f"{skipped[0]['reason']}")
             if not fits:
                 _usage("--where", f"leaves no rows in any `{by}` group", where)
-            doc = {"by": by, "fits": fits}
+            doc = {"by": by, "fits": fits, "skipped": skipped}
     text = _dumps(doc)
     if out_path is not None:
         try:
@@ -238,6 +246,8 @@ def fit(
     else:
         for one in doc.get("fits", [doc]):
             _print_fit(one, by=doc.get("by"))
+        for s in doc.get("skipped", []):
+            out.print(f"not fitted: `{doc['by']}` = {s['group']!r}: {s['reason']}", markup=False)
 
 
 def _print_fit(doc: dict, by: str | None = None) -> None:
