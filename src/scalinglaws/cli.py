@@ -302,7 +302,7 @@ def _print_selection(sel: dict) -> None:
 
         weights = ", ".join(f"{k} {v:.2f}" for k, v in sel["weights"].items())
         out.print(f"rivals: {', '.join(r['law'] for r in sel['rivals'])} scored within x{RIVAL_FACTOR:g} of {sel['law']} and can be "
-                  f"trusted: the runs do not rule them out, so forecasts average the laws' (weights 1/score^2: "
+                  f"trusted: the runs do not rule them out, so forecasts are the laws' weighted average (weights 1/score^2: "
                   f"{weights}) and prediction intervals reach every one of them", markup=False)
 
 

@@ -241,8 +241,11 @@ def backtest(laws: str | Sequence[str], runs, *, train_where: str | Sequence[str
     if not train_where.strip():
         raise InputError("--train-where must be a condition on columns, e.g. \"C < 1e21\"")
     select_rows(runs, train_where, True, option="--train-where")  # a condition that cannot be evaluated: named as given
-    if not select_rows(runs, train_where, fit_options.get("include_excluded", False), outside=True)[0].size:
+    include = fit_options.get("include_excluded", False)
+    if not select_rows(runs, train_where, include, outside=True)[0].size:
         raise InputError(f"--train-where `{train_where}` leaves no runs to test on")
+    if by is None and not select_rows(runs, train_where, include)[0].size:
+        raise InputError(f"--train-where `{train_where}` leaves no runs to train on")
     if by is None:
         forecasts, n_train, n_test = _Forecasts(names), 0, 0
         for name in names:

@@ -69,8 +69,11 @@ def _candidates(runs: Runs, *, x, y, where, include_excluded, dropna) -> tuple[l
         raise InputError("--law auto found no registered law whose inputs are all columns of the table; "
                          "map the scale column with --x x=COLUMN (curves) or --x N=...,D=... (tables)")
     most = max(len(law.inputs) for law in found)
+    widest = next(law.inputs for law in found if len(law.inputs) == most)
+    fewer = [(law, f"it uses {', '.join(law.inputs)} only; the laws of {', '.join(widest)} are compared")
+             for law in found if len(law.inputs) < most]
     return [law for law in found if len(law.inputs) == most], [(law, why) for law, why in refused
-                                                                if len(law.inputs) == most]
+                                                                if len(law.inputs) == most] + fewer
 
 
 def select_law(runs, *, candidates=None, x=None, y=None, where=None, include_excluded=False, weights=None,
