@@ -137,6 +137,22 @@ def test_auto_never_chooses_an_untrusted_fit_and_reports_ties():
         assert c.status == "scored" or c.status.startswith(("not chosen: ", "not scored: ", "not a candidate: "))
 
 
+def test_an_accuracy_law_has_no_unbounded_rival_and_its_forecast_stays_in_range():
+    """A rising accuracy curve: sigmoid_log (linear space, [0, 1]) is chosen; laws with no range
+    (bnsl, power laws) scored close but cannot be averaged with it (their forecasts leave [0, 1])."""
+    from scalinglaws.fit.records import same_kind
+    from scalinglaws.laws import get_law
+
+    assert not same_kind(get_law("sigmoid_log"), get_law("bnsl")) and same_kind(get_law("m2"), get_law("bnsl"))
+    rng = np.random.default_rng(0)
+    x = np.geomspace(1e2, 1e6, 30)
+    acc = 0.25 + 0.7 / (1.0 + (1e4 / x) ** 1.2) + rng.normal(0, 0.01, x.size)
+    r = sl.fit("auto", pd.DataFrame({"x": x[x < 1e4], "acc": acc[x < 1e4]}), y="acc")
+    assert all(same_kind(get_law(v.law), r.law) for v in r.selection.rivals)
+    far = r.predict({"x": x[x >= 1e4]})
+    assert np.all((far >= 0) & (far <= 1))
+
+
 def test_auto_scores_folds_as_they_are_and_trusts_only_the_delivered_fit():
     import dataclasses
 
@@ -150,7 +166,7 @@ def test_auto_scores_folds_as_they_are_and_trusts_only_the_delivered_fit():
     folds_stalled = _score(dataclasses.replace(bt, fits=bt.fits[:-1] + (stalled,)), "log")
     assert folds_stalled.status == "scored" and folds_stalled.score == clean.score  # a fold's forecast counts as it is
     full_stalled = _score(dataclasses.replace(bt, full=dataclasses.replace(bt.full, status="max_iterations")), "log")
-    assert full_stalled.status == "not chosen: the fit on all the training runs did not converge (max_iterations)"
+    assert full_stalled.status == "not chosen (its fit on all the training runs): did not converge (max_iterations)"
     other = dataclasses.replace(clean, law="m2", n_params=clean.n_params + 1, score=clean.score * 2)
     assert _choose([dataclasses.replace(full_stalled, score=clean.score / 2), other])[0].law == "m2"
     with pytest.raises(sl.InputError, match="no candidate it can trust.*power_law_offset: not chosen"):
@@ -308,7 +324,7 @@ def test_backtest_names_skipped_groups_and_keeps_interval_reasons_out_of_the_sta
     assert s.interval_note is not None and s.interval_note.startswith("1 of 1 fit(s) gave no interval")
 
 
-def test_rivals_the_runs_cannot_tell_apart_widen_the_interval_to_their_forecasts(misspecified):
+def test_rivals_the_runs_cannot_tell_apart_widen_the_interval_to_their_forecasts(misspecified, tmp_path):
     from dataclasses import replace
 
     from scalinglaws.fit.records import CandidateScore, Rival, Selection
@@ -317,7 +333,8 @@ def test_rivals_the_runs_cannot_tell_apart_widen_the_interval_to_their_forecasts
     other = sl.fit("power_law_offset", runs)
     other = replace(other, params={**other.params, "E": 2.0 * other.params["E"]})
     sel = Selection(law="power_law", reason="test", scale="x", folds=(),
-                    candidates=(CandidateScore("power_law", 2, 0.008, (0.008,), "scored"),),
+                    candidates=(CandidateScore("power_law", 2, 0.008, (0.008,), "scored"),
+                                CandidateScore("power_law_offset", 3, 0.01, (0.01,), "scored")),
                     rivals=(Rival("power_law_offset", 0.01, dict(other.params)),))
     r = replace(misspecified, selection=sel)
     far = {"x": np.array([1e5, 1e8, 1e12])}
@@ -329,6 +346,9 @@ def test_rivals_the_runs_cannot_tell_apart_widen_the_interval_to_their_forecasts
     w = np.array([0.008**-2, 0.01**-2]) / (0.008**-2 + 0.01**-2)
     assert sel.weights() == pytest.approx({"power_law": w[0], "power_law_offset": w[1]})
     np.testing.assert_allclose(r.predict(far), np.exp(w[0] * np.log(own) + w[1] * np.log(rival)), rtol=1e-12)
+    grid = {"x": np.array([[1e5, 1e6, 1e7], [1e8, 1e9, 1e10]])}  # inputs of any shape: the average per point
+    np.testing.assert_allclose(r.predict(grid), np.exp(w[0] * np.log(misspecified.predict(grid))
+                                                       + w[1] * np.log(other.predict(grid))), rtol=1e-12)
     assert np.all((parts["lo"] <= r.predict(far)) & (r.predict(far) <= parts["hi"]))
     outside = (rival < base["lo"]) | (rival > base["hi"])
     assert outside.any()  # the rival's forecast lies outside the chosen law's own interval far out...
@@ -345,8 +365,39 @@ def test_rivals_the_runs_cannot_tell_apart_widen_the_interval_to_their_forecasts
     bad["selection"]["rivals"][0]["law"] = "no_such_law"
     with pytest.raises(sl.InputError):
         sl.FitResult.from_dict(bad)
+    def lower_rival(d):
+        d["selection"]["rivals"][0]["score"] = d["selection"]["candidates"][1]["score"] = 0.001
+
+    edits = (("selection", lambda d: d["selection"]["rivals"][0].update(score=0.02), "must be its scored candidate's"),
+             ("selection", lower_rival, "is below the chosen law's"),
+             ("selection", lambda d: d["selection"]["rivals"].append(d["selection"]["rivals"][0]), "must be distinct"),
+             ("selection", lambda d: d["selection"]["candidates"][0].update(score="inf"), "needs a finite score"),
+             ("selection", lambda d: d["selection"].update(law="power_law_offset"), "selection must be a record of"),
+             ("status", lambda d: d.update(status="banana"), "status must be one of"),
+             ("params", lambda d: d["params"].update(a="0.37"), "params must map each parameter to a number"),
+             ("x_range", lambda d: d.pop("x_range"), "x_range lacks input x"))
+    for _, edit, match in edits:
+        bad = json.loads(json.dumps(doc))
+        edit(bad)
+        with pytest.raises(sl.InputError, match=match):
+            sl.FitResult.from_dict(bad)
+    from typer.testing import CliRunner
+
+    from scalinglaws.cli import app
+
+    path = tmp_path / "fit.json"
+    path.write_text(json.dumps(doc))
+    for fmt in ("json", "table"):
+        res = CliRunner().invoke(app, ["predict", str(path), "--at", "x=1e8", "--format", fmt])
+        assert res.exit_code == 0, res.output
+        if fmt == "json":
+            out = json.loads(res.stdout)
+            assert out["averaged"] == pytest.approx({"power_law": w[0], "power_law_offset": w[1]})
+            assert out["predictions"][0]["y"] == pytest.approx(r.predict({"x": [1e8]})[0], rel=1e-12)
+        else:
+            assert "the weighted average of power_law (0.61), power_law_offset (0.39)" in res.stdout
     for law, params, match in (("power_law_offset", {**other.params, "b": -0.5}, "must be finite and within"),
-                               ("chinchilla", {"E": 1.0, "A": 1.0, "B": 1.0, "alpha": 0.3, "beta": 0.3}, "has inputs N, D")):
+                               ("chinchilla", {"E": 1.0, "A": 1.0, "B": 1.0, "alpha": 0.3, "beta": 0.3}, "is not a law of the chosen law.s inputs")):
         bad = json.loads(json.dumps(doc))
         bad["selection"]["rivals"][0].update(law=law, params=params)
         with pytest.raises(sl.InputError, match=match):
@@ -375,3 +426,7 @@ def test_auto_keeps_a_trusted_law_of_similar_score_as_a_rival_on_real_runs():
     rmse = lambda y_hat: float(np.sqrt(np.mean(np.log(y_hat / big["loss"].to_numpy()) ** 2)))  # noqa: E731
     averaged, alone = rmse(r.predict(big)), rmse(r.law.predict(r.params, {k: big[k].to_numpy() for k in ("N", "D")}))
     assert averaged < 0.8 * alone  # 0.0158 against 0.0213: averaging with the rival forecasts the larger runs better
+    (plan,) = sl.compute_optimal(r, 3.08e21)  # the plan minimises the same averaged forecast predict gives
+    assert plan["loss"] == pytest.approx(r.predict({"N": [plan["N"]], "D": [plan["D"]]})[0], rel=1e-12)
+    alone_plan = sl.compute_optimal(r.law, 3.08e21, params=r.params)[0]
+    assert plan["loss"] < alone_plan["loss"] - 0.01

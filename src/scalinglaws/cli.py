@@ -302,8 +302,22 @@ def _print_selection(sel: dict) -> None:
 
         weights = ", ".join(f"{k} {v:.2f}" for k, v in sel["weights"].items())
         out.print(f"rivals: {', '.join(r['law'] for r in sel['rivals'])} scored within x{RIVAL_FACTOR:g} of {sel['law']} and can be "
-                  f"trusted: the runs do not rule them out, so forecasts are the laws' weighted average (weights 1/score^2: "
-                  f"{weights}) and prediction intervals reach every one of them", markup=False)
+                  f"trusted: the runs do not rule them out, so forecasts (predict, plan) are the laws' weighted average "
+                  f"in the fit space (weights 1/score^2: {weights}) and prediction intervals reach every one of them",
+                  markup=False)
+        for r in sel["rivals"]:
+            out.print(f"  {r['law']}: " + ", ".join(f"{k} = {_fmt(float(v))}" for k, v in r["params"].items()), markup=False)
+
+
+def _averaged(result) -> dict[str, float]:
+    """The laws a fit's forecasts average and their weights (empty for one law)."""
+    weights = {} if result.selection is None else result.selection.weights()
+    return weights if len(weights) > 1 else {}
+
+
+def _averaging_note(weights: dict[str, float]) -> str:
+    return "the weighted average of " + ", ".join(f"{k} ({v:.2f})" for k, v in weights.items()) + \
+        " (--law auto and its rivals, weights 1/score^2)"
 
 
 def _load_fit(path: Path):
@@ -319,7 +333,8 @@ def _load_fit(path: Path):
     except json.JSONDecodeError as exc:
         raise InputError(f"FIT `{path}` is not JSON: {exc}") from None
     if isinstance(doc, dict) and "fits" in doc:
-        raise InputError(f"FIT `{path}` holds several fits (--by); predict needs one")
+        raise InputError(f"FIT `{path}` holds several fits (--by); this command needs one (write one group's fit "
+                         "with fit --where instead)")
     if not isinstance(doc, dict):
         raise InputError(f"FIT `{path}` is not a fit document")
     return FitResult.from_dict(doc)
@@ -375,12 +390,14 @@ def predict(
                      beyond_calibration=bool(parts["beyond_calibration"][i]))
         p.update(extrapolation=labels[i], decades={k: float(v[i]) for k, v in decades.items()})
         preds.append(p)
+    weights = _averaged(result)
     if fmt == "json":
         extra = {} if parts is None else {"calibrated_reach": float(parts["calibrated_reach"]), "rivals": rivals}
         _print_json({"law": result.law.name, "fit_status": result.status, "warnings": list(result.warnings),
-                     **extra, "predictions": preds})
+                     **({"averaged": weights} if weights else {}), **extra, "predictions": preds})
         return
-    table = Table(title=f"{result.law.name} predictions", title_justify="left")
+    title = f"{result.law.name} predictions" + (f": {_averaging_note(weights)}" if weights else "")
+    table = Table(title=title, title_justify="left")
     keys = list(rows[0])
     for k in keys + [result.y_column] + ([f"{_percent(interval)} interval", "from extrapolation"]
                                          if parts is not None else []) + (["from law choice"] if rivals else []) + ["where"]:
@@ -517,8 +534,9 @@ def plan(
         _misuse(f"plan takes exactly one of FIT.json or --law; got {'neither' if fit_path is None else 'both'}")
     source = _load_fit(fit_path) if fit_path is not None else law
     plans = compute_optimal(source, budgets, params=_pairs("--params", params, numeric=True) if law else None)
+    weights = _averaged(source) if fit_path is not None else {}
     if fmt == "json":
-        _print_json({"plans": plans})
+        _print_json({"plans": plans, **({"averaged": weights} if weights else {})})
         return
     table = Table(title="compute-optimal allocation (C = 6 N D)", title_justify="left")
     for k in ("C", "N", "D", "loss", "tokens_per_param"):
@@ -526,6 +544,8 @@ def plan(
     for p in plans:
         table.add_row(*(_fmt(p[k]) for k in ("C", "N", "D", "loss", "tokens_per_param")))
     out.print(table)
+    if weights:
+        out.print(f"loss: {_averaging_note(weights)}, as `predict` gives it; N and D minimise it", markup=False)
 
 
 @app.command()

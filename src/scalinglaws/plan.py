@@ -23,13 +23,15 @@ def compute_optimal(fit_or_law, compute, *, params: Mapping[str, float] | None =
     Returns:
         One dict per budget: ``C, N, D, loss, tokens_per_param``.
 
-    The minimum over ``log N`` is bracketed on a grid spanning ``N`` from 1 to ``C / 6`` and refined
+    The loss is the fit's forecast (`FitResult.predict`: for ``--law auto`` with rivals, their
+    weighted average), so a plan and a prediction at its N and D agree. The minimum over ``log N`` is bracketed on a grid spanning ``N`` from 1 to ``C / 6`` and refined
     with Brent's method, so any law with inputs ``(N, D)`` works. For ``chinchilla`` the result
     matches the closed form ``N_opt = G (C/6)^(beta/(alpha+beta))``, ``G = (alpha A / (beta B))^(1/(alpha+beta))``.
     """
     from scipy.optimize import minimize_scalar
 
     law, values = _law_and_params(fit_or_law, params)
+    forecast = fit_or_law.forecast if hasattr(fit_or_law, "forecast") else (lambda x: law.predict(values, x))  # noqa: E731
     if set(law.inputs) != {"N", "D"}:
         raise InputError(f"compute-optimal planning needs a law of N and D; law {law.name} has inputs {', '.join(law.inputs)}")
     budgets = np.atleast_1d(np.asarray(compute, dtype=np.float64))
@@ -39,12 +41,13 @@ def compute_optimal(fit_or_law, compute, *, params: Mapping[str, float] | None =
 
     def loss_at(log_n, C):
         N = math.exp(log_n)
-        return float(law.predict(values, {"N": [N], "D": [C / (FLOPS_PER_PARAM_TOKEN * N)]})[0])
+        return float(forecast({"N": np.array([N]), "D": np.array([C / (FLOPS_PER_PARAM_TOKEN * N)])})[0])
 
     plans = []
     for C in budgets:
         grid = np.linspace(0.0, math.log(C / FLOPS_PER_PARAM_TOKEN), 401)
-        losses = law.predict(values, {"N": np.exp(grid), "D": C / (FLOPS_PER_PARAM_TOKEN * np.exp(grid))})
+        with np.errstate(all="ignore"):
+            losses = forecast({"N": np.exp(grid), "D": C / (FLOPS_PER_PARAM_TOKEN * np.exp(grid))})
         if not np.isfinite(losses).any():
             raise InputError(f"law {law.name} with these parameters has no finite loss at budget {C:g}")
         i = int(np.clip(np.nanargmin(losses), 1, len(grid) - 2))

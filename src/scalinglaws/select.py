@@ -33,8 +33,8 @@ from .data import Runs, design
 from .data.runs import resolve_columns
 from .errors import InputError, ScalingLawsError
 from .fit._diagnose import CONSTANT, SWITCHED_OFF
-from .fit.records import RIVAL_FACTOR, CandidateScore, Rival, Selection
-from .laws import Law, list_laws
+from .fit.records import RIVAL_FACTOR, CandidateScore, Rival, Selection, same_kind
+from .laws import Law, get_law, list_laws
 from .nested import CUTS, Backtests, backtests, folds, held_out_errors, scale_of
 
 SCORED_FROM = 0.7  # folds whose cut-off lies at this fraction of the training scales or later are scored
@@ -136,7 +136,7 @@ def choose_law(runs, *, candidates=None, x=None, y=None, where=None, include_exc
     scores += [CandidateScore(law.name, len(law.params), math.inf, (), f"not a candidate: {why}") for law, why in refused]
     rivals = tuple(Rival(s.law, s.score, dict(fitted[s.law].full.params)) for s in scores
                    if s.status == "scored" and s.law != chosen.law and s.law not in tied
-                   and s.score <= RIVAL_FACTOR * best)
+                   and s.score <= RIVAL_FACTOR * best and same_kind(get_law(s.law), get_law(chosen.law)))
     selection = Selection(law=chosen.law, reason=reason, scale=names, folds=record, candidates=tuple(scores),
                           ties=tuple(tied), space=space, rivals=rivals)
     return selection, fitted[chosen.law]
@@ -161,8 +161,8 @@ def _check_scales(runs: Runs, law: Law, options: dict) -> None:
 def _score(bt: Backtests, space: str) -> CandidateScore:
     """One candidate's held-out RMSE (of log y in log ``space``) per fold; its status says why it
     cannot be chosen. A fold's forecast is scored as it is, whether or not its optimiser met its
-    tolerance (a fold stopped early forecasts worse, which only counts against the law); what must be
-    trusted is the fit that would be delivered: the one on all the training runs."""
+    tolerance (it is the law's forecast from fewer runs all the same); what must be trusted is the
+    fit that would be delivered: the one on all the training runs."""
     law = bt.full.law
     errors = []
     for fold, result in _scored(bt):
@@ -170,9 +170,13 @@ def _score(bt: Backtests, space: str) -> CandidateScore:
             return CandidateScore(law.name, len(law.params), math.inf, tuple(errors), f"not scored: {result}")
         e = held_out_errors(result, bt, fold, space)
         errors.append(float(np.sqrt(np.mean(e**2))))
+    score = float(np.mean(errors))
+    if not math.isfinite(score):
+        return CandidateScore(law.name, len(law.params), math.inf, tuple(errors),
+                              "not scored: a nested fit's forecast is not finite at a held-out run")
     problems = _untrusted(bt.full)
-    status = "scored" if not problems else "not chosen: the fit on all the training runs " + problems[0]
-    return CandidateScore(law.name, len(law.params), float(np.mean(errors)), tuple(errors), status)
+    status = "scored" if not problems else f"not chosen (its fit on all the training runs): {problems[0]}"
+    return CandidateScore(law.name, len(law.params), score, tuple(errors), status)
 
 
 def _scored(bt: Backtests) -> list:

@@ -256,7 +256,7 @@ class Selection:
         best = next((c.score for c in self.candidates if c.law == self.law), math.nan)
         if not self.rivals or not best > 0:
             return {self.law: 1.0}
-        raw = {self.law: best**-2.0, **{r.law: max(r.score, best) ** -2.0 for r in self.rivals}}
+        raw = {self.law: 1.0, **{r.law: (best / r.score) ** 2 for r in self.rivals}}  # 1 / score^2, scaled by best^2
         total = sum(raw.values())
         return {k: v / total for k, v in raw.items()}
 
@@ -285,11 +285,22 @@ def _rivals(d: Mapping) -> tuple[Rival, ...]:
 
     rivals = tuple(Rival.from_dict(r) for r in d.get("rivals", ()))
     chosen = get_law(str(d["law"]))
-    best = next((float(c["score"]) for c in d["candidates"] if c["law"] == chosen.name), math.nan)
+    scored = {str(c["law"]): float(c["score"]) for c in d["candidates"] if c["status"] == "scored"}
+    best = scored.get(chosen.name, math.nan)
+    if rivals and not (math.isfinite(best) and best > 0):
+        raise InputError(f"fit document selection: the chosen law {chosen.name} needs a finite score > 0 among the "
+                         "scored candidates to have rivals")
+    if len({r.law for r in rivals} | {chosen.name}) != len(rivals) + 1:
+        raise InputError("fit document selection rivals must be distinct laws other than the chosen one")
     for r in rivals:
-        if get_law(r.law).inputs != chosen.inputs:
-            raise InputError(f"fit document selection rival {r.law} has inputs {', '.join(get_law(r.law).inputs)}; "
-                             f"the chosen law {chosen.name} has {', '.join(chosen.inputs)}")
+        if get_law(r.law).inputs != chosen.inputs or not same_kind(get_law(r.law), chosen):
+            raise InputError(f"fit document selection rival {r.law} is not a law of the chosen law's inputs "
+                             f"({', '.join(chosen.inputs)}), residual space and range")
+        if scored.get(r.law) != r.score:
+            raise InputError(f"fit document selection rival {r.law}: its score must be its scored candidate's")
+        if r.score < best:
+            raise InputError(f"fit document selection rival {r.law}: its score {r.score!r} is below the chosen law's "
+                             f"({best!r}); the chosen law scores best")
         if not r.score <= RIVAL_FACTOR * best * (1.0 + 1e-9):
             raise InputError(f"fit document selection rival {r.law}: its score {r.score!r} is not within "
                              f"x{RIVAL_FACTOR:g} of the chosen law's ({best!r})")
@@ -323,6 +334,12 @@ class Rival:
         if not (isinstance(score, (int, float)) and not isinstance(score, bool) and math.isfinite(score) and score >= 0):
             raise InputError(f"fit document selection rival {law.name}: score must be a finite number >= 0")
         return cls(law.name, float(score), params)
+
+
+def same_kind(a, b) -> bool:
+    """Laws whose forecasts can be averaged and compared: the same residual space and range (an
+    accuracy law's forecasts stay in [0, 1]; an unbounded law's need not)."""
+    return a.space == b.space and a.y_range == b.y_range
 
 
 #: a trusted candidate whose held-out score is within this factor of the chosen law's is a `Rival`

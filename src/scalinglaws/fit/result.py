@@ -84,25 +84,29 @@ class FitResult:
 
     def predict(self, x: Mapping[str, Any] | pd.DataFrame) -> np.ndarray:
         """The forecast at new points: a mapping or table keyed by law inputs (or the fit's column
-        names). It is the law with its fitted parameters; for ``--law auto`` with rivals, the
-        average of the chosen law's and its rivals' forecasts in the law's residual space (log y
-        for losses), weighted by ``1 / score^2`` (`Selection.weights`): on the real tables of
-        benchmarks/bench_real_intervals.py it forecast as well as or better than the chosen law
-        alone on every table."""
-        arrays = self._inputs(x)
+        names). It is the law with its fitted parameters; for ``--law auto`` with rivals (laws of
+        the same residual space and range as the chosen one), the average of the chosen law's and
+        its rivals' forecasts in that space (log y for losses), weighted by ``1 / score^2``
+        (`Selection.weights`): on the real loss tables of benchmarks/bench_real_intervals.py it
+        forecast as well as or better than the chosen law alone."""
+        return _finite_predictions(self.forecast(self._inputs(x)), self.law)
+
+    def forecast(self, arrays: Mapping[str, np.ndarray]) -> np.ndarray:
+        """`predict` at arrays keyed by the law's inputs, unchecked: NaN or inf where the law is
+        not finite (`plan` minimises it along a budget's curve)."""
         own = self.law.predict(self.params, arrays)
         weights = {} if self.selection is None else self.selection.weights()
         if len(weights) < 2:
-            return _finite_predictions(own, self.law)
+            return own
         law = self.law
         with np.errstate(all="ignore"):
-            members = [law.to_space(own)] + [law.to_space(get_law(r.law).predict(r.params, arrays))
-                                             for r in self.selection.rivals]
-        w = np.array([weights[self.law.name]] + [weights[r.law] for r in self.selection.rivals])[:, None] \
-            * np.isfinite(members)  # a member not finite at a point has no say there
-        total = w.sum(axis=0)
-        mean = np.sum(np.where(w > 0, members, 0.0) * w, axis=0) / np.where(total > 0, total, 1.0)
-        return _finite_predictions(np.where(np.isfinite(members[0]), law.from_space(mean), own), law)
+            members = np.stack(np.broadcast_arrays(law.to_space(own), *(
+                law.to_space(get_law(r.law).predict(r.params, arrays)) for r in self.selection.rivals)))
+            w = np.array([weights[self.law.name]] + [weights[r.law] for r in self.selection.rivals])
+            w = w.reshape((-1,) + (1,) * (members.ndim - 1)) * np.isfinite(members)  # not finite at a point: no say there
+            total = w.sum(axis=0)
+            mean = np.sum(np.where(w > 0, members, 0.0) * w, axis=0) / np.where(total > 0, total, 1.0)
+            return np.where(np.isfinite(members[0]), law.from_space(mean), np.broadcast_to(own, members.shape[1:]))
 
     def predict_interval(self, x: Mapping[str, Any] | pd.DataFrame, level: float = 0.9):
         """``(lo, hi)`` prediction interval for new runs at ``x`` (needs a fit with ``bootstrap``):
@@ -262,6 +266,7 @@ class FitResult:
         """Inverse of `to_dict` (and of `summary`, which lacks the per-start records)."""
         try:
             law = get_law(str(d["law"]))
+            _check_document(law, d)
             params = law.checked_params(d["params"], "fit document")
             starts = d.get("starts")
             return cls(
@@ -346,6 +351,22 @@ def _number(e) -> float | None:
         return math.inf
     except ValueError:
         return None
+
+
+def _check_document(law: Law, d: Mapping[str, Any]) -> None:
+    """The fields of a fit document that a hand edit could make lie, each checked with its name."""
+    from ._newton import STATUS_NAMES
+
+    if not isinstance(d["params"], Mapping) or any(isinstance(v, (bool, str)) for v in d["params"].values()):
+        raise InputError("fit document params must map each parameter to a number")
+    if d["status"] not in STATUS_NAMES.values():
+        raise InputError(f"fit document status must be one of {', '.join(STATUS_NAMES.values())}; got {d['status']!r}")
+    missing = [n for n in law.inputs if n not in d.get("x_range", {})]
+    if missing:
+        raise InputError(f"fit document x_range lacks input {missing[0]} of law {law.name}")
+    selection = d.get("selection")
+    if selection and (not isinstance(selection, Mapping) or selection.get("law") != law.name):
+        raise InputError(f"fit document selection must be a record of the law the document holds ({law.name})")
 
 
 def _finite_predictions(values: np.ndarray, law: Law) -> np.ndarray:
