@@ -58,6 +58,11 @@ def test_predict_at_one_and_several_points(fit_doc, tmp_path):
     points.write_text("N,D\n7e10,1.4e12\n1e9,2e10\n")
     res2 = run("predict", path, "--points", points, "--format", "json")
     assert [q["y"] for q in json.loads(res2.stdout)["predictions"]] == [q["y"] for q in preds]
+    observed = tmp_path / "observed.csv"  # a points table that carries the observed loss too
+    observed.write_text("N,D,loss\n7e10,1.4e12,1.9\n")
+    res3 = run("predict", path, "--points", observed)
+    assert res3.exit_code == 0, res3.output
+    assert "loss (forecast)" in res3.stdout
 
 
 def test_fit_with_x_mapping_fix_where_and_by(tmp_path):
@@ -83,7 +88,7 @@ def test_fit_with_x_mapping_fix_where_and_by(tmp_path):
             assert "not fitted: `run` = 'short':" in res.stdout
     res = run("fit", mixed, "--law", "power_law_offset", "--x", "x=steps", "--y", "val", "--by", "run", "--where",
               "run == 'short'")
-    assert res.exit_code == 1 and "no `run` group could be fitted; `run` = 'short'" in res.output
+    assert res.exit_code == 1 and "no `run` group could be fitted: `run` = 'short'" in res.output
     res = run("fit", csv, "--law", "power_law_offset", "--x", "x=steps", "--y", "val", "--fix", "E=1.5",
               "--where", "steps > 2e3", "--format", "json")
     doc = json.loads(res.stdout)
@@ -116,6 +121,7 @@ ERRORS = [
     (["fit", "chinchilla", "--law", "chinchilla", "--fix", "alpha=abc"], "--fix alpha must be a number; got 'abc'"),
     (["fit", "chinchilla", "--law", "chinchilla", "--where", "Q > 1"], "--where `Q > 1` could not be evaluated"),
     (["fit", "chinchilla", "--law", "chinchilla", "--by", "nope"], "--by must name a column"),
+    (["fit", "chinchilla", "--law", "chinchilla", "--where", "C > 1e30"], "the condition `C > 1e30` (--where"),
     (["fit", "chinchilla", "--law", "kaplan_nd", "--method", "hoffmann2022"], "hoffmann2022 is the published procedure"),
     (["predict", "missing.json", "--at", "N=1,D=1"], "FIT `missing.json` could not be read"),
     (["plan", "--law", "chinchilla", "--params", "E=1", "--compute", "1e20"], "--params lacks `A`"),

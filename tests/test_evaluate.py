@@ -51,6 +51,8 @@ def test_backtest_errors(chinchilla_runs):
         sl.backtest("chinchilla", chinchilla_runs, train_where="C > 0")
     with pytest.raises(sl.InputError, match="--train-where must be a condition"):
         sl.backtest("chinchilla", chinchilla_runs, train_where=" ")
+    with pytest.raises(sl.InputError, match="`chinchilla` is named 2 times"):
+        sl.backtest("chinchilla,chinchilla", chinchilla_runs, train_where="C < 1e21")
     with pytest.raises(sl.InputError, match="unknown law `nope`"):
         sl.backtest("chinchilla,nope", chinchilla_runs, train_where="C < 1e21")
 

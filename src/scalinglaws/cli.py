@@ -230,8 +230,8 @@ def fit(
                     skipped.append({"group": label, "reason": str(exc)})
                     first_error = first_error or exc
             if not fits and first_error is not None:
-                raise type(first_error)(f"no `{by}` group could be fitted; `{by}` = {skipped[0]['group']!r}: "
-                                        f"{skipped[0]['reason']}")
+                raise type(first_error)(f"no `{by}` group could be fitted: " + "; ".join(
+                    f"`{by}` = {s['group']!r}: {s['reason']}" for s in skipped))
             if not fits:
                 _usage("--where", f"leaves no rows in any `{by}` group", where)
             doc = {"by": by, "fits": fits, "skipped": skipped}
@@ -399,7 +399,8 @@ def predict(
     title = f"{result.law.name} predictions" + (f": {_averaging_note(weights)}" if weights else "")
     table = Table(title=title, title_justify="left")
     keys = list(rows[0])
-    for k in keys + [result.y_column] + ([f"{_percent(interval)} interval", "from extrapolation"]
+    forecast_column = result.y_column if result.y_column not in keys else f"{result.y_column} (forecast)"
+    for k in keys + [forecast_column] + ([f"{_percent(interval)} interval", "from extrapolation"]
                                          if parts is not None else []) + (["from law choice"] if rivals else []) + ["where"]:
         table.add_column(k, justify="right")
     for p in preds:

@@ -161,6 +161,9 @@ def _names(laws) -> list[str]:
     for n in names:
         if n != "auto":
             get_law(n)
+    twice = next((n for n in names if names.count(n) > 1), None)
+    if twice is not None:
+        raise InputError(f"--law must name each law once; `{twice}` is named {names.count(twice)} times in {laws!r}")
     return names
 
 
