@@ -51,6 +51,7 @@ def test_predict_at_one_and_several_points(fit_doc, tmp_path):
     assert res.exit_code == 0, res.output
     preds = json.loads(res.stdout)["predictions"]
     assert [p["N"] for p in preds] == [7e10, 1e9]
+    assert preds[0]["decades_beyond"] > 0 and preds[1]["decades_beyond"] == 0  # 7e10 lies beyond the fitted N
     p = doc["params"]
     expect = p["E"] + p["A"] / 7e10 ** p["alpha"] + p["B"] / 1.4e12 ** p["beta"]
     assert preds[0]["y"] == pytest.approx(expect, rel=1e-12)

@@ -47,6 +47,8 @@ def test_backtest_errors(chinchilla_runs):
         sl.backtest("chinchilla", chinchilla_runs, train_where="C < 0")
     with pytest.raises(sl.InputError, match="6 free parameters|5 free parameters"):
         sl.backtest("chinchilla", chinchilla_runs, train_where="C < 2e18")
+    with pytest.raises(sl.InputError, match="^--train-where `C < 2e18`: law chinchilla has 5 free parameters"):
+        sl.backtest("chinchilla", chinchilla_runs, train_where=["C < 1e21", "C < 2e18"])
     with pytest.raises(sl.InputError, match="leaves no runs to test on"):
         sl.backtest("chinchilla", chinchilla_runs, train_where="C > 0")
     with pytest.raises(sl.InputError, match="--train-where must be a condition"):

@@ -291,7 +291,7 @@ def _print_selection(sel: dict) -> None:
     table = Table(title=f"--law auto chose {sel['law']}: {sel['reason']}", title_justify="left")
     for col in ("law", "params", "score", "per fold", "status"):
         table.add_column(col, justify="right" if col in ("params", "score") else "left")
-    for c in sorted(sel["candidates"], key=lambda c: float(c["score"])):
+    for c in sorted(sel["candidates"], key=lambda c: (float(c["score"]), c["law"] != sel["law"])):  # chosen first of ties
         table.add_row(c["law"], str(c["n_params"]), _fmt(float(c["score"])),
                       ", ".join(_fmt(float(v)) for v in c["folds"]), escape(c["status"]))
     out.print(table)
@@ -377,6 +377,7 @@ def predict(
         inputs = {k: np.array([row.get(k, row.get(result.columns.get(k))) for row in rows]) for k in result.law.inputs}
     values = result.predict(inputs)
     labels, decades = result.extrapolation(inputs)
+    overall = np.atleast_1d(result.decades_beyond(inputs))
     parts = result.interval_parts(inputs, interval) if interval is not None else None
     rivals = [r.law for r in result.selection.rivals] if result.selection is not None and parts is not None else []
     preds = []
@@ -388,7 +389,8 @@ def predict(
                      extrapolation_share=float(parts["extrapolation_share"][i]),
                      law_choice_share=float(parts["law_choice_share"][i]),
                      beyond_calibration=bool(parts["beyond_calibration"][i]))
-        p.update(extrapolation=labels[i], decades={k: float(v[i]) for k, v in decades.items()})
+        p.update(extrapolation=labels[i], decades={k: float(v[i]) for k, v in decades.items()},
+                 decades_beyond=float(overall[i]))
         preds.append(p)
     weights = _averaged(result)
     if fmt == "json":
@@ -408,6 +410,8 @@ def predict(
         span += [f"{p['law_choice_share']:.0%}"] if rivals else []
         far = ", ".join(f"{k} {v:.2g} dec {_side(p.get(k, p.get(result.columns.get(k))), result.x_range.get(k))}"
                         for k, v in p["decades"].items() if v > 0)
+        if not far and p["decades_beyond"] > 0:  # every input within its range, their product beyond the fitted ones
+            far = f"{' x '.join(result.law.inputs)} {p['decades_beyond']:.2g} dec beyond the fitted runs' products"
         where = p["extrapolation"] + (f" ({far})" if far else "")
         table.add_row(*[_fmt(p[k]) if isinstance(p[k], float) else escape(str(p[k])) for k in keys], _fmt(p["y"]),
                       *span, where)

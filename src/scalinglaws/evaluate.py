@@ -94,7 +94,8 @@ class _Forecasts:
             self.bands[name].append(np.stack([lo, hi, np.asarray(test_y, dtype=np.float64)]))
         self.status[name].add(result.status)
         if result.selection is not None:
-            self.chosen[name].append(result.law.name)
+            rivals = [r.law for r in result.selection.rivals]
+            self.chosen[name].append(result.law.name + (f" (averaged with {', '.join(rivals)})" if rivals else ""))
 
     def scores(self, level=None) -> tuple[LawScore, ...]:
         pairs = {n: np.concatenate(self.errors[n], axis=1) for n in self.names}
@@ -240,7 +241,7 @@ def backtest(laws: str | Sequence[str], runs, *, train_where: str | Sequence[str
     if train_where is None:
         raise InputError("backtest needs --train-where (a condition on columns) or --along COLUMN")
     if not isinstance(train_where, str):
-        return tuple(backtest(names, runs, train_where=w, by=by, interval=interval, **fit_options) for w in train_where)
+        return tuple(_one_cut(names, runs, w, by, interval, fit_options) for w in train_where)
     if not train_where.strip():
         raise InputError("--train-where must be a condition on columns, e.g. \"C < 1e21\"")
     select_rows(runs, train_where, True, option="--train-where")  # a condition that cannot be evaluated: named as given
@@ -260,6 +261,16 @@ def backtest(laws: str | Sequence[str], runs, *, train_where: str | Sequence[str
     groups = [(f"`{by}` = {key!r}", _subset(runs, t), train_where) for key, t in runs.table.groupby(by, sort=True)]
     return _pooled(names, groups, interval, fit_options, f"{train_where} in each `{by}` group",
                    f"--by {by}: no group has runs outside `{train_where}`", f"on `{train_where}`")
+
+
+def _one_cut(names, runs, train_where, by, interval, fit_options) -> Backtest:
+    """One of several --train-where cut-offs; its error names it."""
+    try:
+        return backtest(names, runs, train_where=train_where, by=by, interval=interval, **fit_options)
+    except InputError as exc:
+        if f"`{train_where}`" in str(exc):
+            raise
+        raise InputError(f"--train-where `{train_where}`: {exc}") from None
 
 
 def _subset(runs: Runs, table) -> Runs:
