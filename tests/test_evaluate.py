@@ -47,6 +47,10 @@ def test_backtest_errors(chinchilla_runs):
         sl.backtest("chinchilla", chinchilla_runs, train_where="C < 0")
     with pytest.raises(sl.InputError, match="6 free parameters|5 free parameters"):
         sl.backtest("chinchilla", chinchilla_runs, train_where="C < 2e18")
+    few = chinchilla_runs.table.sort_values("C").head(12)  # 5 runs below the cut: kaplan_nd (4 parameters) fits, chinchilla not
+    bt = sl.backtest("chinchilla,kaplan_nd", few, train_where=f"C <= {float(few['C'].iloc[4])!r}")
+    assert [s.law for s in bt.scores] == ["kaplan_nd"]
+    assert len(bt.skipped) == 1 and bt.skipped[0].startswith("law chinchilla: law chinchilla has 5 free parameters")
     with pytest.raises(sl.InputError, match="^--train-where `C < 2e18`: law chinchilla has 5 free parameters"):
         sl.backtest("chinchilla", chinchilla_runs, train_where=["C < 1e21", "C < 2e18"])
     with pytest.raises(sl.InputError, match="leaves no runs to test on"):

@@ -58,7 +58,7 @@ class Backtest:
     n_test: int
     scores: tuple[LawScore, ...]
     interval: float | None = None  # the nominal level of the intervals scored by ``coverage``
-    skipped: tuple[str, ...] = ()  # groups (``by``) not scored, each with the reason
+    skipped: tuple[str, ...] = ()  # groups (``by``) or laws not scored, each with the reason
 
     def to_dict(self) -> dict:
         return {"train_where": self.train_where, "n_train": self.n_train, "n_test": self.n_test,
@@ -251,13 +251,22 @@ def backtest(laws: str | Sequence[str], runs, *, train_where: str | Sequence[str
     if by is None and not select_rows(runs, train_where, include)[0].size:
         raise InputError(f"--train-where `{train_where}` leaves no runs to train on")
     if by is None:
-        forecasts, n_train, n_test = _Forecasts(names), 0, 0
+        fitted, failed = [], []
         for name in names:
-            result, test = _fit_and_test(name, runs, train_where, interval, fit_options)
+            try:
+                fitted.append((name, *_fit_and_test(name, runs, train_where, interval, fit_options)))
+            except ScalingLawsError as exc:  # one law that cannot be fitted does not stop the others
+                if len(names) == 1:
+                    raise
+                failed.append((name, exc))
+        if not fitted:
+            raise type(failed[0][1])("no law could be fitted: " + "; ".join(f"{n}: {e}" for n, e in failed))
+        forecasts = _Forecasts([name for name, _, _ in fitted])
+        for name, result, test in fitted:
             forecasts.add(name, result, test.x, test.y, interval)
-            n_train, n_test = result.n_points, int(test.y.size)
+        n_train, n_test = fitted[0][1].n_points, int(fitted[0][2].y.size)
         return Backtest(train_where=train_where, n_train=n_train, n_test=n_test, scores=forecasts.scores(interval),
-                        interval=interval)
+                        interval=interval, skipped=tuple(f"law {n}: {e}" for n, e in failed))
     groups = [(f"`{by}` = {key!r}", _subset(runs, t), train_where) for key, t in runs.table.groupby(by, sort=True)]
     return _pooled(names, groups, interval, fit_options, f"{train_where} in each `{by}` group",
                    f"--by {by}: no group has runs outside `{train_where}`", f"on `{train_where}`")
