@@ -378,7 +378,7 @@ def test_rivals_the_runs_cannot_tell_apart_widen_the_interval_to_their_forecasts
              ("selection", lambda d: d["selection"]["candidates"][0].update(score="inf"), "needs a finite score"),
              ("selection", lambda d: d["selection"].update(law="power_law_offset"), "selection must be a record of"),
              ("status", lambda d: d.update(status="banana"), "status must be one of"),
-             ("params", lambda d: d["params"].update(a="0.37"), "params must map each parameter to a number"),
+             ("params", lambda d: d["params"].update(a="0.37"), "fit document `a` must be a number; got '0.37'"),
              ("x_range", lambda d: d.pop("x_range"), "x_range lacks input x"))
     for _, edit, match in edits:
         bad = json.loads(json.dumps(doc))

@@ -300,10 +300,9 @@ def _print_selection(sel: dict) -> None:
     if sel.get("rivals"):
         from .fit.records import RIVAL_FACTOR
 
-        weights = ", ".join(f"{k} {v:.2f}" for k, v in sel["weights"].items())
         out.print(f"rivals: {', '.join(r['law'] for r in sel['rivals'])} scored within x{RIVAL_FACTOR:g} of {sel['law']} and can be "
-                  f"trusted: the runs do not rule them out, so forecasts (predict, plan) are the laws' weighted average "
-                  f"in the fit space (weights 1/score^2: {weights}) and prediction intervals reach every one of them",
+                  f"trusted: the runs do not rule them out, so forecasts (predict, plan) are "
+                  f"{_averaging_note(sel['weights'])} in the fit space, and prediction intervals reach every one of them",
                   markup=False)
         for r in sel["rivals"]:
             out.print(f"  {r['law']}: " + ", ".join(f"{k} = {_fmt(float(v))}" for k, v in r["params"].items()), markup=False)

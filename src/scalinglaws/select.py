@@ -8,7 +8,7 @@ applicable law is fitted on the runs up to the cut-off and scored on the larger 
 parameters is taken, and the tie is reported). A law is never chosen when its fit on all the
 training runs (the fit that would be delivered) did not converge, left a parameter without effect
 (a term switched off at a bound) or is constant: it stays in the table with the reason. The folds'
-forecasts are scored as they are (a fold whose optimiser stopped early only forecasts worse).
+forecasts are scored as they are, also where a fold's optimiser stopped at its iteration limit.
 Folds that would train on the same runs are one fold. Runs outside the training selection
 (``where``) are never read. Trusted candidates that score within `RIVAL_FACTOR` of the chosen law
 are its rivals (`Rival`): the runs do not rule them out, and prediction intervals reach their
@@ -34,7 +34,7 @@ from .data.runs import resolve_columns
 from .errors import InputError, ScalingLawsError
 from .fit._diagnose import CONSTANT, SWITCHED_OFF
 from .fit.records import RIVAL_FACTOR, CandidateScore, Rival, Selection, same_kind
-from .laws import Law, get_law, list_laws
+from .laws import Law, list_laws
 from .nested import CUTS, Backtests, backtests, folds, held_out_errors, scale_of
 
 SCORED_FROM = 0.7  # folds whose cut-off lies at this fraction of the training scales or later are scored
@@ -136,7 +136,7 @@ def choose_law(runs, *, candidates=None, x=None, y=None, where=None, include_exc
     scores += [CandidateScore(law.name, len(law.params), math.inf, (), f"not a candidate: {why}") for law, why in refused]
     rivals = tuple(Rival(s.law, s.score, dict(fitted[s.law].full.params)) for s in scores
                    if s.status == "scored" and s.law != chosen.law and s.law not in tied
-                   and s.score <= RIVAL_FACTOR * best and same_kind(get_law(s.law), get_law(chosen.law)))
+                   and s.score <= RIVAL_FACTOR * best and same_kind(fitted[s.law].full.law, fitted[chosen.law].full.law))
     selection = Selection(law=chosen.law, reason=reason, scale=names, folds=record, candidates=tuple(scores),
                           ties=tuple(tied), space=space, rivals=rivals)
     return selection, fitted[chosen.law]

@@ -236,7 +236,7 @@ def design(runs, law, *, x: Mapping[str, str] | None = None, y: str | None = Non
                        + (", ..." if empty.sum() > 10 else ""),)
             rows = rows[~empty]
     need = (n_free if n_free is not None else len(law.params)) + 1
-    if not len(rows) and where and not outside and need > 1:
+    if not len(rows) and where and not outside:
         raise InputError(f"the condition `{where}` (--where, or --train-where in a backtest) selects no runs")
     if len(rows) < need:
         raise InputError(

@@ -326,10 +326,7 @@ class Rival:
         from ..laws import get_law
 
         law = get_law(str(d["law"]))
-        what = f"fit document selection rival {law.name}: params"
-        if isinstance(d["params"], Mapping) and any(isinstance(v, bool) for v in d["params"].values()):
-            raise InputError(f"{what} must be numbers")
-        params = law.checked_params(d["params"], what)  # every parameter, finite, within its bounds
+        params = law.checked_params(d["params"], f"fit document selection rival {law.name}: params")
         score = d["score"]
         if not (isinstance(score, (int, float)) and not isinstance(score, bool) and math.isfinite(score) and score >= 0):
             raise InputError(f"fit document selection rival {law.name}: score must be a finite number >= 0")

@@ -100,13 +100,18 @@ class FitResult:
             return own
         law = self.law
         with np.errstate(all="ignore"):
-            members = np.stack(np.broadcast_arrays(law.to_space(own), *(
-                law.to_space(get_law(r.law).predict(r.params, arrays)) for r in self.selection.rivals)))
+            members = np.stack(np.broadcast_arrays(law.to_space(own), *self._rival_forecasts(arrays)))
             w = np.array([weights[self.law.name]] + [weights[r.law] for r in self.selection.rivals])
             w = w.reshape((-1,) + (1,) * (members.ndim - 1)) * np.isfinite(members)  # not finite at a point: no say there
             total = w.sum(axis=0)
             mean = np.sum(np.where(w > 0, members, 0.0) * w, axis=0) / np.where(total > 0, total, 1.0)
             return np.where(np.isfinite(members[0]), law.from_space(mean), np.broadcast_to(own, members.shape[1:]))
+
+    def _rival_forecasts(self, arrays) -> list[np.ndarray]:
+        """Each rival's forecast at ``arrays``, in the law's residual space (NaN/inf where not finite)."""
+        rivals = () if self.selection is None else self.selection.rivals
+        with np.errstate(all="ignore"):
+            return [self.law.to_space(get_law(r.law).predict(r.params, arrays)) for r in rivals]
 
     def predict_interval(self, x: Mapping[str, Any] | pd.DataFrame, level: float = 0.9):
         """``(lo, hi)`` prediction interval for new runs at ``x`` (needs a fit with ``bootstrap``):
@@ -146,10 +151,7 @@ class FitResult:
                     center = law.to_space(law.predict(self.params, arrays))
                 lo, hi = np.minimum(lo_b, center - h), np.maximum(hi_b, center + h)
         width_calibrated = hi - lo
-        rivals = () if self.selection is None else self.selection.rivals
-        for rival in rivals:  # laws the runs cannot tell apart from this one: the interval reaches their forecasts
-            with np.errstate(all="ignore"):
-                forecast = law.to_space(get_law(rival.law).predict(rival.params, arrays))
+        for forecast in self._rival_forecasts(arrays):  # laws the runs do not rule out: the interval reaches them
             finite = np.isfinite(forecast)  # no forecast there: no reach (and an undefined bound stays undefined)
             lo, hi = np.where(finite, np.minimum(lo, forecast), lo), np.where(finite, np.maximum(hi, forecast), hi)
         width = hi - lo
@@ -357,8 +359,6 @@ def _check_document(law: Law, d: Mapping[str, Any]) -> None:
     """The fields of a fit document that a hand edit could make lie, each checked with its name."""
     from ._newton import STATUS_NAMES
 
-    if not isinstance(d["params"], Mapping) or any(isinstance(v, (bool, str)) for v in d["params"].values()):
-        raise InputError("fit document params must map each parameter to a number")
     if d["status"] not in STATUS_NAMES.values():
         raise InputError(f"fit document status must be one of {', '.join(STATUS_NAMES.values())}; got {d['status']!r}")
     missing = [n for n in law.inputs if n not in d.get("x_range", {})]

@@ -160,6 +160,8 @@ class Law:
             if prm.name not in given:
                 raise InputError(f"{what} lacks `{prm.name}` of law {self.name} (needs {', '.join(self.param_names)})")
             try:
+                if isinstance(given[prm.name], (bool, str)):  # True is not 1.0, "0.3" is text: numbers only
+                    raise TypeError
                 v = float(given[prm.name])
             except (TypeError, ValueError):
                 raise InputError(f"{what} `{prm.name}` must be a number; got {given[prm.name]!r}") from None
