@@ -9,8 +9,13 @@ import pytest
 
 import scalinglaws as sl
 from scalinglaws.laws._transforms import from_unconstrained, to_unconstrained
+from scalinglaws.laws.formula import parse_formula
 
-LAWS = sl.list_laws()
+# every registered law, and laws of the user's own (formulas): they get the same guarantees
+LAWS = sl.list_laws() + [
+    parse_formula("L(N, D) = E + A / N^alpha + B / D^beta; E >= 0, A >= 0, B >= 0, 0 <= alpha <= 1, 0 <= beta <= 1"),
+    parse_formula("acc(C) = top * sigmoid(k * (log(C) - m)); 0 <= acc <= 1, 0 <= top <= 1, 0 < k <= 3, 0 <= m <= 50"),
+]
 
 
 @pytest.fixture(autouse=True)
@@ -32,13 +37,13 @@ def _points(law, n=7):
     return {name: np.geomspace(1e6, 1e12, n) for name in law.inputs}
 
 
-@pytest.mark.parametrize("law", LAWS, ids=lambda l: l.name)
+@pytest.mark.parametrize("law", LAWS, ids=lambda l: l.name[:20])
 def test_shapes_and_finite_values(law):
     y = law.predict(_mid_params(law), _points(law))
     assert y.shape == (7,) and np.all(np.isfinite(y))
 
 
-@pytest.mark.parametrize("law", LAWS, ids=lambda l: l.name)
+@pytest.mark.parametrize("law", LAWS, ids=lambda l: l.name[:20])
 def test_finite_gradients_inside_bounds(law):
     x = {k: jnp.asarray(v) for k, v in _points(law).items()}
     p = {k: jnp.asarray(v) for k, v in _mid_params(law).items()}
@@ -46,7 +51,7 @@ def test_finite_gradients_inside_bounds(law):
     assert all(np.isfinite(float(g)) for g in grads.values())
 
 
-@pytest.mark.parametrize("law", LAWS, ids=lambda l: l.name)
+@pytest.mark.parametrize("law", LAWS, ids=lambda l: l.name[:20])
 def test_transform_round_trip(law):
     for p in law.params:
         for value in p.grid(5):
@@ -54,7 +59,7 @@ def test_transform_round_trip(law):
             assert float(from_unconstrained(u, p.bounds)) == pytest.approx(value, rel=1e-12, abs=1e-12)
 
 
-@pytest.mark.parametrize("law", LAWS, ids=lambda l: l.name)
+@pytest.mark.parametrize("law", LAWS, ids=lambda l: l.name[:20])
 def test_linear_parameters_really_enter_linearly(law):
     x = {k: jnp.asarray(v) for k, v in _points(law).items()}
     p = {k: jnp.asarray(v) for k, v in _mid_params(law).items()}
@@ -64,14 +69,14 @@ def test_linear_parameters_really_enter_linearly(law):
         assert np.allclose(hess, 0.0)
 
 
-@pytest.mark.parametrize("law", LAWS, ids=lambda l: l.name)
+@pytest.mark.parametrize("law", LAWS, ids=lambda l: l.name[:20])
 def test_describe_is_json_safe(law):
     d = json.loads(json.dumps(law.describe()))
     assert d["name"] == law.name and d["inputs"] == list(law.inputs)
     assert [p["name"] for p in d["params"]] == list(law.param_names)
 
 
-@pytest.mark.parametrize("law", LAWS, ids=lambda l: l.name)
+@pytest.mark.parametrize("law", LAWS, ids=lambda l: l.name[:20])
 def test_fit_result_round_trips_exactly(law):
     from conftest import simulate
 

@@ -254,7 +254,8 @@ def _print_fit(doc: dict, by: str | None = None) -> None:
     from .laws import get_law
 
     law = get_law(doc["law"])
-    title = escape(f"{law.name}: {law.equation}" + (f"   [{by}={doc['group']}]" if by is not None else ""))
+    named = law.name if law.name.startswith(law.equation) else f"{law.name}: {law.equation}"  # a formula is its own name
+    title = escape(named + (f"   [{by}={doc['group']}]" if by is not None else ""))
     table = Table(title=title, title_justify="left")
     table.add_column("param")
     table.add_column("value", justify="right")
@@ -447,7 +448,8 @@ def _side(value, observed) -> str:
 @_guard
 def backtest(
     data: str = typer.Argument(..., help="a run table or a bundled dataset name"),
-    law: str = typer.Option(..., "--law", help="one or more laws: NAME[,NAME...] (auto included)"),
+    law: List[str] = typer.Option(..., "--law", help="one or more laws: NAME[,NAME...] (auto included), or a "
+                                  "formula (repeatable: --law chinchilla --law \"L(N, D) = ...\")"),
     train_where: List[str] = typer.Option([], "--train-where",
                                           help='the training runs, e.g. "C < 1e21"; the rest are scored (repeat for '
                                                "growing cut-offs)"),
@@ -481,7 +483,7 @@ def backtest(
     from .evaluate import backtest as run_backtest
 
     split = None if not train_where else train_where[0] if len(train_where) == 1 else train_where
-    with _spinner(f"backtesting {law}"):
+    with _spinner(f"backtesting {', '.join(law)}"):
         result = run_backtest(law, load_runs(data, excluded=excluded), train_where=split, along=along, by=by,
                               train_fraction=0.5 if train_fraction is None else train_fraction, interval=interval,
                               where=where, x=_pairs("--x", x, numeric=False), y=y, loss=loss, method=method,
@@ -573,6 +575,14 @@ def laws(
         params = ", ".join(p["name"] + (" (linear)" if p["linear"] else "") for p in d["params"])
         table.add_row(d["name"], d["equation"], ", ".join(d["inputs"]), params, d["reference"])
     out.print(table)
+    if name is not None:  # one law: each parameter's bounds and meaning
+        table = Table(title=f"parameters of {docs[0]['name']}", title_justify="left")
+        for col in ("param", "bounds", "linear", "description"):
+            table.add_column(col)
+        for p in docs[0]["params"]:
+            table.add_row(p["name"], f"[{p['bounds'][0]}, {p['bounds'][1]}]", "yes" if p["linear"] else "",
+                          p["description"])
+        out.print(table)
 
 
 @app.command()

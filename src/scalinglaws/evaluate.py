@@ -24,6 +24,7 @@ from .data.runs import numeric_column, select_rows
 from .errors import FitError, InputError, ScalingLawsError
 from .api import fit
 from .laws import get_law
+from .laws.formula import is_formula
 
 INTERVAL_REPLICATES = 200  # bootstrap replicates behind a backtest's intervals
 
@@ -156,7 +157,9 @@ def _coverage(hits: list[np.ndarray]) -> float | None:
 
 
 def _names(laws) -> list[str]:
-    names = [n.strip() for n in laws.split(",")] if isinstance(laws, str) else list(laws)
+    items = [laws] if isinstance(laws, str) else list(laws)
+    # a formula holds commas of its own: it is one law; any other text is a comma-separated list
+    names = [n.strip() for item in items for n in ([item] if is_formula(item) else str(item).split(","))]
     if not names or not all(names):
         raise InputError(f"--law must name at least one law; got {laws!r}")
     for n in names:
@@ -197,7 +200,8 @@ def backtest(laws: str | Sequence[str], runs, *, train_where: str | Sequence[str
     """Fit each law on the earlier runs and score its forecasts of the later ones.
 
     Args:
-        laws: a law name (``"auto"`` included), a comma-separated list, or a sequence of names.
+        laws: a law name (``"auto"`` included), a comma-separated list, a formula (one law, see
+            `scalinglaws.laws.formula`), or a sequence of these.
         runs: a `Runs`, DataFrame or mapping of columns.
         train_where: the condition that selects the training runs (``"C < 1e21"``); every other
             (non-excluded) run is held out and never seen by the fit. A sequence of conditions

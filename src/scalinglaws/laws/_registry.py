@@ -17,13 +17,20 @@ def register_law(law: Law) -> Law:
 
 
 def get_law(name: str | Law) -> Law:
-    """The registered law called ``name`` (a ``Law`` passes through)."""
+    """The registered law called ``name``, or the law of a formula or of a ``.toml`` law file (see
+    `formula`); a ``Law`` passes through."""
     if isinstance(name, Law):
         return name
-    try:
+    if name in _REGISTRY:
         return _REGISTRY[name]
-    except KeyError:
-        raise InputError(f"unknown law `{name}`; registered laws: {', '.join(sorted(_REGISTRY))}") from None
+    from . import formula
+
+    if isinstance(name, str) and name.endswith(".toml") and not formula.is_formula(name):
+        return formula.load_law_file(name)
+    if formula.is_formula(name) or (isinstance(name, str) and any(c in name for c in "*/^()+")):  # a formula, or an attempt at one
+        return formula.parse_formula(name)
+    raise InputError(f"unknown law `{name}`; registered laws: {', '.join(sorted(_REGISTRY))} (or a formula, "
+                     "as `L(N, D) = E + A / N^alpha + B / D^beta; E >= 0`, or a .toml law file)")
 
 
 def list_laws() -> list[Law]:
