@@ -48,6 +48,7 @@ def _files(folder: Path, chinchilla: pd.DataFrame) -> None:
     acc = np.clip(0.7 / (1.0 + (3e19 / c) ** 1.2) + 0.01 * rng.standard_normal(30), 0.0, 1.0)
     acc[:6] = 0.0
     pd.DataFrame({"C": c, "acc": np.r_[acc[:-1], np.nan]}).to_csv(folder / "evals.csv", index=False)
+    (folder / "mylaw.toml").write_text(re.findall(r"```toml\n(.*?)```", README.read_text(), flags=re.S)[0])
     step = np.geomspace(10, 1e5, 16)
     pd.concat([pd.DataFrame({"run": r, "step": step, "loss": E + a * step**-0.4})
                for r, (E, a) in enumerate([(0.3, 5.0), (0.5, 3.0)])]).to_csv(folder / "curves.csv", index=False)
