@@ -93,7 +93,10 @@ def test_bounds_read_either_way_and_a_bounded_output_is_fitted_on_y_itself():
     ("L(N) = a * N; 2 <= a <= 1", "leaves no room"),
     ("L(N) = a * N; c >= 0", "not a parameter"),
     ("L(N) = a % N", "+ - * / and ^"),
-    ("L(N) = a * N +", "does not parse"),
+    ("L(N) = a * N^", "invalid syntax in `a * N^`"),  # quoted as written, not as rewritten for the parser
+    ("L(N) = a * N; a >= 0, a >= 2", "bounded twice"),
+    ("L(N) = a * N; a <= 1e400", "numbers (or inf)"),
+    ("chinchilla,L(N) = a * N", "its own --law"),
     ("N * a", "starts with its output"),
     ("L(N) = a * x", "does not appear"),
     ("L(N) = N * 2", "at least one parameter"),

@@ -8,6 +8,8 @@ A formula names its output and inputs, gives the expression, and after a ``;`` t
   parameter. A parameter without a bound is free on the whole real line.
 * ``^`` and ``**`` are powers. Functions: ``exp log log10 log2 log1p sqrt abs tanh sigmoid
   softplus`` (one argument) and ``min max`` (two). Numbers, ``inf`` in bounds.
+* ``<`` and ``>`` in bounds read as ``<=`` and ``>=`` (a fit never reaches an open end anyway:
+  bounds are mapped to an unconstrained space).
 * A bound on the output (``0 <= acc <= 1``) makes it a bounded metric: fitted on ``y - f``
   (linear residuals, which accept 0 and 1) instead of ``log y - log f``.
 * Parameters that enter the expression linearly (``E``, ``A``, ``B`` above) are found from the
@@ -79,7 +81,7 @@ def _parse(text: str, reference: str = "", extras: tuple = ()) -> Law:
         raise InputError(f"a formula law starts with its output and inputs, as `{_TEMPLATE}`; got `{text}`")
     body, _, bounds_text = rest.partition(";")
     output, inputs = _head(head.strip())
-    expr = _tree(body.replace("^", "**"), "expression")
+    expr = _tree(body.replace("^", "**"), "expression", shown=body)
     _check_nodes(expr)
     called = {id(n.func) for n in ast.walk(expr) if isinstance(n, ast.Call)}
     names = sorted({n.id for n in ast.walk(expr) if isinstance(n, ast.Name) and id(n) not in called}, key=_order(expr))
@@ -187,15 +189,18 @@ def _param(name, bounds, start, description, *, linear):
     try:
         return Param(name, bounds, start, scale, description)
     except ValueError as exc:
-        raise InputError(f"parameter `{name}` of the formula law: {exc}") from None
+        raise InputError(f"parameter `{name}` of the formula law: {str(exc).partition(': ')[2]}") from None
 
 
-def _tree(text: str, what: str) -> ast.AST:
+def _tree(text: str, what: str, shown: str | None = None) -> ast.AST:
+    """The syntax tree of ``text``; an error quotes ``shown`` (what the user wrote), shortened."""
     try:
         tree = ast.parse(text.strip(), mode="eval").body
     except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
         msg = exc.msg if isinstance(exc, SyntaxError) else type(exc).__name__
-        raise InputError(f"the {what} of a formula law does not parse: {msg} in `{text.strip()}`") from None
+        quoted = (shown if shown is not None else text).strip()
+        quoted = quoted if len(quoted) <= 120 else quoted[:117] + "..."
+        raise InputError(f"the {what} of a formula law: {msg} in `{quoted}`") from None
     if sum(1 for _ in ast.walk(tree)) > MAX_NODES:
         raise InputError(f"the {what} of a formula law has more than {MAX_NODES} terms")
     return tree
@@ -205,7 +210,8 @@ def _head(head: str) -> tuple[str, tuple[str, ...]]:
     tree = _tree(head, "head")
     if not (isinstance(tree, ast.Call) and isinstance(tree.func, ast.Name) and not tree.keywords
             and tree.args and all(isinstance(a, ast.Name) for a in tree.args)):
-        raise InputError(f"a formula law starts with its output and inputs, as `L(N, D) = ...`; got `{head}`")
+        hint = " (to compare laws, give each its own --law)" if "," in head.split("(")[0] else ""
+        raise InputError(f"a formula law starts with its output and inputs, as `L(N, D) = ...`; got `{head}`{hint}")
     names = [tree.func.id] + [a.id for a in tree.args]
     for n in names:
         _check_name(n)
@@ -280,10 +286,9 @@ def _bounds(text: str, output: str, params: list[str]):
         if name not in params:
             raise InputError(f"bound `{ast.unparse(item)}` names `{name}`, which is not a parameter of the formula "
                              f"law (parameters: {', '.join(params)})")
-        old_lo, old_hi = bounds.get(name, (-math.inf, math.inf))
-        bounds[name] = (max(lo, old_lo), min(hi, old_hi))
-        if not bounds[name][0] < bounds[name][1]:
-            raise InputError(f"the bounds of `{name}` leave no room (lower {bounds[name][0]}, upper {bounds[name][1]})")
+        if name in bounds:
+            raise InputError(f"`{name}` is bounded twice in the formula law; give its bounds once, as `lo <= {name} <= hi`")
+        bounds[name] = (lo, hi)
     return bounds, y_range
 
 
@@ -321,7 +326,7 @@ def _number(node: ast.AST, text: str) -> float:
         return sign * math.inf
     if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
         value = sign * float(node.value)
-        if not math.isnan(value):
+        if math.isfinite(value):
             return value
     raise InputError(f"a bound's limits are numbers (or inf); got `{ast.unparse(node)}` in `{text}`")
 
