@@ -97,11 +97,17 @@ def test_bounds_read_either_way_and_a_bounded_output_is_fitted_on_y_itself():
     ("L(N) = a * N; a >= 0, a >= 2", "bounded twice"),
     ("L(N) = a * N; a <= 1e400", "numbers (or inf)"),
     ("chinchilla,L(N) = a * N", "its own --law"),
+    ("L(N) = a * N; a >= 0 # , a <= 1", "cannot hold `#`"),
+    ("L(N) = a * N * 1e999", "must be finite"),
+    ("L(N) = a * N; L >= 0", "both ends"),
+    ("L(N) = a * N; 0 <= L <= 1, L <= 2", "bounded twice"),
+    ("L(N) = a * N; a <= 1" + "0" * 400, "numbers (or inf)"),
+    ("y(x) = " + " + ".join(f"exp(-b{i} * x)" for i in range(9)), "at most 8 parameters that enter nonlinearly"),
     ("N * a", "starts with its output"),
     ("L(N) = a * x", "does not appear"),
     ("L(N) = N * 2", "at least one parameter"),
     ("L(N) = L * N", "its own expression"),
-    ("L(N) = a * N * 1" + "0" * 400, "too large"),
+    ("L(N) = a * N * 1" + "0" * 400, "must be finite"),
     ("L(N) = a * N" + " + a" * 500, "at most"),
 ])
 def test_unsafe_or_wrong_formulas_are_refused_with_one_line_and_never_run(tmp_path, monkeypatch, capsys, text, says):
@@ -162,3 +168,26 @@ def test_the_command_line_fits_predicts_and_backtests_a_formula_in_both_output_m
         out = capsys.readouterr().out
         if fmt == "json":
             assert [s["law"] for s in json.loads(out)["laws"]] == ["power_law_offset", formula]
+
+
+def test_a_bounded_formula_refuses_forecasts_out_of_its_range_and_plans(tmp_path):
+    law = sl.get_law("acc(C) = a + b * log(C); 0 <= acc <= 1")
+    c = np.geomspace(1e18, 1e21, 12)
+    fit = sl.fit(law, pd.DataFrame({"C": c, "acc": 0.05 * np.log(c / 1e17) + 0.01 * np.sin(np.arange(12))}), y="acc")
+    assert 0 < fit.predict({"C": 1e20})[0] < 1
+    with pytest.raises(sl.FitError, match="outside its output's range"):
+        fit.predict({"C": 1e40})
+    with pytest.raises(InputError, match="bounded metric"):
+        sl.compute_optimal("acc(N, D) = 1 - A / N^a - B / D^b; 0 <= acc <= 1", 1e21,
+                           params={"A": 400, "B": 400, "a": 0.34, "b": 0.28})
+
+
+def test_names_from_files_and_documents_are_text_not_markup_or_paths(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "odd.toml").write_text('formula = "L(N) = a * N^-b; a >= 0, 0 <= b <= 2"\nreference = "[/x] [bold]"\n')
+    assert run(["laws", "odd.toml"]) == 0
+    assert "[/x] [bold]" in capsys.readouterr().out
+    with pytest.raises(InputError, match="not by a law file"):
+        sl.FitResult.from_dict({"law": "odd.toml", "params": {}})
+    assert sl.backtest([sl.get_law("power_law")], pd.DataFrame({"x": np.geomspace(1, 1e4, 12), "y": np.geomspace(1, 1e4, 12) ** -0.3}),
+                       train_where="x < 1e3").n_test > 0  # a Law object in a list is one law, not text

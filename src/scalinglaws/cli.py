@@ -398,7 +398,7 @@ def predict(
         _print_json({"law": result.law.name, "fit_status": result.status, "warnings": list(result.warnings),
                      **({"averaged": weights} if weights else {}), **extra, "predictions": preds})
         return
-    title = f"{result.law.name} predictions" + (f": {_averaging_note(weights)}" if weights else "")
+    title = escape(f"{result.law.name} predictions" + (f": {_averaging_note(weights)}" if weights else ""))
     table = Table(title=title, title_justify="left")
     keys = list(rows[0])
     forecast_column = result.y_column if result.y_column not in keys else f"{result.y_column} (forecast)"
@@ -573,15 +573,15 @@ def laws(
         table.add_column(col)
     for d in docs:
         params = ", ".join(p["name"] + (" (linear)" if p["linear"] else "") for p in d["params"])
-        table.add_row(d["name"], d["equation"], ", ".join(d["inputs"]), params, d["reference"])
+        table.add_row(*map(escape, (d["name"], d["equation"], ", ".join(d["inputs"]), params, d["reference"])))
     out.print(table)
     if name is not None:  # one law: each parameter's bounds and meaning
-        table = Table(title=f"parameters of {docs[0]['name']}", title_justify="left")
+        table = Table(title=escape(f"parameters of {docs[0]['name']}"), title_justify="left")
         for col in ("param", "bounds", "linear", "description"):
             table.add_column(col)
         for p in docs[0]["params"]:
-            table.add_row(p["name"], f"[{p['bounds'][0]}, {p['bounds'][1]}]", "yes" if p["linear"] else "",
-                          p["description"])
+            table.add_row(*map(escape, (p["name"], f"[{p['bounds'][0]}, {p['bounds'][1]}]", "yes" if p["linear"] else "",
+                                        p["description"])))
         out.print(table)
 
 

@@ -159,7 +159,8 @@ def _coverage(hits: list[np.ndarray]) -> float | None:
 def _names(laws) -> list[str]:
     items = [laws] if isinstance(laws, str) else list(laws)
     # a formula holds commas of its own: it is one law; any other text is a comma-separated list
-    names = [n.strip() for item in items for n in ([item] if is_formula(item) else str(item).split(","))]
+    names = [n.strip() if isinstance(n, str) else n for item in items
+             for n in ([item] if not isinstance(item, str) or is_formula(item) else item.split(","))]
     if not names or not all(names):
         raise InputError(f"--law must name at least one law; got {laws!r}")
     for n in names:

@@ -32,6 +32,9 @@ def compute_optimal(fit_or_law, compute, *, params: Mapping[str, float] | None =
 
     law, values = _law_and_params(fit_or_law, params)
     forecast = fit_or_law.forecast if hasattr(fit_or_law, "forecast") else (lambda x: law.predict(values, x))  # noqa: E731
+    if law.y_range is not None:
+        raise InputError(f"compute-optimal planning minimises a loss; law {law.name} forecasts a bounded metric "
+                         f"(range {list(law.y_range)}), which a plan would not minimise")
     if set(law.inputs) != {"N", "D"}:
         raise InputError(f"compute-optimal planning needs a law of N and D; law {law.name} has inputs {', '.join(law.inputs)}")
     budgets = np.atleast_1d(np.asarray(compute, dtype=np.float64))

@@ -11,6 +11,7 @@ import pandas as pd
 
 from ..errors import FitError, InputError
 from ..laws import Law, get_law
+from ..laws.formula import is_formula
 from .records import Bootstrap, Calibration, Selection, decades_outside, too_few_converged
 
 
@@ -89,7 +90,7 @@ class FitResult:
         its rivals' forecasts in that space (log y for losses), weighted by ``1 / score^2``
         (`Selection.weights`): on the real loss tables of benchmarks/bench_real_intervals.py it
         forecast as well as or better than the chosen law alone."""
-        return _finite_predictions(self.forecast(self._inputs(x)), self.law)
+        return _in_range(_finite_predictions(self.forecast(self._inputs(x)), self.law), self.law)
 
     def forecast(self, arrays: Mapping[str, np.ndarray]) -> np.ndarray:
         """`predict` at arrays keyed by the law's inputs, unchecked: NaN or inf where the law is
@@ -267,6 +268,9 @@ class FitResult:
     def from_dict(cls, d: Mapping[str, Any]) -> "FitResult":
         """Inverse of `to_dict` (and of `summary`, which lacks the per-start records)."""
         try:
+            if str(d["law"]).endswith(".toml") and not is_formula(str(d["law"])):
+                raise InputError("a fit document names its law by a registered name or by its formula, not by a "
+                                 f"law file; got `{d['law']}`")
             law = get_law(str(d["law"]))
             _check_document(law, d)
             params = law.checked_params(d["params"], "fit document")
@@ -375,4 +379,17 @@ def _finite_predictions(values: np.ndarray, law: Law) -> np.ndarray:
     if bad.size:
         raise FitError(f"law {law.name} with these parameters is not finite at prediction point {bad[0] + 1} "
                        f"(got {float(values[bad[0]])!r})")
+    return values
+
+
+def _in_range(values: np.ndarray, law: Law) -> np.ndarray:
+    """``values``, or a `FitError` naming the first forecast outside the law's output range (a
+    formula law of a bounded metric can leave it; a registered one cannot)."""
+    if law.y_range is not None:
+        lo, hi = law.y_range
+        out = np.flatnonzero((values < lo) | (values > hi))
+        if out.size:
+            raise FitError(f"law {law.name} forecasts {float(values.flat[out[0]]):.6g} at prediction point "
+                           f"{out[0] + 1}, outside its output's range [{lo:g}, {hi:g}]: the law does not keep "
+                           "its output in range there")
     return values

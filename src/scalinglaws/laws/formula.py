@@ -48,6 +48,7 @@ from ._law import Law, Param, power
 
 MAX_LENGTH = 2000  # characters of a formula
 MAX_NODES = 400  # syntax-tree nodes of a formula (parsing deeper text is refused before it is walked)
+MAX_NONLINEAR = 8  # the default method screens a grid of at least 2 values per nonlinear parameter
 
 FUNCTIONS = {
     "exp": jnp.exp, "log": jnp.log, "log10": jnp.log10, "log2": jnp.log2, "log1p": jnp.log1p,
@@ -76,6 +77,8 @@ def _parse(text: str, reference: str = "", extras: tuple = ()) -> Law:
     ``extras``: per-parameter ``(name, start or None, description)`` from a law file."""
     if len(text) > MAX_LENGTH:
         raise InputError(f"a formula law must be at most {MAX_LENGTH} characters; got {len(text)}")
+    if "#" in text:  # Python's parser would drop the rest of the line: a bound written there would not hold
+        raise InputError("a formula law cannot hold `#` (a comment would hide what follows it)")
     head, sep, rest = text.partition("=")
     if not sep or not head.strip():
         raise InputError(f"a formula law starts with its output and inputs, as `{_TEMPLATE}`; got `{text}`")
@@ -97,6 +100,10 @@ def _parse(text: str, reference: str = "", extras: tuple = ()) -> Law:
     bounds, y_range = _bounds(bounds_text, output, params)
     extra = {name: (start, description) for name, start, description in extras}
     linear = linear_parameters(expr, params)
+    nonlinear = [n for n in params if n not in linear]
+    if len(nonlinear) > MAX_NONLINEAR:  # the screen grids them: at least 2^k points
+        raise InputError(f"a formula law may have at most {MAX_NONLINEAR} parameters that enter nonlinearly; "
+                         f"got {len(nonlinear)} ({', '.join(nonlinear)})")
     return Law(
         name=text,
         inputs=inputs,
@@ -139,8 +146,9 @@ def load_law_file(path: str | Path) -> Law:
             raise InputError(f"law file `{path}`: [params.{name}] takes `start = [lo, hi]` and `description` only")
         start = spec.get("start")
         if start is not None and not (isinstance(start, list) and len(start) == 2 and all(
-                isinstance(v, (int, float)) and not isinstance(v, bool) for v in start)):
-            raise InputError(f"law file `{path}`: [params.{name}] start must be two numbers [lo, hi]; got {start!r}")
+                isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in start)):
+            raise InputError(f"law file `{path}`: [params.{name}] start must be two finite numbers [lo, hi]; "
+                             f"got {start!r}")
         description = spec.get("description", "")
         if not isinstance(description, str):
             raise InputError(f"law file `{path}`: [params.{name}] description must be text")
@@ -167,16 +175,16 @@ def default_start(bounds: tuple[float, float], linear: bool = False) -> tuple[tu
     """Where the screen looks for a parameter given only its bounds: ``(start, scale)``.
 
     Both bounds finite: the whole interval (on a log scale when it is positive and spans three
-    decades or more). Only a lower bound: ten units above it, or ``1e-3`` to ``1e3`` on a log
-    scale above 0 (amplitudes). Only an upper bound: the mirror. None: ``-2`` to ``2``.
+    decades or more). Only a lower bound: ten units (or its own size) above it, or ``1e-3`` to
+    ``1e3`` on a log scale above 0 (amplitudes). Only an upper bound: the mirror. None: ``-2`` to ``2``.
     """
     lo, hi = bounds
     if math.isfinite(lo) and math.isfinite(hi):
         return ((lo, hi), "log") if lo > 0 and hi / lo >= 1e3 else ((lo, hi), "linear")
     if math.isfinite(lo):
-        return ((lo + 1e-3, lo + 1e3), "log") if lo == 0 and not linear else ((lo, lo + 10.0), "linear")
+        return ((lo + 1e-3, lo + 1e3), "log") if lo == 0 and not linear else ((lo, lo + max(10.0, abs(lo))), "linear")
     if math.isfinite(hi):
-        return ((hi - 10.0, hi), "linear")
+        return ((hi - max(10.0, abs(hi)), hi), "linear")
     return (-2.0, 2.0), "linear"
 
 
@@ -242,9 +250,11 @@ def _check_nodes(expr: ast.AST) -> None:
             if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
                 raise InputError(f"a formula law holds numbers only; got {node.value!r}")
             try:
-                float(node.value)
+                finite = math.isfinite(float(node.value))
             except OverflowError:
-                raise InputError("a number in a formula law is too large for a float64") from None
+                finite = False
+            if not finite:
+                raise InputError(f"a number in a formula law must be finite in float64; got `{ast.unparse(node)}`")
         elif isinstance(node, ast.BinOp):
             if type(node.op) not in _BINARY and not isinstance(node.op, ast.Pow):
                 raise InputError(f"a formula law allows + - * / and ^ (or **) only; got `{ast.unparse(node)}`")
@@ -281,14 +291,23 @@ def _bounds(text: str, output: str, params: list[str]):
     for item in items:
         lo, hi, name = _one_bound(item)
         if name == output:
+            if y_range is not None:
+                raise InputError(f"the output `{output}` is bounded twice; give its range once, as `0 <= {output} <= 1`")
+            if not (math.isfinite(lo) and math.isfinite(hi)):
+                raise InputError(f"a bound on the output gives its range, both ends (a bounded metric, fitted on y "
+                                 f"itself), as `0 <= {output} <= 1`; got `{ast.unparse(item)}`")
             y_range = (lo, hi)
             continue
         if name not in params:
             raise InputError(f"bound `{ast.unparse(item)}` names `{name}`, which is not a parameter of the formula "
                              f"law (parameters: {', '.join(params)})")
-        if name in bounds:
-            raise InputError(f"`{name}` is bounded twice in the formula law; give its bounds once, as `lo <= {name} <= hi`")
-        bounds[name] = (lo, hi)
+        old_lo, old_hi = bounds.get(name, (-math.inf, math.inf))
+        if (math.isfinite(lo) and math.isfinite(old_lo)) or (math.isfinite(hi) and math.isfinite(old_hi)):
+            raise InputError(f"`{name}` is bounded twice on one side in the formula law; give each bound once, "
+                             f"as `lo <= {name} <= hi`")
+        bounds[name] = (max(lo, old_lo), min(hi, old_hi))
+        if not bounds[name][0] < bounds[name][1]:
+            raise InputError(f"the bounds of `{name}` leave no room (lower {bounds[name][0]}, upper {bounds[name][1]})")
     return bounds, y_range
 
 
@@ -325,7 +344,10 @@ def _number(node: ast.AST, text: str) -> float:
     if isinstance(node, ast.Name) and node.id == "inf":
         return sign * math.inf
     if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
-        value = sign * float(node.value)
+        try:
+            value = sign * float(node.value)
+        except OverflowError:
+            value = math.inf
         if math.isfinite(value):
             return value
     raise InputError(f"a bound's limits are numbers (or inf); got `{ast.unparse(node)}` in `{text}`")
