@@ -141,7 +141,7 @@ def test_a_law_file_fits_like_its_formula_and_carries_its_reference_and_descript
     assert "the exponent" in capsys.readouterr().out
     for body, says in [('formula = "L(x) = a * x"\ncolour = 1\n', "unknown key `colour`"),
                        ('formula = "L(x) = a * x"\n[params.b]\ndescription = "?"\n', "describes `b`"),
-                       ('formula = "L(x) = a * x"\n[params.a]\nstart = [1]\n', "two numbers"),
+                       ('formula = "L(x) = a * x"\n[params.a]\nstart = [1]\n', "two finite numbers"),
                        ('formula = 3\n', "needs `formula"), ('formula = "L(x) = a * x\n', "not TOML")]:
         (tmp_path / "bad.toml").write_text(body)
         assert run(["fit", str(curve), "--law", "bad.toml", "--x", "x=tokens"]) == 1
