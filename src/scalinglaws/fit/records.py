@@ -284,7 +284,7 @@ def _rivals(d: Mapping) -> tuple[Rival, ...]:
     from ..laws import get_law
 
     rivals = tuple(Rival.from_dict(r) for r in d.get("rivals", ()))
-    chosen = get_law(str(d["law"]))
+    chosen = get_law(str(d["law"]), files=False)
     scored = {str(c["law"]): float(c["score"]) for c in d["candidates"] if c["status"] == "scored"}
     best = scored.get(chosen.name, math.nan)
     if rivals and not (math.isfinite(best) and best > 0):
@@ -293,7 +293,8 @@ def _rivals(d: Mapping) -> tuple[Rival, ...]:
     if len({r.law for r in rivals} | {chosen.name}) != len(rivals) + 1:
         raise InputError("fit document selection rivals must be distinct laws other than the chosen one")
     for r in rivals:
-        if get_law(r.law).inputs != chosen.inputs or not same_kind(get_law(r.law), chosen):
+        law = get_law(r.law, files=False)
+        if law.inputs != chosen.inputs or not same_kind(law, chosen):
             raise InputError(f"fit document selection rival {r.law} is not a law of the chosen law's inputs "
                              f"({', '.join(chosen.inputs)}), residual space and range")
         if scored.get(r.law) != r.score:
@@ -325,7 +326,7 @@ class Rival:
     def from_dict(cls, d: Mapping) -> "Rival":
         from ..laws import get_law
 
-        law = get_law(str(d["law"]))
+        law = get_law(str(d["law"]), files=False)
         params = law.checked_params(d["params"], f"fit document selection rival {law.name}: params")
         score = d["score"]
         if not (isinstance(score, (int, float)) and not isinstance(score, bool) and math.isfinite(score) and score >= 0):

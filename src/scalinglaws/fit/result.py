@@ -11,7 +11,6 @@ import pandas as pd
 
 from ..errors import FitError, InputError
 from ..laws import Law, get_law
-from ..laws.formula import is_formula
 from .records import Bootstrap, Calibration, Selection, decades_outside, too_few_converged
 
 
@@ -268,10 +267,7 @@ class FitResult:
     def from_dict(cls, d: Mapping[str, Any]) -> "FitResult":
         """Inverse of `to_dict` (and of `summary`, which lacks the per-start records)."""
         try:
-            if str(d["law"]).endswith(".toml") and not is_formula(str(d["law"])):
-                raise InputError("a fit document names its law by a registered name or by its formula, not by a "
-                                 f"law file; got `{d['law']}`")
-            law = get_law(str(d["law"]))
+            law = get_law(str(d["law"]), files=False)  # a document carries its law; it never reads a file
             _check_document(law, d)
             params = law.checked_params(d["params"], "fit document")
             starts = d.get("starts")

@@ -16,9 +16,9 @@ def register_law(law: Law) -> Law:
     return law
 
 
-def get_law(name: str | Law) -> Law:
-    """The registered law called ``name``, or the law of a formula or of a ``.toml`` law file (see
-    `formula`); a ``Law`` passes through."""
+def get_law(name: str | Law, *, files: bool = True) -> Law:
+    """The registered law called ``name``, or the law of a formula or (``files``) of a ``.toml``
+    law file (see `formula`); a ``Law`` passes through."""
     if isinstance(name, Law):
         return name
     if name in _REGISTRY:
@@ -26,6 +26,9 @@ def get_law(name: str | Law) -> Law:
     from . import formula
 
     if isinstance(name, str) and name.endswith(".toml") and not formula.is_formula(name):
+        if not files:
+            raise InputError(f"a law is named here by a registered name or by its formula, not by a law file; "
+                             f"got `{name}`")
         return formula.load_law_file(name)
     if formula.is_formula(name) or (isinstance(name, str) and any(c in name for c in "*/^()+")):  # a formula, or an attempt at one
         return formula.parse_formula(name)

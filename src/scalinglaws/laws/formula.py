@@ -85,9 +85,7 @@ def _parse(text: str, reference: str = "", extras: tuple = ()) -> Law:
     body, _, bounds_text = rest.partition(";")
     output, inputs = _head(head.strip())
     expr = _tree(body.replace("^", "**"), "expression", shown=body)
-    _check_nodes(expr)
-    called = {id(n.func) for n in ast.walk(expr) if isinstance(n, ast.Call)}
-    names = sorted({n.id for n in ast.walk(expr) if isinstance(n, ast.Name) and id(n) not in called}, key=_order(expr))
+    names = _checked_names(expr)
     if output in names:
         raise InputError(f"the output `{output}` of a formula law cannot appear in its own expression")
     missing = [n for n in inputs if n not in names]
@@ -236,14 +234,17 @@ def _check_name(name: str) -> None:
         raise InputError(f"`{name}` in a formula law is a number, not a name; use it in bounds only")
 
 
-def _check_nodes(expr: ast.AST) -> None:
-    """Refuse every node kind but numbers, names, + - * / **, unary signs and the listed functions."""
+def _checked_names(expr: ast.AST) -> list[str]:
+    """The expression's names (inputs and parameters) in the order they first appear in the text;
+    every node kind but numbers, names, + - * / **, unary signs and the listed functions is refused."""
     called = {id(n.func) for n in ast.walk(expr) if isinstance(n, ast.Call)}
+    names = []
     for node in ast.walk(expr):
         if isinstance(node, ast.Name):
             if id(node) in called:
                 continue  # a function's own name: checked with its call
             _check_name(node.id)
+            names.append(node)
             if node.id in FUNCTIONS:
                 raise InputError(f"`{node.id}` in a formula law is a function; call it as `{node.id}(...)`")
         elif isinstance(node, ast.Constant):
@@ -271,14 +272,8 @@ def _check_nodes(expr: ast.AST) -> None:
         elif not isinstance(node, (ast.operator, ast.unaryop, ast.Load)):
             raise InputError(f"a formula law cannot hold `{ast.unparse(node)}` ({type(node).__name__}); "
                              "it takes numbers, names, + - * / ^ and the functions " + ", ".join(FUNCTIONS))
-
-
-def _order(expr):
-    """Sort key: parameters in the order they first appear in the text."""
-    first = {}
-    for node in sorted((n for n in ast.walk(expr) if isinstance(n, ast.Name)), key=lambda n: (n.lineno, n.col_offset)):
-        first.setdefault(node.id, len(first))
-    return lambda name: first[name]
+    in_text_order = sorted(names, key=lambda n: (n.lineno, n.col_offset))
+    return list(dict.fromkeys(n.id for n in in_text_order))
 
 
 def _bounds(text: str, output: str, params: list[str]):
@@ -410,7 +405,7 @@ def _builder(node: ast.AST):
         f = FUNCTIONS[node.func.id]
         args = [_builder(a) for a in node.args]
         return lambda env: f(*(a(env) for a in args))
-    raise InputError(f"a formula law cannot hold `{ast.unparse(node)}`")  # unreachable: `_check_nodes` ran first
+    raise InputError(f"a formula law cannot hold `{ast.unparse(node)}`")  # unreachable: `_checked_names` ran first
 
 
 __all__ = ["FUNCTIONS", "default_start", "is_formula", "linear_parameters", "load_law_file", "parse_formula"]
