@@ -18,6 +18,11 @@ LAWS = sl.list_laws() + [
 ]
 
 
+# input ranges where a law's middle parameters give values of its kind (default 1e7..1e11)
+RANGES = {"lr_annealing": {"S1": (1.0, 100.0), "S2": (1e-3, 0.3)}, "coverage_exp_power": {"k": (1.0, 1e4)},
+          "passuntil_task": {"N": (10.0, 1e4)}}
+
+
 @pytest.fixture(autouse=True)
 def _float64():
     """These tests call laws through JAX directly, as the engine does: in float64, as it does."""
@@ -76,12 +81,13 @@ def test_describe_is_json_safe(law):
     assert [p["name"] for p in d["params"]] == list(law.param_names)
 
 
-@pytest.mark.parametrize("law", LAWS, ids=lambda l: l.name[:20])
+@pytest.mark.parametrize("law", [law for law in LAWS if law.name not in ("bnsl3", "bnsl4")],  # bnsl2's code path
+                         ids=lambda l: l.name[:20])
 def test_fit_result_round_trips_exactly(law):
     from conftest import simulate
 
     params = _mid_params(law)
-    runs = simulate(law, params, n=3 * len(law.params) + 5, noise=0.01, seed=1)
+    runs = simulate(law, params, n=3 * len(law.params) + 5, noise=0.01, seed=1, ranges=RANGES.get(law.name))
     result = sl.fit(law, runs, starts=16)
     doc = json.loads(json.dumps(result.to_dict()))
     assert sl.FitResult.from_dict(doc) == result

@@ -42,15 +42,15 @@ TOLERANCE = 1e-6  # relative: scores this close are ties (the same fit); the sim
 
 
 def applicable_laws(runs: Runs, *, x=None, y=None, where=None, include_excluded=False, dropna=False) -> list[Law]:
-    """Registered laws whose inputs the table has (the ones using the most inputs) and that accept
-    its target (laws fitted on log values need it positive; bounded-metric laws need it in range)."""
+    """Registered laws offered to ``--law auto`` (`Law.auto`) whose inputs the table has (the ones
+    using the most inputs) and that accept its target (laws fitted on log values need it positive; bounded-metric laws need it in range)."""
     return _candidates(runs, x=x, y=y, where=where, include_excluded=include_excluded, dropna=dropna)[0]
 
 
 def _candidates(runs: Runs, *, x, y, where, include_excluded, dropna) -> tuple[list[Law], list[tuple[Law, str]]]:
     """`applicable_laws`, and the laws of the same inputs that do not accept the runs, with why."""
     found, causes, refused = [], [], []
-    for law in list_laws():
+    for law in (law for law in list_laws() if law.auto):
         try:
             resolve_columns(runs, law.inputs, x, law.name)
         except InputError:

@@ -1,6 +1,6 @@
 """Laws: `Law` and `Param` values and the registry. Importing this registers every family."""
 
-from . import alabdulmohsin, curves, downstream, pretraining  # noqa: F401  (registration)
+from . import alabdulmohsin, curves, data_scaling, downstream, dynamics, inference, pretraining  # noqa: F401  (registration)
 from ._law import SPACES, Law, Param, from_space, to_space
 from ._registry import get_law, list_laws, register_law
 

@@ -103,6 +103,10 @@ class Law:
         space: where the fit compares the law with the data: ``"log"`` (residuals ``log y - log f``,
             for losses: relative errors, every scale weighted alike) or ``"linear"`` (``y - f``,
             for bounded metrics: an accuracy of 0 or 1 is a value like any other).
+        family: the group ``scalinglaws laws`` lists it under (``pretraining``, ``curves``,
+            ``dynamics``, ``data``, ``downstream``, ``inference``; ``yours`` for a formula).
+        auto: whether ``--law auto`` offers it among the laws of its inputs (a law that predicts
+            another quantity than the score, such as a batch size or a model size, is not offered).
     """
 
     name: str
@@ -116,6 +120,8 @@ class Law:
     log_inputs: tuple[str, ...] | None = None
     y_range: tuple[float, float] | None = None
     space: str = "log"
+    family: str = "curves"
+    auto: bool = True
 
     def __post_init__(self):
         if self.space not in SPACES:
@@ -208,6 +214,7 @@ class Law:
             "reference": self.reference,
             "output": self.output,
             "space": self.space,
+            "family": self.family,
             **({"y_range": list(self.y_range)} if self.y_range else {}),
         }
 

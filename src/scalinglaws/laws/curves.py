@@ -66,16 +66,16 @@ def _bend(log_x, p, i):
     return -p[f"c{i}"] * p[f"f{i}"] * jnp.logaddexp(0.0, (log_x - jnp.log(p[f"d{i}"])) / p[f"f{i}"])
 
 
-def _bnsl(p, x):
-    # Caballero et al. 2023, eq. (1) with one break: y = a + b x^-c0 (1 + (x / d1)^(1 / f1))^(-c1 f1)
-    log_x = jnp.log(x["x"])
-    return p["a"] + p["b"] * jnp.exp(-p["c0"] * log_x + _bend(log_x, p, 1))
+def _bnsl_fn(breaks: int):
+    def bnsl(p, x):
+        # Caballero et al. 2023, eq. (1): y = a + b x^-c0 prod_i (1 + (x / d_i)^(1 / f_i))^(-c_i f_i)
+        log_x = jnp.log(x["x"])
+        log_part = -p["c0"] * log_x
+        for i in range(1, breaks + 1):
+            log_part = log_part + _bend(log_x, p, i)
+        return p["a"] + p["b"] * jnp.exp(log_part)
 
-
-def _bnsl2(p, x):
-    # Caballero et al. 2023, eq. (1) with two breaks
-    log_x = jnp.log(x["x"])
-    return p["a"] + p["b"] * jnp.exp(-p["c0"] * log_x + _bend(log_x, p, 1) + _bend(log_x, p, 2))
+    return bnsl
 
 
 saturating_power = register_law(
@@ -112,28 +112,77 @@ _BNSL_HEAD = (
 )
 BNSL_REFERENCE = "Caballero et al. 2023, Broken Neural Scaling Laws, arXiv:2210.14891, eq. (1)"
 
-bnsl = register_law(
-    Law(
-        name="bnsl",
+MAX_BREAKS = 4  # the default method screens at least 2 values per nonlinear parameter: 2^13 for four breaks
+
+
+def bnsl_law(breaks: int) -> Law:
+    """The smoothly broken power law with ``breaks`` breaks (registered as ``bnsl`` for one, ``bnsl<n>``
+    otherwise); the start ranges of the break locations split 1..1e12 into equal decades."""
+    if not (isinstance(breaks, int) and 1 <= breaks <= MAX_BREAKS):
+        raise ValueError(f"a BNSL has 1 to {MAX_BREAKS} breaks; got {breaks!r}")
+    width = 12.0 / breaks
+    params = _BNSL_HEAD + tuple(p for i in range(1, breaks + 1)
+                                for p in _break(i, (10.0 ** (width * (i - 1)), 10.0 ** (width * i))))
+    factors = " ".join(f"(1 + (x / d{i})^(1 / f{i}))^(-c{i} f{i})" for i in range(1, breaks + 1))
+    return Law(
+        name="bnsl" if breaks == 1 else f"bnsl{breaks}",
         inputs=("x",),
-        params=_BNSL_HEAD + _break(1, (1.0, 1e12)),
-        fn=_bnsl,
-        equation="y = a + b x^-c0 (1 + (x / d1)^(1 / f1))^(-c1 f1)",
-        reference=BNSL_REFERENCE + ", one break",
+        params=params,
+        fn=_bnsl_fn(breaks),
+        equation=f"y = a + b x^-c0 {factors}",
+        reference=BNSL_REFERENCE + (", one break" if breaks == 1 else f", {breaks} breaks"),
         linear=("a", "b"),
         output="y",
+        auto=breaks <= 2,
+    )
+
+
+bnsl = register_law(bnsl_law(1))
+bnsl2 = register_law(bnsl_law(2))
+bnsl3 = register_law(bnsl_law(3))
+bnsl4 = register_law(bnsl_law(4))
+
+
+def _power_of_scale(p, x):
+    # Kaplan-style single-variable law: L(X) = (X_c / X)^alpha_X
+    return power(p["X_c"], p["alpha_X"]) * power(x["X"], -p["alpha_X"])
+
+
+tsfm_power = register_law(
+    Law(
+        name="tsfm_power",
+        inputs=("X",),
+        params=(
+            Param("X_c", (0.0, INF), (1e-3, 1e20), "log", "critical scale (units of X: parameters, FLOPs or samples)"),
+            Param("alpha_X", (0.0, 3.0), (0.01, 1.0), description="exponent"),
+        ),
+        fn=_power_of_scale,
+        equation="L(X) = (X_c / X)^alpha_X",
+        reference="Yao et al. 2024, Towards Neural Scaling Laws for Time Series Foundation Models, arXiv:2410.12360 "
+        "(X is N, C or D; map it with --x X=COLUMN)",
     )
 )
 
-bnsl2 = register_law(
+
+def _t2i_power(p, x):
+    # Li et al. 2024: metric = k X^p + y0 (p > 0 for alignment scores, p < 0 for losses)
+    return p["k"] * power(x["X"], p["p"]) + p["y0"]
+
+
+t2i_power = register_law(
     Law(
-        name="bnsl2",
-        inputs=("x",),
-        params=_BNSL_HEAD + _break(1, (1.0, 1e6)) + _break(2, (1e6, 1e12)),
-        fn=_bnsl2,
-        equation="y = a + b x^-c0 (1 + (x / d1)^(1 / f1))^(-c1 f1) (1 + (x / d2)^(1 / f2))^(-c2 f2)",
-        reference=BNSL_REFERENCE + ", two breaks",
-        linear=("a", "b"),
-        output="y",
+        name="t2i_power",
+        inputs=("X",),
+        params=(
+            Param("k", (0.0, INF), (1e-4, 1e4), "log", "amplitude"),
+            Param("p", (-3.0, 3.0), (-1.0, 1.0), description="exponent (> 0: the metric rises with X)"),
+            Param("y0", (0.0, INF), (0.0, 1.0), description="offset"),
+        ),
+        fn=_t2i_power,
+        equation="y = k X^p + y0",
+        reference="Li et al. 2024, On the Scalability of Diffusion-based Text-to-Image Generation, arXiv:2404.02883 "
+        "(X is N, C or D; map it with --x X=COLUMN)",
+        linear=("k", "y0"),
+        output="metric",
     )
 )

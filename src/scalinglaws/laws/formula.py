@@ -114,6 +114,7 @@ def _parse(text: str, reference: str = "", extras: tuple = ()) -> Law:
         output=output,
         y_range=y_range,
         space="linear" if y_range is not None else "log",
+        family="yours",
     )
 
 
