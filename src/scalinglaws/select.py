@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from .data import Runs, design
-from .data.runs import resolve_columns
+from .data.runs import resolve_columns, with_derived_inputs
 from .errors import InputError, ScalingLawsError
 from .fit._diagnose import CONSTANT, SWITCHED_OFF
 from .fit.records import RIVAL_FACTOR, CandidateScore, Rival, Selection, same_kind
@@ -52,7 +52,7 @@ def _candidates(runs: Runs, *, x, y, where, include_excluded, dropna) -> tuple[l
     found, causes, refused = [], [], []
     for law in (law for law in list_laws() if law.auto):
         try:
-            resolve_columns(runs, law.inputs, x, law.name)
+            resolve_columns(with_derived_inputs(runs, law.inputs, x), law.inputs, x, law.name)
         except InputError:
             continue  # not a law of this table's inputs
         try:

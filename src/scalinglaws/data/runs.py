@@ -129,12 +129,32 @@ def resolve_columns(runs: Runs, inputs: tuple[str, ...], x: Mapping[str, str] | 
         column = x.get(name) or find_column(runs.columns, name, COMMON_NAMES.get(name, (name,)))
         if column is None or column not in runs.columns:
             missing = column or name
+            derive = (" or give each run's `step` and `lr` (or a named `lr_schedule`) columns, from which the areas "
+                      "of its learning-rate schedule are computed") if name in ("S1", "S2") and not x.get(name) else ""
             raise InputError(
-                f"column `{missing}` not found for input {name} of law {law_name} (map one with --x {name}=COLUMN); "
-                f"columns are {', '.join(runs.columns)}"
+                f"column `{missing}` not found for input {name} of law {law_name} (map one with --x {name}=COLUMN"
+                f"{derive}); columns are {', '.join(runs.columns)}"
             )
         mapping[name] = column
     return mapping
+
+
+def with_derived_inputs(runs: Runs, inputs: tuple[str, ...], x: Mapping[str, str] | None) -> Runs:
+    """``runs``, or a copy with the inputs it lacks that can be computed from its columns: the
+    areas ``S1``, ``S2`` of each run's learning-rate schedule (`schedules`) from ``step`` and ``lr``
+    (or a named ``lr_schedule``). The user's table is not changed."""
+    from .schedules import AREAS, with_areas
+
+    x = dict(x or {})
+    if not set(AREAS) <= set(inputs) or any(name in x or find_column(runs.columns, name, (name,)) for name in AREAS):
+        return runs
+    step = find_column(runs.columns, "step", COMMON_NAMES["step"])
+    lr = find_column(runs.columns, "lr", ("lr", "learning_rate"))
+    spec = find_column(runs.columns, "lr_schedule", ("lr_schedule",))
+    if step is None or (lr is None and spec is None):
+        return runs  # resolve_columns says what is missing
+    table = with_areas(runs.table, step=step, lr=lr, spec=None if lr else spec)
+    return Runs(table, source=runs.source, excluded=runs.excluded, y=runs.y)
 
 
 def resolve_target(runs: Runs, y: str | None) -> str:
@@ -222,7 +242,7 @@ def design(runs, law, *, x: Mapping[str, str] | None = None, y: str | None = Non
     """Validate ``runs`` for ``law`` and return the selected inputs and target (``outside``: of the
     rows where ``where`` is false; ``dropna``: leaving out rows with an empty input or target, said
     in the notes, instead of refusing them)."""
-    runs = Runs.coerce(runs)
+    runs = with_derived_inputs(Runs.coerce(runs), law.inputs, x)
     columns = resolve_columns(runs, law.inputs, x, law.name)
     y_column = resolve_target(runs, y)
     rows, n_excluded = select_rows(runs, where, include_excluded, outside=outside)

@@ -1,0 +1,187 @@
+"""The catalogue's laws reproduce their papers on the authors' data (../shared/data), and their
+schedules and special inputs behave as documented."""
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import scalinglaws as sl
+from scalinglaws.data.schedules import annealing_areas, schedule_lr, with_areas
+from scalinglaws.errors import InputError
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+needs_data = pytest.mark.skipif(not DATA.exists(), reason="../shared/data is not beside the checkout")
+
+# Muennighoff et al. 2023, README "Parametric Fit": the C4 base constants and the repetition half-lives
+MUENNIGHOFF_BASE = dict(E=np.exp(0.6254804), A=np.exp(6.255414), B=np.exp(7.3049974), alpha=0.3526596, beta=0.3526596)
+MUENNIGHOFF = dict(MUENNIGHOFF_BASE, R_D_star=15.387756, R_N_star=5.309743)
+
+
+def test_data_constrained_reproduces_the_readme_sanity_values_to_every_digit():
+    law = sl.get_law("data_constrained")
+    assert float(law.predict(MUENNIGHOFF, dict(N=6.34e9, D=242e9, U=25e9))) == pytest.approx(2.2256440889984477, abs=1e-15)
+    assert float(law.predict(MUENNIGHOFF, dict(N=8.67e9, D=178e9, U=25e9))) == pytest.approx(2.2269634075087867, abs=1e-15)
+
+
+def test_data_constrained_without_repetition_is_chinchilla():
+    # one epoch (D = U) of a model no larger than N_opt(U): D' = D, N' = N
+    p = MUENNIGHOFF
+    chin = sl.get_law("chinchilla").predict({k: p[k] for k in ("E", "A", "B", "alpha", "beta")}, dict(N=1e8, D=2e10))
+    assert float(sl.get_law("data_constrained").predict(p, dict(N=1e8, D=2e10, U=2e10))) == pytest.approx(float(chin), rel=1e-14)
+
+
+def _rdrn_runs():
+    return pd.read_csv(DATA / "datablations_muennighoff2023" / "datablations_rdrn_fit_set.csv").rename(
+        columns={"N_params": "N", "D_tokens": "D", "U_unique_tokens": "U", "val_loss": "loss"})
+
+
+@needs_data
+def test_data_constrained_published_objective_and_a_lower_one_with_the_base_held():
+    runs = _rdrn_runs()
+    law = sl.get_law("data_constrained")
+    residual = np.log(runs["loss"].to_numpy()) - np.log(law.predict(MUENNIGHOFF, runs[["N", "D", "U"]].to_dict("series")))
+    huber = np.where(np.abs(residual) < 1e-3, 0.5 * residual**2, 1e-3 * (np.abs(residual) - 0.5e-3))
+    assert len(runs) == 182 and huber.sum() == pytest.approx(0.0158259, abs=5e-8)
+    # the authors' procedure: base constants held, R_D*, R_N* fitted (Huber 1e-3 on log residuals)
+    r = sl.fit(law, runs, fix=MUENNIGHOFF_BASE)
+    assert r.status == "converged" and r.objective <= 0.0158259
+    # the set identifies the half-lives only weakly: the optimum lies far from the published point
+    assert r.objective == pytest.approx(0.0158047, abs=2e-7)
+    assert r.params["R_D_star"] == pytest.approx(95.4, rel=0.02) and r.params["R_N_star"] == pytest.approx(1.706, rel=0.02)
+
+
+def _gadre():
+    return pd.read_csv(DATA / "overtrain_gadre2024" / "overtrain_runs_losses.csv")
+
+
+SMALL = ("d=96_l=8_h=4", "d=512_l=8_h=4", "d=576_l=24_h=8", "d=1024_l=24_h=8")
+
+
+def _gadre_train(s, with_1b=False):
+    """Gadre et al.'s fit set: the 4 small models at M = 20 and the smallest at M = 320 (+ 1.4B at M = 20)."""
+    keep = (s.model_config.isin(SMALL) & (s.tokens_per_param_M == 20)) | (
+        (s.model_config == SMALL[0]) & (s.tokens_per_param_M == 320))
+    if with_1b:
+        keep |= (s.model_config == "open_lm_1b") & (s.tokens_per_param_M == 20)
+    return s[keep].reset_index(drop=True)
+
+
+# Gadre et al. fit with curve_fit: least squares on the loss itself, not its log
+GADRE_LOSS = dataclasses.replace(sl.get_law("overtrain_cm"), name="overtrain_cm (least squares on L)", space="linear")
+
+
+@needs_data
+@pytest.mark.parametrize("dataset, published", [
+    ("c4_original", dict(E=1.5083, a=141.28, b=189.52, eta=0.1212)),
+    ("rpj", dict(E=1.8366, a=212.24, b=366.69, eta=0.1364)),
+    ("rw_original", dict(E=1.7345, a=157.12, b=246.21, eta=0.1272)),
+])
+def test_overtrain_cm_reproduces_gadre_constants(dataset, published):
+    s = _gadre()[lambda t: t.dataset == dataset]
+    train = _gadre_train(s).rename(columns={"N_params": "N", "D_tokens": "D", "loss_c4_val": "loss"})
+    r = sl.fit(GADRE_LOSS, train[["N", "D", "loss"]], loss="mse")
+    assert r.status == "converged"
+    for name, value in published.items():  # the published constants carry 4-5 significant digits
+        assert r.params[name] == pytest.approx(value, rel=1e-4, abs=1e-4), name
+
+
+@needs_data
+def test_overtrain_cm_and_err_from_loss_exp_reproduce_the_held_out_errors():
+    s = _gadre()[lambda t: t.dataset == "rpj"]
+    train = _gadre_train(s).rename(columns={"N_params": "N", "D_tokens": "D", "loss_c4_val": "loss"})
+    loss_fit = sl.fit(GADRE_LOSS, train[["N", "D", "loss"]], loss="mse")
+    big = {(c, m): s[(s.model_config == c) & (s.tokens_per_param_M == m)].iloc[0]
+           for c, m in (("open_lm_1b", 640), ("open_lm_7b", 20))}
+    loss_hat = {k: float(loss_fit.predict({"N": [row.N_params], "D": [row.D_tokens]})[0]) for k, row in big.items()}
+    rel = {k: abs(loss_hat[k] - row.loss_c4_val) / row.loss_c4_val for k, row in big.items()}
+    assert rel[("open_lm_1b", 640)] == pytest.approx(0.007103, abs=5e-7)  # the paper's 0.7103%
+    assert rel[("open_lm_7b", 20)] == pytest.approx(0.007320, abs=5e-7)  # 0.7320%
+    # downstream: the 17-task error from the loss, fitted on the 6 runs, chained on the predicted loss
+    err_fit = sl.fit("err_from_loss_exp", _gadre_train(s, with_1b=True).rename(columns={"loss_c4_val": "L"}),
+                     y="err_avg_subset17", loss="mse")
+    assert [round(err_fit.params[k], 4) for k in ("epsilon", "k", "gamma")] == [0.857, 2.2065, 0.7146]
+    err_rel = {k: abs(float(err_fit.predict({"L": [loss_hat[k]]})[0]) - row.err_avg_subset17) / row.err_avg_subset17
+               for k, row in big.items()}
+    assert err_rel[("open_lm_1b", 640)] == pytest.approx(0.036365, abs=5e-6)  # the notebook's 3.6365%
+    assert err_rel[("open_lm_7b", 20)] == pytest.approx(0.000464, abs=5e-6)  # 0.0464%
+
+
+def test_annealing_areas_follow_their_definitions():
+    steps = np.arange(0, 101)
+    constant = np.full(101, 2e-3)
+    s1, s2 = annealing_areas(steps, constant)
+    assert np.allclose(s1, 2e-3 * steps) and np.allclose(s2, 0.0)
+    # one drop of 1e-3 at step 50: m_i = lambda^(i-50) 1e-3 from there, S2 its running sum
+    drop = np.where(steps < 50, 2e-3, 1e-3)
+    s1, s2 = annealing_areas(steps, drop, lam=0.9)
+    expected = np.where(steps < 50, 0.0, 1e-3 * (1 - 0.9 ** (steps - 49)) / (1 - 0.9))
+    assert np.allclose(s2, expected, rtol=1e-12, atol=1e-18)
+    assert s1[-1] == pytest.approx(2e-3 * 49 + 1e-3 * 51)
+
+
+def test_named_schedules_equal_their_rates_given_step_by_step():
+    spec = "cosine:peak=3e-4,final=3e-5,total=2000,warmup=100"
+    steps = np.arange(0, 2001)
+    lr = schedule_lr(spec, steps)
+    assert lr[0] == 0.0 and lr[100] == pytest.approx(3e-4) and lr[2000] == pytest.approx(3e-5)
+    logged = pd.DataFrame({"step": steps[::50], "lr": lr[::50], "lr_schedule": spec})
+    from_rates = with_areas(logged.drop(columns="lr_schedule"), step="step", lr="lr")
+    from_name = with_areas(logged.drop(columns="lr"), step="step", spec="lr_schedule")
+    # logged every 50 steps, the rates in between are interpolated: S1 agrees to the curvature of the cosine
+    assert np.allclose(from_rates["S1"], from_name["S1"], rtol=1e-3, atol=1e-6)
+    assert list(logged.columns) == ["step", "lr", "lr_schedule"]  # the user's table is not changed
+    wsd = schedule_lr("wsd:peak=1,decay_start=80,total=100,final=0.1,decay=exp", np.array([80, 90, 100]))
+    assert np.allclose(wsd, [1.0, 0.1**0.5, 0.1])
+    assert np.allclose(schedule_lr("step:peak=1,every=10,factor=0.5", np.array([0, 9, 10, 25])), [1, 1, 0.5, 0.25])
+
+
+@pytest.mark.parametrize("spec, words", [
+    ("linear:peak=1", "must be one of"),
+    ("cosine:peak=1", "needs total"),
+    ("cosine:peak=1,total=x", "total must be a number"),
+    ("constant:peak=1,speed=2", "is not key=value"),
+    ("constant:peak=0", "peak must be positive"),
+    ("wsd:peak=1,decay_start=5,total=9,decay=cubic", "decay must be linear or exp"),
+])
+def test_bad_schedules_say_what_is_wrong(spec, words):
+    with pytest.raises(InputError, match=words):
+        schedule_lr(spec, np.arange(3))
+
+
+def test_runs_are_told_apart_by_text_columns_and_repeated_steps_are_refused():
+    t = pd.DataFrame({"step": [10, 20, 10, 20], "lr": [1e-3, 1e-3, 1e-3, 5e-4], "loss": [3.0, 2.9, 3.0, 2.8]})
+    with pytest.raises(InputError, match="steps repeat within one run"):
+        with_areas(t, step="step", lr="lr")
+    runs = with_areas(t.assign(run=["a", "a", "b", "b"]), step="step", lr="lr")
+    assert runs["S2"].iloc[1] == 0.0 and runs["S2"].iloc[3] > 0.0
+
+
+@needs_data
+def test_lr_annealing_fitted_on_two_schedules_predicts_the_others_whole_curves():
+    t = pd.read_csv(DATA / "lr_schedule_loss_curves_mpl" / "mpl_loss_curves.csv")
+    t = t[t.model_size == "25M"].reset_index(drop=True)
+    r = sl.fit("lr_annealing", t, where="schedule in ['cosine_24000', 'constant_24000']")
+    assert r.status == "converged"
+    from scalinglaws.data import Runs
+    from scalinglaws.data.runs import with_derived_inputs
+
+    full = with_derived_inputs(Runs(t), ("S1", "S2"), None).table
+    for schedule, curve in full.groupby("schedule"):
+        pred = r.predict({"S1": curve["S1"].to_numpy(), "S2": curve["S2"].to_numpy()})
+        err = np.abs(pred - curve["loss"].to_numpy()) / curve["loss"].to_numpy()
+        assert err.mean() < 0.004 and err.max() < 0.012, schedule  # measured: at most 0.27% and 0.98%
+
+
+@needs_data
+def test_more_breaks_track_the_held_out_points_of_4_digit_addition():
+    t = pd.read_csv(DATA / "bnsl_4digit_addition" / "four_digit_addition_learning_curve.csv")
+    test = t[t["split"] == "extrapolate"]
+    rmsle = {}
+    for law in ("power_law", "power_law_offset", "bnsl2", "bnsl3"):
+        r = sl.fit(law, t, x={"x": "train_dataset_size"}, y="test_cross_entropy", where='split == "fit"', loss="mse")
+        pred = r.predict({"x": test["train_dataset_size"]})
+        rmsle[law] = float(np.sqrt(np.mean((np.log1p(pred) - np.log1p(test["test_cross_entropy"])) ** 2)))
+    assert max(rmsle["bnsl2"], rmsle["bnsl3"]) < 0.05 < 0.1 < min(rmsle["power_law"], rmsle["power_law_offset"])
