@@ -173,15 +173,3 @@ def test_lr_annealing_fitted_on_two_schedules_predicts_the_others_whole_curves()
         pred = r.predict({"S1": curve["S1"].to_numpy(), "S2": curve["S2"].to_numpy()})
         err = np.abs(pred - curve["loss"].to_numpy()) / curve["loss"].to_numpy()
         assert err.mean() < 0.004 and err.max() < 0.012, schedule  # measured: at most 0.27% and 0.98%
-
-
-@needs_data
-def test_more_breaks_track_the_held_out_points_of_4_digit_addition():
-    t = pd.read_csv(DATA / "bnsl_4digit_addition" / "four_digit_addition_learning_curve.csv")
-    test = t[t["split"] == "extrapolate"]
-    rmsle = {}
-    for law in ("power_law", "power_law_offset", "bnsl2", "bnsl3"):
-        r = sl.fit(law, t, x={"x": "train_dataset_size"}, y="test_cross_entropy", where='split == "fit"', loss="mse")
-        pred = r.predict({"x": test["train_dataset_size"]})
-        rmsle[law] = float(np.sqrt(np.mean((np.log1p(pred) - np.log1p(test["test_cross_entropy"])) ** 2)))
-    assert max(rmsle["bnsl2"], rmsle["bnsl3"]) < 0.05 < 0.1 < min(rmsle["power_law"], rmsle["power_law_offset"])

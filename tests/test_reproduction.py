@@ -80,15 +80,15 @@ BNSL_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "bnsl_4dig
 
 @pytest.mark.skipif(not BNSL_DATA.exists(), reason="../shared/data is not beside the checkout")
 def test_bnsl_extrapolates_the_sharp_break_of_4_digit_addition():
-    """Caballero et al. 2023's protocol: fit one break on the first 14 points, forecast the last 3."""
+    """Caballero et al. 2023's protocol: fit the first 14 points, forecast the last 3 (one break, and two)."""
     import numpy as np
     import pandas as pd
 
     t = pd.read_csv(BNSL_DATA)
     test = t[t["split"] == "extrapolate"]
     errors = {}
-    for law in ("bnsl", "power_law_offset"):
+    for law in ("bnsl", "bnsl2", "power_law_offset"):
         r = sl.fit(law, t, x={"x": "train_dataset_size"}, y="test_cross_entropy", where='split == "fit"', loss="mse")
         pred = r.predict({"x": test["train_dataset_size"]})
         errors[law] = np.sqrt(np.mean((np.log1p(pred) - np.log1p(test["test_cross_entropy"])) ** 2))
-    assert errors["bnsl"] < 0.02 < 10 * errors["bnsl"] < errors["power_law_offset"]
+    assert max(errors["bnsl"], errors["bnsl2"]) < 0.02 < 10 * errors["bnsl"] < errors["power_law_offset"]
