@@ -3,23 +3,40 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import replace
 from typing import Mapping
 
 import numpy as np
 
 from .data import Runs
-from .errors import InputError
+from .errors import InputError, MissingColumnError
 from .fit import FitResult, prepare, solve
 from .fit.api import DEFAULT_METHOD
 from .laws import Law, get_law
 from .calibrate import calibrate
 from .nested import CUTS, backtests
-from .select import choose_law
+from .select import choose_law, laws_of_columns
 from .uncertainty import bootstrap as refit_replicates
 from .uncertainty import check_options
 
 
+def _column_hint(fn):
+    """A missing input column's error also names the laws the table's columns allow."""
+
+    @functools.wraps(fn)
+    def fit_with_hint(law, runs, **options):
+        try:
+            return fn(law, runs, **options)
+        except MissingColumnError as exc:
+            allowed = [found.name for found in laws_of_columns(Runs.coerce(runs), x=options.get("x"))]
+            raise MissingColumnError(f"{exc}; the laws whose inputs these columns hold: "
+                                     f"{', '.join(allowed) if allowed else 'none'}") from None
+
+    return fit_with_hint
+
+
+@_column_hint
 def fit(
     law: str | Law,
     runs,
@@ -41,11 +58,14 @@ def fit(
     level: float = 0.95,
     weights: str | None = None,
     dropna: bool = False,
+    candidates=None,
 ) -> FitResult:
     """Fit ``law`` to ``runs``.
 
     Args:
         law: a registered name, a `Law`, or ``"auto"`` (chosen by nested backtests on the runs).
+        candidates: with ``law="auto"``: the laws to choose among (names, formulas, law files or
+            `Law` values, all of the same inputs) instead of the registered laws of the table's inputs.
         runs: a `Runs`, a DataFrame or a mapping of columns.
         x: law input -> column (common names such as ``N``, ``params``, ``tokens`` need none).
         y: target column (default: the table's declared target, else ``loss``/``y``/...).
@@ -99,7 +119,9 @@ def fit(
             raise InputError("--fix names parameters of one law; it cannot be combined with --law auto")
         if method != DEFAULT_METHOD:
             raise InputError(f"--law auto fits its candidates with the default method; got --method {method}")
-        selection, bt = choose_law(runs, **fit_options, **problem_options)
+        selection, bt = choose_law(runs, candidates=_candidate_laws(candidates), **fit_options, **problem_options)
+    elif candidates is not None:
+        raise InputError("--candidate names laws for --law auto to choose among; add --law auto")
     if rng is not None and method != DEFAULT_METHOD and not bootstrap:
         raise InputError(f"--seed is not used by --method {method} without --bootstrap (its grid of starts is "
                          f"fixed); got {rng!r}")
@@ -117,6 +139,20 @@ def fit(
                                                             resample, clusters, level, gen),
                          calibration=calibrate(bt))
     return result if selection is None else replace(result, selection=selection)
+
+
+def _candidate_laws(candidates) -> list[Law] | None:
+    if candidates is None:
+        return None
+    laws = [get_law(c) for c in candidates]
+    if not laws:
+        raise InputError("--candidate: give at least one law to choose among")
+    if len({law.name for law in laws}) < len(laws):
+        raise InputError(f"--candidate names a law twice: {', '.join(law.name for law in laws)}")
+    if len({law.inputs for law in laws}) > 1:
+        raise InputError("--candidate laws must share their inputs to be compared on the same runs; got "
+                         + "; ".join(f"{law.name}: {', '.join(law.inputs)}" for law in laws))
+    return laws
 
 
 __all__ = ["fit"]

@@ -144,6 +144,9 @@ def fit(
     data: str = typer.Argument(..., help="a run table (.csv, .parquet, .jsonl) or a bundled dataset name"),
     law: str = typer.Option(..., "--law", help="registered law name (see `scalinglaws laws`), or auto: chosen by "
                                                "nested backtests on the training runs"),
+    candidate: List[str] = typer.Option([], "--candidate", help="with --law auto: a law to choose among (repeatable; "
+                                        "a registered name, a formula or a .toml law file) instead of the "
+                                        "registered laws of the table's inputs"),
     x: List[str] = typer.Option([], "--x", help="map a law input to a column: VAR=COLUMN (repeatable)"),
     y: Optional[str] = typer.Option(None, "--y", help="target column"),
     where: Optional[str] = typer.Option(None, "--where", help='rows to fit, e.g. "C < 1e21"'),
@@ -203,7 +206,10 @@ def fit(
     options = dict(x=_pairs("--x", x, numeric=False), y=y, where=where, include_excluded=include_excluded, dropna=dropna,
                    fix=_pairs("--fix", fix, numeric=True), loss=loss, delta=delta,
                    method=method, starts=starts, rng=seed, prune=prune, bootstrap=bootstrap,
-                   resample=resample or "rows", cluster=cluster, level=0.95 if level is None else level)
+                   resample=resample or "rows", cluster=cluster, level=0.95 if level is None else level,
+                   candidates=candidate or None)
+    if candidate and law != "auto":
+        _misuse("--candidate names laws for --law auto to choose among; add --law auto")
     if law != "auto":
         get_law(law)
     with _spinner(f"fitting {law} ({method})"):
@@ -562,27 +568,40 @@ def laws(
 ):
     """List the registered laws (or describe one)."""
     _check_format(fmt)
-    from .laws import get_law, list_laws
+    from .laws import FAMILIES, get_law, list_laws
 
     docs = [get_law(name).describe()] if name else [law.describe() for law in list_laws()]
     if fmt == "json":
         _print_json(docs if name is None else docs[0])
         return
-    table = Table(title="scaling laws", title_justify="left", show_lines=True)
-    for col in ("name", "equation", "inputs", "params", "reference"):
+    if name is None:  # every law, by family, with the inputs each needs
+        for family in (f for f in FAMILIES if any(d["family"] == f for d in docs)):
+            table = Table(title=f"{family} laws", title_justify="left", show_lines=True)
+            for col in ("name", "equation", "inputs", "predicts", "auto"):
+                table.add_column(col)
+            for d in (d for d in docs if d["family"] == family):
+                table.add_row(*map(escape, (d["name"], d["equation"], ", ".join(d["inputs"]), d["output"],
+                                            "yes" if d["auto"] else "")))
+            out.print(table)
+        out.print("Map a column to an input with --x INPUT=COLUMN; `scalinglaws laws NAME` describes one law; "
+                  "auto: offered by --law auto when the table has its inputs.", markup=False)
+        return
+    table = Table(title="scaling law", title_justify="left", show_lines=True)
+    for col in ("name", "family", "equation", "inputs", "params", "reference"):
         table.add_column(col)
     for d in docs:
         params = ", ".join(p["name"] + (" (linear)" if p["linear"] else "") for p in d["params"])
-        table.add_row(*map(escape, (d["name"], d["equation"], ", ".join(d["inputs"]), params, d["reference"])))
+        table.add_row(*map(escape, (d["name"], d["family"], d["equation"], ", ".join(d["inputs"]), params,
+                                    d["reference"])))
     out.print(table)
-    if name is not None:  # one law: each parameter's bounds and meaning
-        table = Table(title=escape(f"parameters of {docs[0]['name']}"), title_justify="left")
-        for col in ("param", "bounds", "linear", "description"):
-            table.add_column(col)
-        for p in docs[0]["params"]:
-            table.add_row(*map(escape, (p["name"], f"[{p['bounds'][0]}, {p['bounds'][1]}]", "yes" if p["linear"] else "",
-                                        p["description"])))
-        out.print(table)
+    # one law: each parameter's bounds and meaning
+    table = Table(title=escape(f"parameters of {docs[0]['name']}"), title_justify="left")
+    for col in ("param", "bounds", "linear", "description"):
+        table.add_column(col)
+    for p in docs[0]["params"]:
+        table.add_row(*map(escape, (p["name"], f"[{p['bounds'][0]}, {p['bounds'][1]}]", "yes" if p["linear"] else "",
+                                    p["description"])))
+    out.print(table)
 
 
 @app.command()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["ScalingLawsError", "InputError", "FitError"]
+__all__ = ["ScalingLawsError", "InputError", "MissingColumnError", "FitError"]
 
 
 class ScalingLawsError(Exception):
@@ -11,6 +11,10 @@ class ScalingLawsError(Exception):
 
 class InputError(ScalingLawsError, ValueError):
     """Bad input: the message names the argument or column, the rule and the value."""
+
+
+class MissingColumnError(InputError):
+    """A law input that no column of the table provides (the caller may add which laws the table allows)."""
 
 
 class FitError(ScalingLawsError, RuntimeError):

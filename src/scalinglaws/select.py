@@ -47,6 +47,18 @@ def applicable_laws(runs: Runs, *, x=None, y=None, where=None, include_excluded=
     return _candidates(runs, x=x, y=y, where=where, include_excluded=include_excluded, dropna=dropna)[0]
 
 
+def laws_of_columns(runs: Runs, *, x=None) -> list[Law]:
+    """Registered laws whose inputs are all columns of ``runs`` (found by name or mapped by ``x``)."""
+    found = []
+    for law in list_laws():
+        try:
+            resolve_columns(with_derived_inputs(runs, law.inputs, x), law.inputs, x, law.name)
+        except InputError:
+            continue
+        found.append(law)
+    return found
+
+
 def _candidates(runs: Runs, *, x, y, where, include_excluded, dropna) -> tuple[list[Law], list[tuple[Law, str]]]:
     """`applicable_laws`, and the laws of the same inputs that do not accept the runs, with why."""
     found, causes, refused = [], [], []

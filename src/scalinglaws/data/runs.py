@@ -14,7 +14,7 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
-from ..errors import InputError
+from ..errors import InputError, MissingColumnError
 
 #: column names recognised without a mapping, per law input (first match wins; case-insensitive)
 COMMON_NAMES: dict[str, tuple[str, ...]] = {
@@ -112,7 +112,7 @@ def find_column(columns: list[str], name: str, candidates: tuple[str, ...]) -> s
             return cand
     lower = {c.lower(): c for c in columns}
     for cand in candidates:
-        if cand.lower() in lower:
+        if len(cand) > 1 and cand.lower() in lower:  # one letter keeps its case: n is not N, b is not B
             return lower[cand.lower()]
     return None
 
@@ -131,7 +131,7 @@ def resolve_columns(runs: Runs, inputs: tuple[str, ...], x: Mapping[str, str] | 
             missing = column or name
             derive = (" or give each run's `step` and `lr` (or a named `lr_schedule`) columns, from which the areas "
                       "of its learning-rate schedule are computed") if name in ("S1", "S2") and not x.get(name) else ""
-            raise InputError(
+            raise MissingColumnError(
                 f"column `{missing}` not found for input {name} of law {law_name} (map one with --x {name}=COLUMN"
                 f"{derive}); columns are {', '.join(runs.columns)}"
             )
@@ -267,6 +267,10 @@ def design(runs, law, *, x: Mapping[str, str] | None = None, y: str | None = Non
         for name, col in columns.items()
     }
     log_space = getattr(law, "space", "log") == "log"
+    for name, column in columns.items():
+        if column == y_column:
+            raise InputError(f"the target column `{y_column}` is also the column of input {name} of law {law.name}: a "
+                             "law cannot be fitted to its own input; name the target with --y COLUMN")
     target = numeric_column(runs.table, y_column, rows, positive=(
         f"law {law.name} is fitted on log values; a bounded metric with zeros fits with a bounded law such as "
         "sigmoid_log") if log_space else None)

@@ -176,10 +176,15 @@ class FitResult:
 
     def extrapolation(self, x: Mapping[str, Any] | pd.DataFrame) -> tuple[list[str], dict[str, np.ndarray]]:
         """Per point: ``"interpolation"`` or ``"extrapolation"``, and per input how many decades
-        (log10) it lies outside the range of the runs that were fitted (0 inside)."""
+        (log10) it lies outside the range of the runs that were fitted (0 inside; always 0 for an
+        input the law takes no logs of, which is still outside when beyond the fitted range)."""
         arrays = self._inputs(x)
         decades = {name: decades_outside({name: v}, self.x_range, None, self.law.log_inputs) for name, v in arrays.items()}
         outside = self._decades(arrays) > 0
+        for name, v in arrays.items():
+            if name not in self.law.log_inputs and name in self.x_range:
+                lo, hi = self.x_range[name]
+                outside = outside | (np.asarray(v) < lo) | (np.asarray(v) > hi)
         return ["extrapolation" if o else "interpolation" for o in np.atleast_1d(outside)], decades
 
     def _inputs(self, x) -> dict[str, np.ndarray]:

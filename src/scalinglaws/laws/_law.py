@@ -14,6 +14,7 @@ from ._transforms import transform_kind
 
 SCALES = ("linear", "log")
 SPACES = ("log", "linear")  # where a law's residuals are taken
+FAMILIES = ("pretraining", "curves", "dynamics", "data", "downstream", "inference", "yours")
 
 
 def to_space(space: str, v, xp=np):
@@ -124,6 +125,8 @@ class Law:
     auto: bool = True
 
     def __post_init__(self):
+        if self.family not in FAMILIES:
+            raise ValueError(f"Law {self.name}: family must be one of {FAMILIES}, got {self.family!r}")
         if self.space not in SPACES:
             raise ValueError(f"Law {self.name}: space must be one of {SPACES}, got {self.space!r}")
         names = self.param_names
@@ -215,6 +218,7 @@ class Law:
             "output": self.output,
             "space": self.space,
             "family": self.family,
+            "auto": self.auto,
             **({"y_range": list(self.y_range)} if self.y_range else {}),
         }
 

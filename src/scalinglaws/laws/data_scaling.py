@@ -62,12 +62,12 @@ hestness_model_size = register_law(
 
 
 def _effective(unique, repeats, r_star):
-    # Muennighoff et al. 2023, eq. (5)/(6): U + U R* (1 - exp(-R / R*))
+    # Muennighoff et al. 2023: U + U R* (1 - exp(-R / R*))
     return unique * (1.0 - r_star * jnp.expm1(-repeats / r_star))
 
 
 def _data_constrained(p, x):
-    # Muennighoff et al. 2023, eq. (7): Chinchilla's law on effective data D' and effective parameters N'.
+    # Muennighoff et al. 2023: Chinchilla's law on effective data D' and effective parameters N'.
     E, A, B, alpha, beta = p["E"], p["A"], p["B"], p["alpha"], p["beta"]
     N, D, U = x["N"], x["D"], x["U"]
     repeats_d = jnp.maximum(D / U - 1.0, 0.0)
@@ -99,7 +99,7 @@ data_constrained = register_law(
         equation="L = E + A / N'^alpha + B / D'^beta,  D' = U + U R_D* (1 - exp(-R_D / R_D*)),  "
         "N' = U_N + U_N R_N* (1 - exp(-R_N / R_N*)),  R_D = max(D / U - 1, 0),  U_N = min(N, N_opt(U)),  "
         "R_N = max(N / U_N - 1, 0),  N_opt(U) = G (G U)^(beta / alpha),  G = (alpha A / (beta B))^(1 / (alpha + beta))",
-        reference="Muennighoff et al. 2023, Scaling Data-Constrained Language Models, arXiv:2305.16264, eq. (7)",
+        reference="Muennighoff et al. 2023, Scaling Data-Constrained Language Models, arXiv:2305.16264",
         linear=("E",),
         family="data",
     )
@@ -118,7 +118,8 @@ def _qqt_utility(p, x):
     j = jnp.arange(1, MAX_EPOCHS + 1, dtype=n.dtype)
     b_j = p["b"][..., None] * jnp.exp(-jnp.log(2.0) * j / p["tau"][..., None])
     covered = jnp.log(jnp.clip(epochs[..., None] / j, 1.0, (j + 1.0) / j))
-    return jnp.exp(first + jnp.sum(b_j * covered, axis=-1)) + p["d"]
+    value = jnp.exp(first + jnp.sum(b_j * covered, axis=-1)) + p["d"]
+    return jnp.where(epochs <= MAX_EPOCHS + 1, value, jnp.nan)  # beyond: not computed (an error, not a plateau)
 
 
 qqt_utility = register_law(
@@ -135,7 +136,8 @@ qqt_utility = register_law(
         equation="y(n) = (a n / 1e5)^b + d for n <= P;  y(n) - d = (y(kP) - d) (n / (kP))^(b (1/2)^(k / tau)) "
         "in epoch k = floor(n / P) >= 1",
         reference="Goyal et al. 2024, Scaling Laws for Data Filtering -- Data Curation cannot be Compute Agnostic, "
-        "arXiv:2404.07177 (one pool; as in the authors' code, with d kept out of the decay)",
+        "arXiv:2404.07177 (one pool; stitched epoch by epoch as in the authors' code, except that d is kept out "
+        "of the decay)",
         linear=("d",),
         output="error",
         y_range=(0.0, 1.0),

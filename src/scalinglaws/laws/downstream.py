@@ -43,7 +43,7 @@ sigmoid_log = register_law(
 
 
 def _err_from_loss_exp(p, x):
-    # Gadre et al. 2024, eq. (5): Err(L) = epsilon - k exp(-gamma L)
+    # Gadre et al. 2024: Err(L) = epsilon - k exp(-gamma L)
     return p["epsilon"] - p["k"] * jnp.exp(-p["gamma"] * x["L"])
 
 
@@ -59,7 +59,7 @@ err_from_loss_exp = register_law(
         fn=_err_from_loss_exp,
         equation="Err(L) = epsilon - k exp(-gamma L)",
         reference="Gadre et al. 2024, Language models scale reliably with over-training and on downstream tasks, "
-        "arXiv:2403.08540, eq. (5)",
+        "arXiv:2403.08540",
         linear=("epsilon", "k"),
         output="error",
         log_inputs=(),
@@ -71,7 +71,7 @@ err_from_loss_exp = register_law(
 
 
 def _passuntil_task(p, x):
-    # Hu et al. 2023, eq. (3): PU(N) = exp(-c N^-alpha)
+    # Hu et al. 2023: PU(N) = exp(-c N^-alpha)
     return jnp.exp(-p["c"] * power(x["N"], -p["alpha"]))
 
 
@@ -120,7 +120,6 @@ isik_bleu = register_law(
         equation="f(D_p) = (log(A D_p^alpha))^beta",
         reference=_ISIK_REF + " (translation score, e.g. BLEU or COMET, after finetuning)",
         output="score",
-        space="linear",
         family="downstream",
     )
 )

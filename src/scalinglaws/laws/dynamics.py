@@ -27,7 +27,7 @@ _ALPHA_B = Param("alpha_B", (0.01, 2.0), (0.05, 1.0), description="critical-batc
 
 
 def _kaplan_bcrit(p, x):
-    # Kaplan et al. 2020, eq. (5.3): B_crit(L) = B_* / L^(1 / alpha_B)
+    # Kaplan et al. 2020: B_crit(L) = B_* / L^(1 / alpha_B)
     return p["B_star"] * jnp.exp(-jnp.log(x["L"]) / p["alpha_B"])
 
 
@@ -38,7 +38,7 @@ kaplan_bcrit = register_law(
         params=(_B_STAR, _ALPHA_B),
         fn=_kaplan_bcrit,
         equation="B_crit(L) = B_star / L^(1 / alpha_B)",
-        reference=_KAPLAN_REF + ", eq. (5.3)",
+        reference=_KAPLAN_REF + " (critical batch size)",
         linear=("B_star",),
         output="critical batch size",
         family="dynamics",
@@ -48,7 +48,7 @@ kaplan_bcrit = register_law(
 
 
 def _kaplan_ns(p, x):
-    # Kaplan et al. 2020, eq. (1.6) / (5.6): L(N, S_min) = (N_c / N)^alpha_N + (S_c / S_min)^alpha_S
+    # Kaplan et al. 2020: L(N, S_min) = (N_c / N)^alpha_N + (S_c / S_min)^alpha_S
     return (power(p["N_c"], p["alpha_N"]) * power(x["N"], -p["alpha_N"])
             + power(p["S_c"], p["alpha_S"]) * power(x["step"], -p["alpha_S"]))
 
@@ -60,7 +60,7 @@ kaplan_ns = register_law(
         params=(_N_C, _S_C, _ALPHA_N, _ALPHA_S),
         fn=_kaplan_ns,
         equation="L(N, S_min) = (N_c / N)^alpha_N + (S_c / S_min)^alpha_S",
-        reference=_KAPLAN_REF + ", eq. (1.6); step is S_min, the steps at a batch far above B_crit "
+        reference=_KAPLAN_REF + " (loss in model size and steps); step is S_min, the steps at a batch far above B_crit "
         "(su_nsb converts any batch)",
         family="dynamics",
     )
@@ -112,14 +112,14 @@ su_nsb = register_law(
         fn=_su_nsb,
         equation="L = (N_c / N)^alpha_N + (S_c (1 + B_crit(L) / B) / step)^alpha_S,  B_crit(L) = B_star / L^(1 / alpha_B)"
         "  (solved for L)",
-        reference=_SU_REF + " (Kaplan's eqs. (1.6), (5.3) and S_min = S / (1 + B_crit(L) / B), as that paper uses them)",
+        reference=_SU_REF + " (Kaplan's L(N, S_min), B_crit(L) and S_min = S / (1 + B_crit(L) / B), as that paper uses them)",
         family="dynamics",
     )
 )
 
 
 def _lr_annealing(p, x):
-    # Tissue et al. 2024, eq. (1): L(s) = L0 + A S1^-alpha - C S2
+    # Tissue et al. 2024: L(s) = L0 + A S1^-alpha - C S2
     return p["L0"] + p["A"] * power(x["S1"], -p["alpha"]) - p["C"] * x["S2"]
 
 
@@ -136,7 +136,7 @@ lr_annealing = register_law(
         fn=_lr_annealing,
         equation="L(s) = L0 + A S1(s)^-alpha - C S2(s),  S1 = sum of eta_i,  S2 = sum of m_i,  "
         "m_i = lambda m_{i-1} + (eta_{i-1} - eta_i)",
-        reference="Tissue, Wang and Wang 2024, Scaling Law with Learning Rate Annealing, arXiv:2408.11029, eq. (1)",
+        reference="Tissue, Wang and Wang 2024, Scaling Law with Learning Rate Annealing, arXiv:2408.11029",
         linear=("L0", "A", "C"),
         log_inputs=("S1",),
         family="dynamics",

@@ -105,7 +105,7 @@ kaplan_nd = register_law(
 
 
 def _kaplan_c(p, x):
-    # Kaplan et al. 2020, eq. (1.3): L(C) = (C_c / C)^alpha_C
+    # Kaplan et al. 2020: L(C) = (C_c / C)^alpha_C (L(C_min) has the same form)
     return power(p["C_c"], p["alpha_C"]) * power(x["C"], -p["alpha_C"])
 
 
@@ -119,14 +119,14 @@ kaplan_c = register_law(
         ),
         fn=_kaplan_c,
         equation="L(C) = (C_c / C)^alpha_C",
-        reference=_KAPLAN_REF + ", eq. (1.3) (and (1.4) for C_min)",
+        reference=_KAPLAN_REF + " (compute law; the same form holds for C_min)",
         family="pretraining",
     )
 )
 
 
 def _overtrain_cm(p, x):
-    # Gadre et al. 2024, eq. (4): L(C, M) = E + (a M^eta + b M^-eta) C^-eta, with C = 6 N D and M = D / N
+    # Gadre et al. 2024: L(C, M) = E + (a M^eta + b M^-eta) C^-eta, with C = 6 N D and M = D / N
     log_c = jnp.log(6.0) + jnp.log(x["N"]) + jnp.log(x["D"])
     log_m = jnp.log(x["D"]) - jnp.log(x["N"])
     eta = p["eta"]
@@ -146,7 +146,7 @@ overtrain_cm = register_law(
         fn=_overtrain_cm,
         equation="L(C, M) = E + (a M^eta + b M^-eta) C^-eta,  C = 6 N D,  M = D / N",
         reference="Gadre et al. 2024, Language models scale reliably with over-training and on downstream tasks, "
-        "arXiv:2403.08540, eq. (4)",
+        "arXiv:2403.08540",
         linear=("E", "a", "b"),
         family="pretraining",
         auto=False,  # chinchilla with equal exponents: --law auto compares chinchilla itself
@@ -155,7 +155,7 @@ overtrain_cm = register_law(
 
 
 def _parallel_scaling(p, x):
-    # Chen et al. 2025 (ParScale), eq. (5): L(N, P) = (A / (N (k log P + 1)))^alpha + E
+    # Chen et al. 2025 (ParScale): L(N, P) = (A / (N (k log P + 1)))^alpha + E
     n_eff = x["N"] * (p["k"] * jnp.log(x["P"]) + 1.0)
     return power(p["A"] / n_eff, p["alpha"]) + p["E"]
 
@@ -184,7 +184,8 @@ def _fp_quant(p, x):
     #   + (D^beta / N^alpha) (log2 B)^gamma / ((E + 0.5)^delta (M + 0.5)^nu)
     log_n, log_d = jnp.log(x["N"]), jnp.log(x["D"])
     log2_b = jnp.log2(x["B_block"])
-    block = jnp.where(log2_b > 0.0, jnp.exp(p["gamma"] * jnp.log(jnp.where(log2_b > 0.0, log2_b, 1.0))), 0.0)
+    block = jnp.where(log2_b > 0.0, jnp.exp(p["gamma"] * jnp.log(jnp.where(log2_b > 0.0, log2_b, 1.0))),
+                      jnp.where(log2_b == 0.0, 0.0, jnp.nan))  # B_block = 1: no penalty; below 1: undefined
     precision = jnp.exp(-p["delta"] * jnp.log(x["E_bits"] + 0.5) - p["nu"] * jnp.log(x["M_bits"] + 0.5))
     knowledge = jnp.exp(p["beta"] * log_d - p["alpha"] * log_n)
     return (p["n"] * jnp.exp(-p["alpha"] * log_n) + p["d"] * jnp.exp(-p["beta"] * log_d) + p["epsilon"]
