@@ -173,3 +173,63 @@ def test_lr_annealing_fitted_on_two_schedules_predicts_the_others_whole_curves()
         pred = r.predict({"S1": curve["S1"].to_numpy(), "S2": curve["S2"].to_numpy()})
         err = np.abs(pred - curve["loss"].to_numpy()) / curve["loss"].to_numpy()
         assert err.mean() < 0.004 and err.max() < 0.012, schedule  # measured: at most 0.27% and 0.98%
+
+
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "laws"
+
+
+@pytest.mark.parametrize("law", sl.list_laws(), ids=lambda law: law.name)
+def test_every_registered_law_has_its_page_with_its_equation_and_reference(law):
+    page = (DOCS / f"{law.name}.md").read_text()
+    assert page.startswith(f"# `{law.name}`")
+    assert law.equation.split(",")[0].strip() in page  # the plain-text equation, as `scalinglaws laws` prints it
+    index = (DOCS / "README.md").read_text()
+    assert f"`{law.name}`" in index
+
+
+def test_su_nsb_solves_its_implicit_equation_and_tends_to_kaplan_ns_at_large_batch():
+    law = sl.get_law("su_nsb")
+    p = dict(N_c=6.5e13, alpha_N=0.077, S_c=2.1e3, alpha_S=0.76, B_star=2.1e8, alpha_B=0.21)  # Kaplan Table 3/5
+    N, step, B = np.array([1e8, 1e9, 3e8]), np.array([1e4, 3e4, 2e5]), np.array([2**19, 2**21, 2**17])
+    L = law.predict(p, dict(N=N, step=step, B=B))
+    b_crit = p["B_star"] / L ** (1 / p["alpha_B"])
+    rhs = (p["N_c"] / N) ** p["alpha_N"] + (p["S_c"] * (1 + b_crit / B) / step) ** p["alpha_S"]
+    assert np.allclose(L, rhs, rtol=1e-13)
+    ns = sl.get_law("kaplan_ns").predict({k: p[k] for k in ("N_c", "S_c", "alpha_N", "alpha_S")}, dict(N=N, step=step))
+    huge = law.predict(p, dict(N=N, step=step, B=np.full(3, 1e30)))
+    assert np.allclose(huge, ns, rtol=1e-12) and np.all(L > ns)  # a finite batch needs more steps
+
+
+def test_parallel_scaling_reproduces_the_effective_size_of_p_streams():
+    # Chen et al. 2025, Stack-V2 fit: N_eff / N = 1 + k log P = 1.27, 1.55, 1.82 at P = 2, 4, 8
+    k = 0.3935
+    assert [round(1 + k * np.log(P), 2) for P in (2, 4, 8)] == [1.27, 1.55, 1.82]
+    law = sl.get_law("parallel_scaling")
+    p = dict(A=1.131e7, k=k, alpha=0.1894, E=0.6912)
+    at_p4 = law.predict(p, dict(N=1e9, P=4))
+    assert float(at_p4) == pytest.approx(float(law.predict(p, dict(N=1e9 * (1 + k * np.log(4)), P=1))), rel=1e-14)
+
+
+def test_qqt_utility_stitches_epochs_continuously_with_a_decaying_exponent():
+    law = sl.get_law("qqt_utility")
+    p = dict(a=0.5, b=-0.2, tau=2.0, d=0.1)
+    P = 1e6
+    n = np.array([0.5, 1.0, 1.5, 2.0 - 1e-9, 2.0, 3.5]) * P
+    y = law.predict(p, dict(n=n, P=np.full(n.size, P)))
+    first = (p["a"] * n[:2] / 1e5) ** p["b"] + p["d"]
+    assert np.allclose(y[:2], first, rtol=1e-13)  # the first epoch is the base law
+    b1 = p["b"] * 0.5 ** (1 / p["tau"])  # epoch 1's exponent
+    assert y[2] - p["d"] == pytest.approx((y[1] - p["d"]) * 1.5 ** b1, rel=1e-12)
+    assert y[3] == pytest.approx(y[4], rel=1e-8)  # continuous at the epoch boundary
+    beyond = law.predict(p, dict(n=np.array([600 * P]), P=np.array([P])))
+    assert np.isnan(beyond).all()  # past the epochs it counts, the law is not computed
+
+
+def test_fp_quant_penalty_vanishes_at_a_block_of_one_and_is_undefined_below():
+    law = sl.get_law("fp_quant")
+    p = dict(n=400.0, d=400.0, epsilon=1.7, alpha=0.34, beta=0.28, gamma=1.0, delta=2.0, nu=2.0)
+    x = dict(N=1e8, D=1e10, E_bits=4.0, M_bits=3.0)
+    chin = sl.get_law("chinchilla").predict(dict(E=1.7, A=400.0, B=400.0, alpha=0.34, beta=0.28), dict(N=1e8, D=1e10))
+    assert float(law.predict(p, dict(x, B_block=1.0))) == pytest.approx(float(chin), rel=1e-14)
+    assert float(law.predict(p, dict(x, B_block=128.0))) > float(chin)
+    assert np.isnan(law.predict(p, dict(x, B_block=0.5)))

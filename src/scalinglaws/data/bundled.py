@@ -40,6 +40,33 @@ DATASETS: dict[str, Dataset] = {
             excluded="excluded",
             source="Besiroglu et al. 2024, arXiv:2404.10102; github.com/epoch-research/analyzing-chinchilla",
         ),
+        Dataset(
+            name="datablations",
+            file="datablations.csv",
+            description="182 runs with repeated data (Muennighoff et al. 2023): N_params, D_tokens, U_unique_tokens, "
+            "val_loss; the set the authors fitted R_D*, R_N* on (law data_constrained)",
+            y="val_loss",
+            excluded=None,
+            source="Muennighoff et al. 2023, arXiv:2305.16264; github.com/huggingface/datablations",
+        ),
+        Dataset(
+            name="lr_schedules",
+            file="lr_schedules.csv",
+            description="loss curves of 25M/100M/400M models under 9 learning-rate schedules: step, lr, loss "
+            "(law lr_annealing)",
+            y="loss",
+            excluded=None,
+            source="Luo et al. 2025, arXiv:2503.12811; github.com/thu-yao-01-luo/MultiPowerLaw",
+        ),
+        Dataset(
+            name="overtrain",
+            file="overtrain.csv",
+            description="104 over-trained models (Gadre et al. 2024): N_params, D_tokens, 8 validation losses, "
+            "downstream errors (laws overtrain_cm, err_from_loss_exp)",
+            y="loss_c4_val",
+            excluded=None,
+            source="Gadre et al. 2024, arXiv:2403.08540; github.com/mlfoundations/scaling",
+        ),
     )
 }
 

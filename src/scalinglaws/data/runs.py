@@ -24,6 +24,7 @@ COMMON_NAMES: dict[str, tuple[str, ...]] = {
     "step": ("step", "steps", "iteration"),
     "k": ("k", "samples", "n_samples"),
     "x": ("x",),
+    "U": ("U", "unique_tokens", "U_unique_tokens"),
 }
 TARGET_NAMES = ("loss", "L", "y", "error", "err")
 
@@ -242,8 +243,12 @@ def design(runs, law, *, x: Mapping[str, str] | None = None, y: str | None = Non
     """Validate ``runs`` for ``law`` and return the selected inputs and target (``outside``: of the
     rows where ``where`` is false; ``dropna``: leaving out rows with an empty input or target, said
     in the notes, instead of refusing them)."""
-    runs = with_derived_inputs(Runs.coerce(runs), law.inputs, x)
+    given = Runs.coerce(runs)
+    runs = with_derived_inputs(given, law.inputs, x)
     columns = resolve_columns(runs, law.inputs, x, law.name)
+    derived = tuple(f"inputs {', '.join(c for c in columns.values() if c not in given.columns)} computed from each run's "
+                    "learning-rate schedule (step and lr, or lr_schedule; rows sharing every text column are one run)"
+                    for _ in (0,) if runs is not given)
     y_column = resolve_target(runs, y)
     rows, n_excluded = select_rows(runs, where, include_excluded, outside=outside)
     dropped = ()
@@ -280,7 +285,7 @@ def design(runs, law, *, x: Mapping[str, str] | None = None, y: str | None = Non
         if outside.size:
             raise InputError(f"column `{y_column}` must lie in [{y_range[0]:g}, {y_range[1]:g}] (law {law.name} is for "
                              f"a bounded metric); row {rows[outside[0]] + 1} has {float(target[outside[0]])!r}")
-    notes = dropped + _duplicates(runs.table, rows, list(columns.values()) + [y_column])
+    notes = derived + dropped + _duplicates(runs.table, rows, list(columns.values()) + [y_column])
     return Design(xs, target, rows, columns, y_column, n_excluded, notes)
 
 

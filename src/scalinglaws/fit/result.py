@@ -188,6 +188,10 @@ class FitResult:
         return ["extrapolation" if o else "interpolation" for o in np.atleast_1d(outside)], decades
 
     def _inputs(self, x) -> dict[str, np.ndarray]:
+        if isinstance(x, pd.DataFrame):  # a table of points: inputs it can compute (schedule areas) are computed
+            from ..data.runs import Runs, with_derived_inputs
+
+            x = with_derived_inputs(Runs(x), self.law.inputs, None).table
         values = {}
         for name in self.law.inputs:
             column = self.columns.get(name, name)
