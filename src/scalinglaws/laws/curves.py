@@ -8,6 +8,7 @@ import jax.numpy as jnp
 
 from ._law import Law, Param, power
 from ._registry import register_law
+from .pretraining import critical_power
 
 INF = math.inf
 
@@ -143,11 +144,6 @@ bnsl3 = register_law(bnsl_law(3))
 bnsl4 = register_law(bnsl_law(4))
 
 
-def _power_of_scale(p, x):
-    # Kaplan-style single-variable law: L(X) = (X_c / X)^alpha_X
-    return power(p["X_c"], p["alpha_X"]) * power(x["X"], -p["alpha_X"])
-
-
 tsfm_power = register_law(
     Law(
         name="tsfm_power",
@@ -156,7 +152,7 @@ tsfm_power = register_law(
             Param("X_c", (0.0, INF), (1e-3, 1e20), "log", "critical scale (units of X: parameters, FLOPs or samples)"),
             Param("alpha_X", (0.0, 3.0), (0.01, 1.0), description="exponent"),
         ),
-        fn=_power_of_scale,
+        fn=critical_power("X_c", "alpha_X", "X"),
         equation="L(X) = (X_c / X)^alpha_X",
         reference="Yao et al. 2024, Towards Neural Scaling Laws for Time Series Foundation Models, arXiv:2410.12360 "
         "(X is N, C or D; map it with --x X=COLUMN)",

@@ -38,13 +38,15 @@ chinchilla = register_law(
     )
 )
 
-def _kaplan_n(p, x):
-    # Kaplan et al. 2020, eq. (1.1): L(N) = (N_c / N)^alpha_N
-    return power(p["N_c"], p["alpha_N"]) * power(x["N"], -p["alpha_N"])
+def critical_power(scale: str, exponent: str, x_name: str):
+    """Kaplan's single-variable form ``L(X) = (X_c / X)^alpha_X`` on input ``x_name``: eqs. (1.1) for
+    N, (1.2) for D, the compute law for C (and Yao et al.'s for any of them)."""
 
-def _kaplan_d(p, x):
-    # Kaplan et al. 2020, eq. (1.2): L(D) = (D_c / D)^alpha_D
-    return power(p["D_c"], p["alpha_D"]) * power(x["D"], -p["alpha_D"])
+    def law(p, x):
+        return power(p[scale], p[exponent]) * power(x[x_name], -p[exponent])
+
+    return law
+
 
 def _kaplan_nd(p, x):
     # Kaplan et al. 2020, eq. (1.5): L(N, D) = [(N_c / N)^(alpha_N / alpha_D) + D_c / D]^alpha_D
@@ -64,7 +66,7 @@ kaplan_n = register_law(
             Param("N_c", **_SCALE_CONST, description="critical model size (non-embedding params)"),
             Param("alpha_N", **_KAPLAN_EXPONENT, description="model-size exponent"),
         ),
-        fn=_kaplan_n,
+        fn=critical_power("N_c", "alpha_N", "N"),
         equation="L(N) = (N_c / N)^alpha_N",
         reference=_KAPLAN_REF + ", eq. (1.1)",
         family="pretraining",
@@ -79,7 +81,7 @@ kaplan_d = register_law(
             Param("D_c", **_SCALE_CONST, description="critical dataset size (tokens)"),
             Param("alpha_D", **_KAPLAN_EXPONENT, description="data exponent"),
         ),
-        fn=_kaplan_d,
+        fn=critical_power("D_c", "alpha_D", "D"),
         equation="L(D) = (D_c / D)^alpha_D",
         reference=_KAPLAN_REF + ", eq. (1.2)",
         family="pretraining",
@@ -104,11 +106,6 @@ kaplan_nd = register_law(
 )
 
 
-def _kaplan_c(p, x):
-    # Kaplan et al. 2020: L(C) = (C_c / C)^alpha_C (L(C_min) has the same form)
-    return power(p["C_c"], p["alpha_C"]) * power(x["C"], -p["alpha_C"])
-
-
 kaplan_c = register_law(
     Law(
         name="kaplan_c",
@@ -117,9 +114,24 @@ kaplan_c = register_law(
             Param("C_c", (0.0, INF), (1e-3, 1e30), "log", "critical compute (units of the C column: FLOPs or PF-days)"),
             Param("alpha_C", **_KAPLAN_EXPONENT, description="compute exponent"),
         ),
-        fn=_kaplan_c,
+        fn=critical_power("C_c", "alpha_C", "C"),
         equation="L(C) = (C_c / C)^alpha_C",
         reference=_KAPLAN_REF + " (compute law; the same form holds for C_min)",
+        family="pretraining",
+    )
+)
+
+kaplan_cmin = register_law(
+    Law(
+        name="kaplan_cmin",
+        inputs=("C_min",),
+        params=(
+            Param("C_c_min", (0.0, INF), (1e-3, 1e30), "log", "critical minimum compute (units of the C_min column)"),
+            Param("alpha_C_min", **_KAPLAN_EXPONENT, description="minimum-compute exponent"),
+        ),
+        fn=critical_power("C_c_min", "alpha_C_min", "C_min"),
+        equation="L(C_min) = (C_c_min / C_min)^alpha_C_min",
+        reference=_KAPLAN_REF + " (C_min: the compute of training at a batch far below B_crit, C / (1 + B / B_crit))",
         family="pretraining",
     )
 )
