@@ -33,6 +33,23 @@ def test_data_constrained_without_repetition_is_chinchilla():
     assert float(sl.get_law("data_constrained").predict(p, dict(N=1e8, D=2e10, U=2e10))) == pytest.approx(float(chin), rel=1e-14)
 
 
+def test_data_constrained_n_opt_and_unique_tokens_follow_the_definitions():
+    # untied exponents and N above N_opt(U): the excess-parameter branch, against the formulas by hand
+    p = dict(E=1.9, A=500.0, B=1500.0, alpha=0.30, beta=0.40, R_D_star=15.0, R_N_star=5.0)
+    N, D, U = 1e12, 4e11, 1e10
+    G = (p["alpha"] * p["A"] / (p["beta"] * p["B"])) ** (1 / (p["alpha"] + p["beta"]))
+    n_opt = G * (G * U) ** (p["beta"] / p["alpha"])
+    assert N > n_opt
+    r_n, r_d = N / n_opt - 1, D / U - 1
+    n_eff = n_opt * (1 + p["R_N_star"] * (1 - np.exp(-r_n / p["R_N_star"])))
+    d_eff = U * (1 + p["R_D_star"] * (1 - np.exp(-r_d / p["R_D_star"])))
+    by_hand = p["E"] + p["A"] / n_eff ** p["alpha"] + p["B"] / d_eff ** p["beta"]
+    law = sl.get_law("data_constrained")
+    assert float(law.predict(p, dict(N=N, D=D, U=U))) == pytest.approx(by_hand, rel=1e-13)
+    # a run cannot see more unique tokens than it trains on: U > D counts as U = D
+    assert float(law.predict(p, dict(N=1e9, D=1e10, U=1e11))) == float(law.predict(p, dict(N=1e9, D=1e10, U=1e10)))
+
+
 def _rdrn_runs():
     return pd.read_csv(DATA / "datablations_muennighoff2023" / "datablations_rdrn_fit_set.csv").rename(
         columns={"N_params": "N", "D_tokens": "D", "U_unique_tokens": "U", "val_loss": "loss"})
@@ -149,6 +166,40 @@ def test_named_schedules_equal_their_rates_given_step_by_step():
 def test_bad_schedules_say_what_is_wrong(spec, words):
     with pytest.raises(InputError, match=words):
         schedule_lr(spec, np.arange(3))
+
+
+def test_a_run_column_names_runs_and_rows_that_are_each_a_run_are_refused():
+    t = pd.DataFrame({"run": [1, 1, 2, 2], "step": [10, 20, 10, 30], "lr": [1e-3, 1e-3, 1e-3, 5e-4],
+                      "note": ["a", "b", "c", "d"]})
+    out = with_areas(t, step="step", lr="lr")  # the numeric run column, not the text column, names the runs
+    assert out["S2"].iloc[1] == 0.0 and out["S2"].iloc[3] > 0.0
+    with pytest.raises(InputError, match="every run has one row"):
+        with_areas(t.drop(columns="run"), step="step", lr="lr")
+
+
+def test_prediction_points_take_named_schedules_not_a_few_logged_rates():
+    runs = pd.DataFrame({"step": np.arange(100, 2001, 100), "lr": 1e-3, "loss": 3.0 - 0.1 * np.log(np.arange(1, 21))})
+    r = sl.fit("lr_annealing", runs, fix={"C": 0.5})  # a constant rate: no annealing to fit C on
+    with pytest.raises(InputError, match="lr_schedule"):
+        r.predict(pd.DataFrame({"step": [3000], "lr": [1e-3]}))
+    named = r.predict(pd.DataFrame({"step": [3000], "lr_schedule": ["constant:peak=1e-3"]}))
+    assert float(named[0]) == pytest.approx(float(r.predict({"S1": [3.0], "S2": [0.0]})[0]), rel=1e-12)
+
+
+@needs_data
+def test_a_backtest_sums_each_schedule_over_the_whole_run_before_setting_rows_aside():
+    t = pd.read_csv(DATA / "lr_schedule_loss_curves_mpl" / "mpl_loss_curves.csv")
+    t = t[(t.model_size == "25M") & t.schedule.isin(["cosine_24000", "constant_24000"])].reset_index(drop=True)
+    bt = sl.backtest("lr_annealing", t, train_where="step < 16000", where="step > 10000")
+    r = sl.fit("lr_annealing", t, where="step > 10000 and step < 16000")  # the same runs, areas of whole runs
+    from scalinglaws.data import Runs
+    from scalinglaws.data.runs import with_derived_inputs
+
+    full = with_derived_inputs(Runs(t), ("S1", "S2"), None).table
+    test = full[full.step >= 16000]
+    pred = r.predict({"S1": test["S1"].to_numpy(), "S2": test["S2"].to_numpy()})
+    rmse_log = float(np.sqrt(np.mean((np.log(pred) - np.log(test["loss"].to_numpy())) ** 2)))
+    assert bt.scores[0].rmse_log == pytest.approx(rmse_log, rel=1e-9)
 
 
 def test_runs_are_told_apart_by_text_columns_and_repeated_steps_are_refused():

@@ -20,7 +20,8 @@ from typing import Sequence
 import numpy as np
 
 from .data import Runs, design
-from .data.runs import numeric_column, select_rows
+from .data.runs import numeric_column, select_rows, with_derived_inputs
+from .data.schedules import AREAS
 from .errors import FitError, InputError, ScalingLawsError
 from .api import fit
 from .laws import get_law
@@ -229,6 +230,13 @@ def backtest(laws: str | Sequence[str], runs, *, train_where: str | Sequence[str
     names = _names(laws)
     _check_interval(interval)
     runs = Runs.coerce(runs)
+    if any(n == "auto" or set(AREAS) <= set(get_law(n).inputs) for n in names):
+        # a schedule's areas sum over each whole run: computed before any row is set aside
+        try:
+            runs = with_derived_inputs(runs, AREAS, fit_options.get("x"))
+        except InputError:
+            if "auto" not in names:
+                raise
     if where is not None:
         rows = select_rows(runs, where, True, option="--where")[0]
         if not rows.size:

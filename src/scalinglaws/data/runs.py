@@ -140,10 +140,12 @@ def resolve_columns(runs: Runs, inputs: tuple[str, ...], x: Mapping[str, str] | 
     return mapping
 
 
-def with_derived_inputs(runs: Runs, inputs: tuple[str, ...], x: Mapping[str, str] | None) -> Runs:
+def with_derived_inputs(runs: Runs, inputs: tuple[str, ...], x: Mapping[str, str] | None, *,
+                        from_rates: bool = True) -> Runs:
     """``runs``, or a copy with the inputs it lacks that can be computed from its columns: the
     areas ``S1``, ``S2`` of each run's learning-rate schedule (`schedules`) from ``step`` and ``lr``
-    (or a named ``lr_schedule``). The user's table is not changed."""
+    (or a named ``lr_schedule``). The user's table is not changed. ``from_rates=False`` (points to
+    predict at, which need not hold every logged step of their runs) takes named schedules only."""
     from .schedules import AREAS, with_areas
 
     x = dict(x or {})
@@ -154,7 +156,12 @@ def with_derived_inputs(runs: Runs, inputs: tuple[str, ...], x: Mapping[str, str
     spec = find_column(runs.columns, "lr_schedule", ("lr_schedule",))
     if step is None or (lr is None and spec is None):
         return runs  # resolve_columns says what is missing
-    table = with_areas(runs.table, step=step, lr=lr, spec=None if lr else spec)
+    if not from_rates and spec is None:
+        raise InputError("prediction points need the areas S1 and S2 of their schedule: give them as columns, or "
+                         "each run's named schedule in an `lr_schedule` column (an `lr` column at a few steps does "
+                         "not say what the rate was at the steps between and before them)")
+    table = with_areas(runs.table, step=step, lr=None if not from_rates else lr,
+                       spec=spec if not from_rates or lr is None else None)
     return Runs(table, source=runs.source, excluded=runs.excluded, y=runs.y)
 
 

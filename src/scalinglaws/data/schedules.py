@@ -8,8 +8,9 @@ For one run with learning rate ``eta_i`` at step ``i``:
 
 A run's rates come from its ``lr`` column (logged at some steps; between them, and from 0 at step 0 up
 to the first logged step, the rate is interpolated linearly: a warmup), or from a named schedule in an
-``lr_schedule`` column, e.g. ``cosine:peak=3e-4,final=3e-5,total=24000,warmup=2160``. Rows that share
-the values of every text column of the table are one run.
+``lr_schedule`` column, e.g. ``cosine:peak=3e-4,final=3e-5,total=24000,warmup=2160``. The rows of one
+run share its ``run`` column (``run``, ``run_id`` or ``run_name``, of any type) or, without one, the
+values of every text column of the table.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from ..errors import InputError
 LAMBDA = 0.999  # momentum of the annealing area, as in the reproductions of Tissue et al.
 AREAS = ("S1", "S2")
 MAX_STEPS = 10_000_000
+RUN_NAMES = ("run", "run_id", "run_name")
 
 SCHEDULES = {
     "constant": ("peak",),
@@ -135,11 +137,13 @@ def with_areas(table: pd.DataFrame, *, step: str, lr: str | None = None, spec: s
         if bad.any():
             i = int(np.argmax(bad))
             raise InputError(f"column `{lr}` must hold learning rates >= 0; row {i + 1} has {table[lr].iloc[i]!r}")
-    keys = [c for c in table.columns if c != spec and not pd.api.types.is_numeric_dtype(table[c])
-            and not pd.api.types.is_bool_dtype(table[c])]
+    keys = _run_columns(table)
     s1 = np.empty(len(table))
     s2 = np.empty(len(table))
     groups = table.groupby(keys, sort=False, dropna=False).indices if keys else {(): np.arange(len(table))}
+    if len(groups) > 1 and all(len(rows) == 1 for rows in groups.values()):
+        raise InputError(f"every run has one row: the columns that tell runs apart ({', '.join(keys)}) differ on "
+                         "every row, so no run's schedule can be summed; name each run in a `run` column")
     for run, rows in groups.items():
         if len(np.unique(steps[rows])) < len(rows):
             label = run if keys else "the table"
@@ -154,3 +158,13 @@ def with_areas(table: pd.DataFrame, *, step: str, lr: str | None = None, spec: s
             eta = schedule_lr(specs[0], np.arange(int(steps[rows].max()) + 1))
             s1[rows], s2[rows] = _areas(eta, lam, steps[rows])
     return table.assign(S1=s1, S2=s2)
+
+
+def _run_columns(table: pd.DataFrame) -> list[str]:
+    """The columns whose values name a run: its ``run`` column, or else every text column."""
+    lower = {str(c).lower(): c for c in table.columns}
+    named = next((lower[n] for n in RUN_NAMES if n in lower), None)
+    if named is not None:
+        return [named]
+    return [c for c in table.columns if not pd.api.types.is_numeric_dtype(table[c])
+            and not pd.api.types.is_bool_dtype(table[c])]

@@ -191,7 +191,7 @@ class FitResult:
         if isinstance(x, pd.DataFrame):  # a table of points: inputs it can compute (schedule areas) are computed
             from ..data.runs import Runs, with_derived_inputs
 
-            x = with_derived_inputs(Runs(x), self.law.inputs, None).table
+            x = with_derived_inputs(Runs(x), self.law.inputs, None, from_rates=False).table
         values = {}
         for name in self.law.inputs:
             column = self.columns.get(name, name)

@@ -69,8 +69,9 @@ def _effective(unique, repeats, r_star):
 def _data_constrained(p, x):
     # Muennighoff et al. 2023: Chinchilla's law on effective data D' and effective parameters N'.
     E, A, B, alpha, beta = p["E"], p["A"], p["B"], p["alpha"], p["beta"]
-    N, D, U = x["N"], x["D"], x["U"]
-    repeats_d = jnp.maximum(D / U - 1.0, 0.0)
+    N, D = x["N"], x["D"]
+    U = jnp.minimum(x["U"], D)  # the unique tokens a run saw: no more than it trained on
+    repeats_d = D / U - 1.0
     log_g = (jnp.log(alpha * A) - jnp.log(beta * B)) / (alpha + beta)
     n_opt = jnp.exp(log_g + (beta / alpha) * (log_g + jnp.log(U)))  # Chinchilla-optimal size for U tokens
     unique_n = jnp.minimum(N, n_opt)
@@ -96,8 +97,8 @@ data_constrained = register_law(
             Param("R_N_star", (0.0, 1e4), (1.0, 100.0), "log", "excess-parameter half-life (multiples of N_opt(U))"),
         ),
         fn=_data_constrained,
-        equation="L = E + A / N'^alpha + B / D'^beta,  D' = U + U R_D* (1 - exp(-R_D / R_D*)),  "
-        "N' = U_N + U_N R_N* (1 - exp(-R_N / R_N*)),  R_D = max(D / U - 1, 0),  U_N = min(N, N_opt(U)),  "
+        equation="L = E + A / N'^alpha + B / D'^beta,  D' = U_D + U_D R_D* (1 - exp(-R_D / R_D*)),  "
+        "N' = U_N + U_N R_N* (1 - exp(-R_N / R_N*)),  R_D = D / U_D - 1,  U_D = min(U, D),  U_N = min(N, N_opt(U)),  "
         "R_N = max(N / U_N - 1, 0),  N_opt(U) = G (G U)^(beta / alpha),  G = (alpha A / (beta B))^(1 / (alpha + beta))",
         reference="Muennighoff et al. 2023, Scaling Data-Constrained Language Models, arXiv:2305.16264",
         linear=("E",),

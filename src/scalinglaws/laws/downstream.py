@@ -112,7 +112,7 @@ isik_bleu = register_law(
         name="isik_bleu",
         inputs=("D_p",),
         params=(
-            Param("A", (1.0, INF), (1.0, 1e6), "log", "scale inside the log (>= 1 keeps log(A D_p^alpha) > 0)"),
+            Param("A", (0.0, INF), (1.0, 1e6), "log", "scale inside the log (A D_p^alpha > 1 on the data)"),
             Param("alpha", (0.0, 3.0), (0.05, 1.0), description="pretraining-data exponent inside the log"),
             Param("beta", (0.0, 10.0), (0.5, 3.0), description="outer exponent"),
         ),
