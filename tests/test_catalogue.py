@@ -106,6 +106,20 @@ def test_overtrain_cm_reproduces_gadre_constants(dataset, published):
 
 
 @needs_data
+@pytest.mark.parametrize("dataset, column, published", [
+    ("c4_original", "err_avg_46", (0.7589, 1.2885, 0.9722)), ("c4_original", "err_avg_subset17", (0.8497, 2.0789, 0.7561)),
+    ("rpj", "err_avg_46", (0.7609, 1.3229, 0.8907)), ("rpj", "err_avg_subset17", (0.8570, 2.2065, 0.7146)),
+    ("rw_original", "err_avg_46", (0.7677, 1.1281, 0.8215)), ("rw_original", "err_avg_subset17", (0.8653, 2.2148, 0.7070)),
+])
+def test_err_from_loss_exp_reproduces_gadre_constants(dataset, column, published):
+    s = _gadre()[lambda t: t.dataset == dataset]
+    r = sl.fit("err_from_loss_exp", _gadre_train(s, with_1b=True).rename(columns={"loss_c4_val": "L"}), y=column,
+               loss="mse")
+    assert r.status == "converged"
+    assert [r.params[k] for k in ("epsilon", "k", "gamma")] == pytest.approx(published, abs=6e-5)
+
+
+@needs_data
 def test_overtrain_cm_and_err_from_loss_exp_reproduce_the_held_out_errors():
     s = _gadre()[lambda t: t.dataset == "rpj"]
     train = _gadre_train(s).rename(columns={"N_params": "N", "D_tokens": "D", "loss_c4_val": "loss"})
