@@ -176,6 +176,13 @@ def test_named_schedules_equal_their_rates_given_step_by_step():
     ("constant:peak=1,speed=2", "is not key=value"),
     ("constant:peak=0", "peak must be positive"),
     ("wsd:peak=1,decay_start=5,total=9,decay=cubic", "decay must be linear or exp"),
+    ("cosine:peak=3e-4,total=100,factor=7", "is not key=value"),
+    ("cosine:peak=3e-4,peak=1e-3,total=100", "peak is given twice"),
+    ("cosine:peak=1e-4,final=1e-3,total=100", "final must not exceed peak"),
+    ("cosine:peak=1e-4,total=100,warmup=200", "warmup must end before total"),
+    ("wsd:peak=1,decay_start=50,total=40", "decay_start must lie between"),
+    ("wsd:peak=1,decay_start=5,total=9,decay=exp", "needs final > 0"),
+    ("step:peak=1,every=10,factor=2", "factor must lie in"),
 ])
 def test_bad_schedules_say_what_is_wrong(spec, words):
     with pytest.raises(InputError, match=words):

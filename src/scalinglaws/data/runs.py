@@ -151,9 +151,7 @@ def with_derived_inputs(runs: Runs, inputs: tuple[str, ...], x: Mapping[str, str
     x = dict(x or {})
     if not set(AREAS) <= set(inputs) or any(name in x or find_column(runs.columns, name, (name,)) for name in AREAS):
         return runs
-    step = find_column(runs.columns, "step", COMMON_NAMES["step"])
-    lr = find_column(runs.columns, "lr", ("lr", "learning_rate"))
-    spec = find_column(runs.columns, "lr_schedule", ("lr_schedule",))
+    step, lr, spec = schedule_columns(runs)
     if step is None or (lr is None and spec is None):
         return runs  # resolve_columns says what is missing
     if not from_rates and spec is None:
@@ -163,6 +161,12 @@ def with_derived_inputs(runs: Runs, inputs: tuple[str, ...], x: Mapping[str, str
     table = with_areas(runs.table, step=step, lr=None if not from_rates else lr,
                        spec=spec if not from_rates or lr is None else None)
     return Runs(table, source=runs.source, excluded=runs.excluded, y=runs.y)
+
+
+def schedule_columns(runs: Runs) -> tuple[str | None, str | None, str | None]:
+    """The columns a schedule's areas are computed from: step, learning rate, named schedule."""
+    return (find_column(runs.columns, "step", COMMON_NAMES["step"]), find_column(runs.columns, "lr", ("lr", "learning_rate")),
+            find_column(runs.columns, "lr_schedule", ("lr_schedule",)))
 
 
 def resolve_target(runs: Runs, y: str | None) -> str:
@@ -253,9 +257,16 @@ def design(runs, law, *, x: Mapping[str, str] | None = None, y: str | None = Non
     given = Runs.coerce(runs)
     runs = with_derived_inputs(given, law.inputs, x)
     columns = resolve_columns(runs, law.inputs, x, law.name)
-    derived = tuple(f"inputs {', '.join(c for c in columns.values() if c not in given.columns)} computed from each run's "
-                    "learning-rate schedule (step and lr, or lr_schedule; rows sharing every text column are one run)"
-                    for _ in (0,) if runs is not given)
+    derived = ()
+    if runs is not given:
+        from .schedules import describe_runs
+
+        step, lr, spec = schedule_columns(given)
+        y_given = resolve_target(given, y)
+        if y_given in (step, lr, spec):
+            raise InputError(f"the target column `{y_given}` is the column the schedule areas S1, S2 of law {law.name} "
+                             "are computed from: a law cannot be fitted to its own input; name the target with --y")
+        derived = (describe_runs(given.table, step=step, lr=lr),)
     y_column = resolve_target(runs, y)
     rows, n_excluded = select_rows(runs, where, include_excluded, outside=outside)
     dropped = ()

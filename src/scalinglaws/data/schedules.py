@@ -27,11 +27,11 @@ AREAS = ("S1", "S2")
 MAX_STEPS = 10_000_000
 RUN_NAMES = ("run", "run_id", "run_name")
 
-SCHEDULES = {
-    "constant": ("peak",),
-    "cosine": ("peak", "total"),
-    "wsd": ("peak", "decay_start", "total"),
-    "step": ("peak", "every"),
+SCHEDULES = {  # each schedule's required keys, and its optional ones
+    "constant": (("peak",), ("warmup",)),
+    "cosine": (("peak", "total"), ("final", "warmup")),
+    "wsd": (("peak", "decay_start", "total"), ("final", "decay", "warmup")),
+    "step": (("peak", "every"), ("factor", "warmup")),
 }
 OPTIONAL = {"warmup": 0.0, "final": 0.0, "factor": 0.1, "decay": "linear"}
 
@@ -46,7 +46,7 @@ def schedule_lr(spec: str, steps: np.ndarray) -> np.ndarray:
     """
     name, values = _parse(spec)
     steps = np.asarray(steps, dtype=np.float64)
-    peak, warmup, final = values["peak"], values["warmup"], values["final"]
+    peak, warmup, final = values["peak"], values["warmup"], values.get("final", 0.0)
     if name == "constant":
         lr = np.full(steps.shape, peak)
     elif name == "cosine":
@@ -68,13 +68,18 @@ def _parse(spec: str) -> tuple[str, dict]:
     name, _, rest = str(spec).strip().partition(":")
     if name not in SCHEDULES:
         raise InputError(f"{where}: the schedule must be one of {', '.join(SCHEDULES)} (as NAME:key=value,...)")
-    values = dict(OPTIONAL)
+    required, optional = SCHEDULES[name]
+    values = {k: OPTIONAL[k] for k in optional}
+    given = set()
     for item in filter(None, (s.strip() for s in rest.split(","))):
         key, eq, value = item.partition("=")
         key = key.strip()
-        if not eq or key not in (*SCHEDULES[name], *OPTIONAL):
+        if not eq or key not in (*required, *optional):
             raise InputError(f"{where}: `{item}` is not key=value with a key of {name} "
-                             f"({', '.join((*SCHEDULES[name], *OPTIONAL))})")
+                             f"({', '.join((*required, *optional))})")
+        if key in given:
+            raise InputError(f"{where}: {key} is given twice")
+        given.add(key)
         if key == "decay":
             if value.strip() not in ("linear", "exp"):
                 raise InputError(f"{where}: decay must be linear or exp; got {value.strip()!r}")
@@ -87,13 +92,21 @@ def _parse(spec: str) -> tuple[str, dict]:
         if not (math.isfinite(number) and number >= 0):
             raise InputError(f"{where}: {key} must be a finite number >= 0; got {number!r}")
         values[key] = number
-    missing = [k for k in SCHEDULES[name] if k not in values]
+    missing = [k for k in required if k not in values]
     if missing:
         raise InputError(f"{where}: schedule {name} needs {', '.join(missing)}")
-    if not values["peak"] > 0:
-        raise InputError(f"{where}: peak must be positive; got {values['peak']!r}")
-    if name == "step" and not values["every"] >= 1:
-        raise InputError(f"{where}: every must be at least 1 step; got {values['every']!r}")
+    for rule, broken in (
+        ("peak must be positive", not values["peak"] > 0),
+        ("final must not exceed peak (a schedule that anneals)", values.get("final", 0.0) > values["peak"]),
+        ("warmup must end before total", "total" in values and values["warmup"] >= values["total"]),
+        ("decay_start must lie between warmup and total", name == "wsd"
+         and not values["warmup"] <= values["decay_start"] < values["total"]),
+        ("an exp decay needs final > 0 (it cannot reach 0)", values.get("decay") == "exp" and not values["final"] > 0),
+        ("every must be at least 1 step", name == "step" and not values["every"] >= 1),
+        ("factor must lie in (0, 1]", name == "step" and not 0 < values["factor"] <= 1),
+    ):
+        if broken:
+            raise InputError(f"{where}: {rule}")
     return name, values
 
 
@@ -158,6 +171,26 @@ def with_areas(table: pd.DataFrame, *, step: str, lr: str | None = None, spec: s
             eta = schedule_lr(specs[0], np.arange(int(steps[rows].max()) + 1))
             s1[rows], s2[rows] = _areas(eta, lam, steps[rows])
     return table.assign(S1=s1, S2=s2)
+
+
+def describe_runs(table: pd.DataFrame, *, step: str, lr: str | None) -> str:
+    """How many runs the areas were summed over and how they were told apart; and a warning when a
+    run's rate climbs back after it has annealed (two runs merged into one, or a restart)."""
+    keys = _run_columns(table)
+    groups = table.groupby(keys, sort=False, dropna=False).indices if keys else {(): np.arange(len(table))}
+    text = (f"inputs S1, S2 computed from the learning-rate schedule of each of {len(groups)} run(s) "
+            f"({'told apart by ' + ', '.join(keys) if keys else 'the whole table is one run'})")
+    if lr is None:
+        return text
+    for run, rows in groups.items():
+        order = rows[np.argsort(table[step].to_numpy()[rows], kind="stable")]
+        rate = pd.to_numeric(table[lr].iloc[order], errors="coerce").to_numpy(dtype=np.float64)
+        after = rate[int(np.argmax(rate)):]
+        low = np.minimum.accumulate(after)
+        if np.any(after > low * 1.5 + 1e-300):  # the rate climbs back by half after annealing
+            return (f"{text}; warning: in run {run if keys else '(the table)'} the learning rate climbs back after "
+                    "annealing: if two runs are merged, name each run in a `run` column")
+    return text
 
 
 def _run_columns(table: pd.DataFrame) -> list[str]:
