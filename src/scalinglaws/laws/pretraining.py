@@ -106,35 +106,27 @@ kaplan_nd = register_law(
 )
 
 
-kaplan_c = register_law(
-    Law(
-        name="kaplan_c",
-        inputs=("C",),
+def _kaplan_compute(name: str, var: str, scale: str, exponent: str, what: str, note: str) -> Law:
+    # Kaplan et al. 2020: L(C) = (C_c / C)^alpha_C, and the same form in C_min
+    return Law(
+        name=name,
+        inputs=(var,),
         params=(
-            Param("C_c", (0.0, INF), (1e-3, 1e30), "log", "critical compute (units of the C column: FLOPs or PF-days)"),
-            Param("alpha_C", **_KAPLAN_EXPONENT, description="compute exponent"),
+            Param(scale, (0.0, INF), (1e-3, 1e30), "log", f"critical {what} (units of the {var} column: FLOPs or PF-days)"),
+            Param(exponent, **_KAPLAN_EXPONENT, description=f"{what} exponent"),
         ),
-        fn=critical_power("C_c", "alpha_C", "C"),
-        equation="L(C) = (C_c / C)^alpha_C",
-        reference=_KAPLAN_REF + " (compute law; the same form holds for C_min)",
+        fn=critical_power(scale, exponent, var),
+        equation=f"L({var}) = ({scale} / {var})^{exponent}",
+        reference=_KAPLAN_REF + f" ({note})",
         family="pretraining",
     )
-)
 
-kaplan_cmin = register_law(
-    Law(
-        name="kaplan_cmin",
-        inputs=("C_min",),
-        params=(
-            Param("C_c_min", (0.0, INF), (1e-3, 1e30), "log", "critical minimum compute (units of the C_min column)"),
-            Param("alpha_C_min", **_KAPLAN_EXPONENT, description="minimum-compute exponent"),
-        ),
-        fn=critical_power("C_c_min", "alpha_C_min", "C_min"),
-        equation="L(C_min) = (C_c_min / C_min)^alpha_C_min",
-        reference=_KAPLAN_REF + " (C_min: the compute of training at a batch far below B_crit, C / (1 + B / B_crit))",
-        family="pretraining",
-    )
-)
+
+kaplan_c = register_law(_kaplan_compute("kaplan_c", "C", "C_c", "alpha_C", "compute",
+                                        "compute law; the same form in C_min is kaplan_cmin"))
+kaplan_cmin = register_law(_kaplan_compute("kaplan_cmin", "C_min", "C_c_min", "alpha_C_min", "minimum compute",
+                                           "C_min: the compute of training at a batch far below B_crit, "
+                                           "C / (1 + B / B_crit)"))
 
 
 def _overtrain_cm(p, x):
