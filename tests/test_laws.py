@@ -20,7 +20,7 @@ LAWS = sl.list_laws() + [
 
 # input ranges where a law's middle parameters give values of its kind (default 1e7..1e11)
 RANGES = {"lr_annealing": {"S1": (1.0, 100.0), "S2": (1e-3, 0.3)}, "coverage_exp_power": {"k": (1.0, 1e4)},
-          "passuntil_task": {"N": (10.0, 1e4)}}
+          "passuntil_task": {"N": (10.0, 1e4)}, "qqt_utility": {"n": (1e6, 1e8), "P": (1e6, 1e7)}}
 
 
 @pytest.fixture(autouse=True)
@@ -81,8 +81,10 @@ def test_describe_is_json_safe(law):
     assert [p["name"] for p in d["params"]] == list(law.param_names)
 
 
-@pytest.mark.parametrize("law", [law for law in LAWS if law.name not in ("bnsl3", "bnsl4")],  # bnsl2's code path
-                         ids=lambda l: l.name[:20])
+# a document's round trip does not depend on the law's form: the laws that take a minute or more to fit
+# (bnsl3 and bnsl4, su_nsb's implicit solve, data_constrained, fp_quant) are left to their own tests
+@pytest.mark.parametrize("law", [law for law in LAWS if law.name not in ("bnsl3", "bnsl4", "su_nsb", "data_constrained",
+                                                                         "fp_quant")], ids=lambda l: l.name[:20])
 def test_fit_result_round_trips_exactly(law):
     from conftest import simulate
 
