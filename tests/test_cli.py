@@ -102,6 +102,8 @@ def test_plan_from_fit(fit_doc):
     assert res.exit_code == 0, res.output
     plans = json.loads(res.stdout)["plans"]
     assert len(plans) == 2 and 15 < plans[0]["tokens_per_param"] < 25
+    repeated = run("plan", path, "--compute", "5.88e23", "--compute", "1e24", "--format", "json")
+    assert json.loads(repeated.stdout)["plans"] == plans  # a repeated option adds budgets, it does not replace them
 
 
 def test_laws_and_datasets():
@@ -109,7 +111,11 @@ def test_laws_and_datasets():
     assert {"chinchilla", "power_law", "power_law_offset", "kaplan_n", "kaplan_d", "kaplan_nd"} <= {d["name"] for d in laws}
     assert all({"name", "inputs", "params", "equation", "reference"} <= set(d) for d in laws)
     one = json.loads(run("laws", "chinchilla", "--format", "json").stdout)
-    assert one["inputs"] == ["N", "D"]
+    assert one["inputs"] == ["N", "D"] and one["family"] == "pretraining" and one["auto"] is True
+    listing = run("laws").stdout  # by family
+    assert all(f"{family} laws" in listing for family in ("pretraining", "curves", "dynamics", "data", "downstream",
+                                                            "inference"))
+    assert listing.index("pretraining laws") < listing.index("kaplan_cmin") < listing.index("curves laws")
     ds = json.loads(run("datasets", "--format", "json").stdout)
     assert ds[0]["name"] == "chinchilla" and ds[0]["rows"] == 245
     assert "Epoch" in run("datasets", "chinchilla").stdout

@@ -531,13 +531,14 @@ def plan(
     fit_path: Optional[Path] = typer.Argument(None, metavar="[FIT.json]", help="a fit document"),
     law: Optional[str] = typer.Option(None, "--law", help="a law name (with --params) instead of a fit"),
     params: List[str] = typer.Option([], "--params", help="the law's parameters: K=V,..."),
-    compute: str = typer.Option(..., "--compute", help="budgets in FLOP: C[,C...]"),
+    compute: List[str] = typer.Option(..., "--compute", help="budgets in FLOP: C[,C...] (repeatable)"),
     fmt: str = typer.Option("table", "--format", help="table | json"),
 ):
     """Compute-optimal N and D (C = 6 N D) for each budget."""
     _check_format(fmt)
     from .plan import compute_optimal
 
+    compute = ",".join(compute)  # --compute 1e21 --compute 1e23 is --compute 1e21,1e23
     budgets = list(_pairs("--compute", [f"budget {i + 1}={c}" for i, c in enumerate(compute.split(",")) if c.strip()],
                           numeric=True).values())
     if not budgets:
