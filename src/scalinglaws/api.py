@@ -10,6 +10,7 @@ from typing import Mapping
 import numpy as np
 
 from .data import Runs
+from .data.runs import with_areas_for
 from .errors import InputError, MissingColumnError
 from .fit import FitResult, prepare, solve
 from .fit.api import DEFAULT_METHOD
@@ -104,7 +105,8 @@ def fit(
     if rng is not None and not isinstance(rng, np.random.Generator) and not (
             isinstance(rng, (int, np.integer)) and not isinstance(rng, bool) and rng >= 0):
         raise InputError(f"--seed must be a non-negative integer; got {rng!r}")
-    runs = Runs.coerce(runs)
+    runs = with_areas_for(Runs.coerce(runs), [None if isinstance(law, str) and law == "auto" else get_law(law).inputs],
+                          x)  # once, for the fit and all its folds
     if cluster is not None and cluster not in runs.columns:
         raise InputError(f"--cluster column `{cluster}` not found; columns are {', '.join(runs.columns)}")
     if cluster is not None and runs.table[cluster].isna().any():

@@ -226,7 +226,7 @@ def fit(
             from .errors import ScalingLawsError
 
             for group, table in runs.table.groupby(by, sort=True):
-                sub = Runs(table.reset_index(drop=True), source=runs.source, excluded=runs.excluded, y=runs.y)
+                sub = runs.with_table(table.reset_index(drop=True))
                 if not select_rows(sub, where, include_excluded)[0].size:
                     continue  # --where leaves none of this group
                 label = _json_default(group) if hasattr(group, "item") else group

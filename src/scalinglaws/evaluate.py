@@ -20,8 +20,7 @@ from typing import Sequence
 import numpy as np
 
 from .data import Runs, design
-from .data.runs import numeric_column, select_rows, with_derived_inputs
-from .data.schedules import AREAS
+from .data.runs import numeric_column, select_rows, with_areas_for
 from .errors import FitError, InputError, ScalingLawsError
 from .api import fit
 from .laws import get_law
@@ -230,13 +229,7 @@ def backtest(laws: str | Sequence[str], runs, *, train_where: str | Sequence[str
     names = _names(laws)
     _check_interval(interval)
     runs = Runs.coerce(runs)
-    if any(n == "auto" or set(AREAS) <= set(get_law(n).inputs) for n in names):
-        # a schedule's areas sum over each whole run: computed before any row is set aside
-        try:
-            runs = with_derived_inputs(runs, AREAS, fit_options.get("x"))
-        except InputError:
-            if "auto" not in names:
-                raise
+    runs = with_areas_for(runs, [None if n == "auto" else get_law(n).inputs for n in names], fit_options.get("x"))
     if where is not None:
         rows = select_rows(runs, where, True, option="--where")[0]
         if not rows.size:
@@ -296,7 +289,7 @@ def _one_cut(names, runs, train_where, by, interval, fit_options) -> Backtest:
 
 
 def _subset(runs: Runs, table) -> Runs:
-    return Runs(table.reset_index(drop=True), source=runs.source, excluded=runs.excluded, y=runs.y)
+    return runs.with_table(table.reset_index(drop=True))
 
 
 def _along_curves(names, runs: Runs, along: str, by: str | None, fraction: float, interval, fit_options) -> Backtest:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ast
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Mapping
 
 import numpy as np
@@ -40,12 +40,19 @@ class Runs:
             None for the columns found by name (``excluded``, and boolean ``excluded_*`` columns
             such as ``excluded_outlier``); a row is left out when any of them is true.
         y: the default target column, if the source declares one.
+        derived: what the package computed and added to the table (a note per addition, with the
+            columns it was computed from), set by `with_derived_inputs`.
     """
 
     table: pd.DataFrame = field(repr=False)
     source: str = "<table>"
     excluded: str | tuple[str, ...] | None = None
     y: str | None = None
+    derived: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def with_table(self, table: pd.DataFrame) -> "Runs":
+        """The same runs' description over another table (a subset, or with columns added)."""
+        return replace(self, table=table)
 
     def __post_init__(self):
         if not isinstance(self.table, pd.DataFrame):
@@ -146,7 +153,7 @@ def with_derived_inputs(runs: Runs, inputs: tuple[str, ...], x: Mapping[str, str
     areas ``S1``, ``S2`` of each run's learning-rate schedule (`schedules`) from ``step`` and ``lr``
     (or a named ``lr_schedule``). The user's table is not changed. ``from_rates=False`` (points to
     predict at, which need not hold every logged step of their runs) takes named schedules only."""
-    from .schedules import AREAS, with_areas
+    from .schedules import AREAS, describe_runs, with_areas
 
     x = dict(x or {})
     if not set(AREAS) <= set(inputs) or any(name in x or find_column(runs.columns, name, (name,)) for name in AREAS):
@@ -160,7 +167,25 @@ def with_derived_inputs(runs: Runs, inputs: tuple[str, ...], x: Mapping[str, str
                          "not say what the rate was at the steps between and before them)")
     table = with_areas(runs.table, step=step, lr=None if not from_rates else lr,
                        spec=spec if not from_rates or lr is None else None)
-    return Runs(table, source=runs.source, excluded=runs.excluded, y=runs.y)
+    sources = tuple(c for c in (step, lr, spec) if c is not None)
+    return replace(runs, table=table, derived=runs.derived + ((describe_runs(runs.table, step=step, lr=lr), sources),))
+
+
+def with_areas_for(runs: Runs, laws, x: Mapping[str, str] | None) -> Runs:
+    """``runs`` with the areas of each run's schedule computed once, before any fit, fold or
+    ``--where`` sets rows aside, when one of ``laws`` (input tuples; None for ``--law auto``, whose
+    candidates may or may not read them) reads them. Only a law that needs them makes a table
+    whose areas cannot be computed an error."""
+    from .schedules import AREAS
+
+    if not any(inputs is None or set(AREAS) <= set(inputs) for inputs in laws):
+        return runs
+    try:
+        return with_derived_inputs(runs, AREAS, x)
+    except InputError:
+        if all(inputs is not None for inputs in laws):
+            raise
+        return runs
 
 
 def schedule_columns(runs: Runs) -> tuple[str | None, str | None, str | None]:
@@ -254,20 +279,14 @@ def design(runs, law, *, x: Mapping[str, str] | None = None, y: str | None = Non
     """Validate ``runs`` for ``law`` and return the selected inputs and target (``outside``: of the
     rows where ``where`` is false; ``dropna``: leaving out rows with an empty input or target, said
     in the notes, instead of refusing them)."""
-    given = Runs.coerce(runs)
-    runs = with_derived_inputs(given, law.inputs, x)
+    runs = with_derived_inputs(Runs.coerce(runs), law.inputs, x)
     columns = resolve_columns(runs, law.inputs, x, law.name)
-    derived = ()
-    if runs is not given:
-        from .schedules import describe_runs
-
-        step, lr, spec = schedule_columns(given)
-        y_given = resolve_target(given, y)
-        if y_given in (step, lr, spec):
-            raise InputError(f"the target column `{y_given}` is the column the schedule areas S1, S2 of law {law.name} "
-                             "are computed from: a law cannot be fitted to its own input; name the target with --y")
-        derived = (describe_runs(given.table, step=step, lr=lr),)
     y_column = resolve_target(runs, y)
+    derived = tuple(note for note, _ in runs.derived if set(columns.values()) & {"S1", "S2"})
+    for _, sources in runs.derived:
+        if derived and y_column in sources:
+            raise InputError(f"the target column `{y_column}` is the column the schedule areas S1, S2 of law {law.name} "
+                             "are computed from: a law cannot be fitted to its own input; name the target with --y")
     rows, n_excluded = select_rows(runs, where, include_excluded, outside=outside)
     dropped = ()
     if dropna:
