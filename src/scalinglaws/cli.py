@@ -199,7 +199,7 @@ def fit(
     if not bootstrap:
         _only_with("a bootstrap; add --bootstrap N", {"--resample": resample, "--cluster": cluster, "--level": level})
     from . import fit as fit_law
-    from .data import Runs, load_runs
+    from .data import load_runs
     from .laws import get_law
 
     runs = load_runs(data, excluded=excluded)

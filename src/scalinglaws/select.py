@@ -62,11 +62,7 @@ def laws_of_columns(runs: Runs, *, x=None) -> list[Law]:
 def _candidates(runs: Runs, *, x, y, where, include_excluded, dropna) -> tuple[list[Law], list[tuple[Law, str]]]:
     """`applicable_laws`, and the laws of the same inputs that do not accept the runs, with why."""
     found, causes, refused = [], [], []
-    for law in (law for law in list_laws() if law.auto):
-        try:
-            resolve_columns(with_derived_inputs(runs, law.inputs, x), law.inputs, x, law.name)
-        except InputError:
-            continue  # not a law of this table's inputs
+    for law in (law for law in laws_of_columns(runs, x=x) if law.auto):
         try:
             design(runs, law, x=x, y=y, where=where, include_excluded=include_excluded, n_free=0, dropna=dropna)
         except InputError as exc:
