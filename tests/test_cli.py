@@ -1,6 +1,7 @@
 """The CLI contract (DESIGN.md), through typer's CliRunner."""
 
 import json
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -130,6 +131,8 @@ ERRORS = [
     (["fit", "chinchilla", "--law", "chinchilla", "--by", "nope"], "--by must name a column"),
     (["fit", "chinchilla", "--law", "chinchilla", "--where", "C > 1e30"], "the condition `C > 1e30` (--where"),
     (["fit", "chinchilla", "--law", "kaplan_nd", "--method", "hoffmann2022"], "hoffmann2022 is the published procedure"),
+    (["fit", "chinchilla", "--law", "chinchilla", "--space", "cubic"], "--space must be one of log, linear; got 'cubic'"),
+    (["fit", "chinchilla", "--law", "auto", "--space", "linear"], "--space sets the residuals of one law"),
     (["predict", "missing.json", "--at", "N=1,D=1"], "FIT `missing.json` could not be read"),
     (["plan", "--law", "chinchilla", "--params", "E=1", "--compute", "1e20"], "--params lacks `A`"),
     (["laws", "nope"], "unknown law `nope`"),
@@ -157,6 +160,10 @@ def test_predict_errors(fit_doc, tmp_path):
     bad.write_text("{not json")
     res = run("predict", bad, "--at", "N=1,D=1")
     assert res.exit_code == 1 and "is not JSON" in res.stderr
+    doc = json.loads(Path(path).read_text())
+    bad.write_text(json.dumps({**doc, "space": "cubic"}))  # a hand-edited residual space
+    res = run("predict", bad, "--at", "N=1,D=1")
+    assert res.exit_code == 1 and "fit document space must be one of log, linear; got 'cubic'" in res.stderr
 
 
 def test_usage_errors_exit_2():

@@ -60,6 +60,7 @@ def fit(
     weights: str | None = None,
     dropna: bool = False,
     candidates=None,
+    space: str | None = None,
 ) -> FitResult:
     """Fit ``law`` to ``runs``.
 
@@ -86,6 +87,9 @@ def fit(
             intervals beyond the training range (`scalinglaws.calibrate`).
         resample: ``rows``, ``clusters`` (with ``cluster=COLUMN``) or ``residuals`` (wild).
         level: the level of the percentile intervals in ``result.bootstrap.ci``.
+        space: take the residuals in ``"log"`` or ``"linear"`` space instead of the law's own
+            (``linear`` with ``loss="mse"`` is least squares on y, as some papers fit); the fit
+            document keeps it.
         dropna: leave out rows with an empty input or target (the notes say how many) instead of
             refusing them.
         weights: a column of non-negative per-run weights (a run with weight 0 is left out of the
@@ -105,8 +109,12 @@ def fit(
     if rng is not None and not isinstance(rng, np.random.Generator) and not (
             isinstance(rng, (int, np.integer)) and not isinstance(rng, bool) and rng >= 0):
         raise InputError(f"--seed must be a non-negative integer; got {rng!r}")
-    runs = with_areas_for(Runs.coerce(runs), [None if isinstance(law, str) and law == "auto" else get_law(law).inputs],
-                          x)  # once, for the fit and all its folds
+    auto = isinstance(law, str) and law == "auto"
+    if auto and space is not None:
+        raise InputError("--space sets the residuals of one law; --law auto compares its candidates in one space "
+                         "of its own (log y wherever the targets are positive)")
+    law = law if auto else get_law(law) if space is None else get_law(law).in_space(space)
+    runs = with_areas_for(Runs.coerce(runs), [None if auto else law.inputs], x)  # once, for the fit and all its folds
     if cluster is not None and cluster not in runs.columns:
         raise InputError(f"--cluster column `{cluster}` not found; columns are {', '.join(runs.columns)}")
     if cluster is not None and runs.table[cluster].isna().any():
@@ -116,7 +124,7 @@ def fit(
                            weights=weights, dropna=dropna)
     fit_options = dict(method=method, starts=starts, rng=rng if method == DEFAULT_METHOD else None, prune=prune)
     selection = bt = None
-    if isinstance(law, str) and law == "auto":
+    if auto:
         if fix:
             raise InputError("--fix names parameters of one law; it cannot be combined with --law auto")
         if method != DEFAULT_METHOD:
@@ -128,11 +136,11 @@ def fit(
         raise InputError(f"--seed is not used by --method {method} without --bootstrap (its grid of starts is "
                          f"fixed); got {rng!r}")
     if bt is None and bootstrap:  # the intervals are calibrated on nested backtests: fitted with the full fit
-        bt = backtests(get_law(law), runs, CUTS, fix=fix, **fit_options, **problem_options)
+        bt = backtests(law, runs, CUTS, fix=fix, **fit_options, **problem_options)
     if bt is not None:
         problem, result, independent_starts = bt.problem, bt.full, bt.starts
     else:
-        problem = prepare(get_law(law), runs, fix=fix, **problem_options)
+        problem = prepare(law, runs, fix=fix, **problem_options)
         result, independent_starts = solve(problem, **fit_options)
     if bootstrap:
         gen = np.random.default_rng(0 if rng is None else rng)

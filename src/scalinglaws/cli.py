@@ -157,6 +157,8 @@ def fit(
                                                                 "huber-mle; default 1e-3 on log values, 1e-2 for "
                                                                 "laws of bounded metrics fitted on y itself)"),
     method: str = typer.Option("varpro", "--method", help="varpro (default) | hoffmann2022"),
+    space: Optional[str] = typer.Option(None, "--space", help="log | linear: take the residuals on log y or on y "
+                                        "(default: the law's own; --space linear --loss mse is least squares on y)"),
     starts: Optional[int] = typer.Option(None, "--starts", help="screening grid size (default method)"),
     prune: Optional[bool] = typer.Option(None, "--prune/--no-prune", help="hoffmann2022: prune hopeless starts "
                                          "early (default) or run every start to its stop"),
@@ -207,7 +209,7 @@ def fit(
                    fix=_pairs("--fix", fix, numeric=True), loss=loss, delta=delta,
                    method=method, starts=starts, rng=seed, prune=prune, bootstrap=bootstrap,
                    resample=resample or "rows", cluster=cluster, level=0.95 if level is None else level,
-                   candidates=candidate or None)
+                   candidates=candidate or None, space=space)
     if candidate and law != "auto":
         _misuse("--candidate names laws for --law auto to choose among; add --law auto")
     if law != "auto":
@@ -276,8 +278,11 @@ def _print_fit(doc: dict, by: str | None = None) -> None:
         table.add_row(name, _fmt(value), note, *extra)
     out.print(table)
     extras = "".join(f", {k}={_fmt(v)}" for k, v in doc["loss_params"].items())
+    scale = "" if doc["loss"] == "mse" else f", delta={doc['delta']:g}"
+    residuals = "log y" if doc.get("space", law.space) == "log" else "y"
     out.print(
-        f"objective ({doc['loss']}, delta={doc['delta']:g}) = {doc['objective']:.10g}{extras}; status {doc['status']}; "
+        f"objective ({doc['loss']}{scale} on residuals of {residuals}) = {doc['objective']:.10g}{extras}; "
+        f"status {doc['status']}; "
         f"{doc['n_points']} runs; method {doc['method']}: {doc['n_at_best']} of {doc['n_starts']} starts converged to "
         f"the best ({doc['n_screened']} screened; " + ", ".join(f"{n} {k}" for k, n in doc["status_counts"].items()) + ")"
     )

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import FitError, InputError
-from ..laws import Law, get_law
+from ..laws import SPACES, Law, get_law
 from .records import Bootstrap, Calibration, Selection, decades_outside, too_few_converged
 
 
@@ -240,6 +240,7 @@ class FitResult:
     def to_dict(self) -> dict:
         d = {
             "law": self.law.name,
+            "space": self.law.space,
             "params": dict(self.params),
             "objective": self.objective,
             "status": self.status,
@@ -278,6 +279,7 @@ class FitResult:
         try:
             law = get_law(str(d["law"]), files=False)  # a document carries its law; it never reads a file
             _check_document(law, d)
+            law = law.in_space(d.get("space", law.space))
             params = law.checked_params(d["params"], "fit document")
             starts = d.get("starts")
             return cls(
@@ -370,6 +372,8 @@ def _check_document(law: Law, d: Mapping[str, Any]) -> None:
 
     if d["status"] not in STATUS_NAMES.values():
         raise InputError(f"fit document status must be one of {', '.join(STATUS_NAMES.values())}; got {d['status']!r}")
+    if d.get("space", law.space) not in SPACES:
+        raise InputError(f"fit document space must be one of {', '.join(SPACES)}; got {d['space']!r}")
     missing = [n for n in law.inputs if n not in d.get("x_range", {})]
     if missing:
         raise InputError(f"fit document x_range lacks input {missing[0]} of law {law.name}")

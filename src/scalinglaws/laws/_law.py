@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping
 
 import numpy as np
@@ -137,6 +137,13 @@ class Law:
             raise ValueError(f"Law {self.name}: linear names {sorted(unknown)} are not parameters")
         if self.log_inputs is None:
             object.__setattr__(self, "log_inputs", tuple(self.inputs))
+
+    def in_space(self, space: str) -> "Law":
+        """This law with its residuals taken in ``space`` (``"log"`` or ``"linear"``): the same
+        equation and parameters, another fit (least squares on ``y`` is ``in_space("linear")``)."""
+        if space not in SPACES:
+            raise InputError(f"--space must be one of {', '.join(SPACES)}; got {space!r}")
+        return self if space == self.space else replace(self, space=space)
 
     def to_space(self, v, xp=np):
         """Values (targets or predictions) in the space the law's residuals are taken in."""
