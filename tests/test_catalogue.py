@@ -1,6 +1,7 @@
 """The catalogue's laws reproduce their papers on the authors' data (../shared/data), and their
 schedules and special inputs behave as documented."""
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -295,6 +296,91 @@ def test_qqt_utility_stitches_epochs_continuously_with_a_decaying_exponent():
     assert y[3] == pytest.approx(y[4], rel=1e-8)  # continuous at the epoch boundary
     beyond = law.predict(p, dict(n=np.array([600 * P]), P=np.array([P])))
     assert np.isnan(beyond).all()  # past the epochs it counts, the law is not computed
+
+
+# the authors' per-bucket utilities of DataComp's top 10% buckets (results/parameter_values.jsonl, utility variant)
+GOYAL_POOLS = {f"top{i}": dict(a=0.025, b=b, tau=tau, d=0.1) for i, (b, tau) in enumerate(
+    [(-0.16, 6.7272727272727275), (-0.125, 8.545454545454547), (-0.1, 5.2727272727272725), (-0.085, 2.2727272727272725)])}
+
+
+def _mix_by_hand(pools, n, P):
+    """Goyal et al.'s mix, epoch by epoch in plain Python: epochs over the combined pool, the pools'
+    mean decayed utility in each, the first epoch at the mean of b_i log(a_i n / 1e5)."""
+    p, size = len(pools), len(pools) * P
+    log_r = sum(q["b"] * np.log(q["a"] * min(n, size) / 1e5) for q in pools) / p
+    k = 1
+    while n > k * size:
+        b_k = sum(q["b"] * 0.5 ** (k / q["tau"]) for q in pools) / p
+        log_r += b_k * np.log(min(n, (k + 1) * size) / (k * size))
+        k += 1
+    return np.exp(log_r) + sum(q["d"] for q in pools) / p
+
+
+def test_qqt_mix_follows_the_epoch_by_epoch_definition():
+    from scalinglaws.laws.data_scaling import qqt_mix
+
+    law = sl.get_law("qqt_utility")
+    pools = [dict(GOYAL_POOLS["top0"], a=0.02), GOYAL_POOLS["top1"], dict(GOYAL_POOLS["top3"], d=0.2)]
+    n, P = np.array([3e6, 1.28e7, 5e7, 3.9e8, 2e9]), np.full(5, 1.28e7)
+    assert np.allclose(qqt_mix(pools, n, P), [_mix_by_hand(pools, a, b) for a, b in zip(n, P)], rtol=1e-12)
+    one = GOYAL_POOLS["top0"]  # one pool is the law itself; p copies of a pool are one pool p times larger
+    assert np.allclose(qqt_mix([one], n, P), law.predict(one, dict(n=n, P=P)), rtol=1e-13)
+    assert np.allclose(qqt_mix([one] * 3, n, P), law.predict(one, dict(n=n, P=3 * P)), rtol=1e-13)
+    # the quality-quantity trade-off: the top bucket alone wins at 32M samples, adding the next one at 640M
+    mixes = [[GOYAL_POOLS[f"top{i}"] for i in range(k)] for k in (1, 2, 3, 4)]
+    small, large = ([float(qqt_mix(m, [s], [1.28e7])[0]) for m in mixes] for s in (3.2e7, 6.4e8))
+    assert int(np.argmin(small)) == 0 and int(np.argmin(large)) == 1
+    assert small == pytest.approx([0.8296, 0.8457, 0.8658, 0.8832], abs=1e-4)
+    assert large == pytest.approx([0.7143, 0.6822, 0.6928, 0.7133], abs=1e-4)
+
+
+def test_predict_mix_from_a_fit_per_pool(tmp_path, default_fit):
+    from typer.testing import CliRunner
+
+    from scalinglaws.cli import app
+
+    law, rng = sl.get_law("qqt_utility"), np.random.default_rng(3)
+    P = 1.28e7
+    n = np.geomspace(1.2e7, 40 * P, 14)  # each pool trained alone, up to 40 epochs
+    table = pd.concat([pd.DataFrame({"bucket": name, "samples_seen": n, "pool_size": P,
+                                     "error": law.predict(q, dict(n=n, P=np.full(n.size, P))) * np.exp(
+                                         0.002 * rng.standard_normal(n.size))})
+                       for name, q in list(GOYAL_POOLS.items())[:3]])
+    table.to_csv(tmp_path / "pools.csv", index=False)
+    runner = CliRunner()
+
+    def cli(*args):
+        return runner.invoke(app, [str(a) for a in args])
+
+    res = cli("fit", tmp_path / "pools.csv", "--law", "qqt_utility", "--x", "n=samples_seen", "--x", "P=pool_size",
+              "--y", "error", "--by", "bucket", "--fix", "d=0.1", "--out", tmp_path / "pools.json", "--format", "json")
+    assert res.exit_code == 0, res.output
+    fits = {f["group"]: sl.FitResult.from_dict(f) for f in json.loads(res.stdout)["fits"]}
+    at = "samples_seen=3.2e7,pool_size=1.28e7"
+    res = cli("predict", tmp_path / "pools.json", "--mix", "top0", "--mix", "top0,top1", "--mix", "top0,top1,top2",
+              "--at", at, "--at", "n=6.4e8,P=1.28e7", "--format", "json")
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert doc["mixes"] == ["top0", "top0+top1", "top0+top1+top2"]
+    first, second = doc["predictions"]
+    assert first["best"] == "top0" and second["best"] == "top0+top1"  # the trade-off, from the fitted pools
+    expected = sl.predict_mix([fits["top0"], fits["top1"]], {"n": [6.4e8], "P": [1.28e7]})[0]
+    assert second["errors"]["top0+top1"] == pytest.approx(float(expected), rel=1e-12)
+    assert second["errors"]["top0+top1"] == pytest.approx(0.6822, abs=3e-3)  # near the truth's 0.6822
+    assert first["extrapolation"] == "interpolation" and second["extrapolation"] == "extrapolation"
+    table_out = cli("predict", tmp_path / "pools.json", "--mix", "top0", "--mix", "top0,top1", "--at", at)
+    assert table_out.exit_code == 0 and "top0+top1" in table_out.stdout and "best" in table_out.stdout
+    for args, message in [
+        (["--mix", "top9", "--at", at], "--mix names `top9`, which is not a pool of the document"),
+        (["--mix", "top0,top0", "--at", at], "--mix names a pool twice"),
+        (["--mix", "top0", "--at", "n=-1,P=1e7"], "prediction input `n` (column `samples_seen`) must be positive"),
+        (["--mix", "top0", "--at", at, "--interval", "0.9"], "--mix predicts without intervals"),
+    ]:
+        bad = cli("predict", tmp_path / "pools.json", *args)
+        assert bad.exit_code in (1, 2) and message in bad.output and "Traceback" not in bad.output
+    (tmp_path / "c.json").write_text(json.dumps({"by": "g", "fits": [{**default_fit.to_dict(), "group": "a"}]}))
+    bad = cli("predict", tmp_path / "c.json", "--mix", "a", "--at", "N=1e9,D=1e10")
+    assert bad.exit_code == 1 and "--mix needs a qqt_utility fit per pool" in bad.output
 
 
 def test_fp_quant_penalty_vanishes_at_a_block_of_one_and_is_undefined_below():

@@ -7,7 +7,7 @@ a `FitResult`, `compute_optimal` plans a budget.
 from ._jax import enable_compilation_cache
 from .data import DATASETS, Runs, load_dataset, load_runs, read_runs
 from .errors import FitError, InputError, ScalingLawsError
-from .api import fit
+from .api import fit, predict_mix
 from .evaluate import Backtest, backtest
 from .fit import FitResult, Starts
 from .laws import Law, Param, get_law, list_laws, register_law
@@ -35,6 +35,7 @@ __all__ = [
     "list_laws",
     "load_dataset",
     "load_runs",
+    "predict_mix",
     "read_runs",
     "register_law",
 ]

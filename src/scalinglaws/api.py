@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import replace
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -15,6 +15,7 @@ from .errors import InputError, MissingColumnError
 from .fit import FitResult, prepare, solve
 from .fit.api import DEFAULT_METHOD
 from .laws import Law, get_law
+from .laws.data_scaling import qqt_mix
 from .calibrate import calibrate
 from .nested import CUTS, backtests
 from .select import choose_law, laws_of_columns
@@ -165,4 +166,26 @@ def _candidate_laws(candidates) -> list[Law] | None:
     return laws
 
 
-__all__ = ["fit"]
+def predict_mix(pools: Sequence[FitResult], x) -> np.ndarray:
+    """The error of equal shares of several data pools, from a `qqt_utility` fit of each pool
+    trained alone (Goyal et al. 2024; `scalinglaws.laws.data_scaling.qqt_mix`).
+
+    Args:
+        pools: the pools' fits (one each, law ``qqt_utility``).
+        x: the points: ``n`` samples seen and ``P`` samples per pool (the mix repeats
+            ``len(pools) * P``), as a mapping or a table (by input or fitted column name).
+
+    Returns:
+        The mix's error at each point (NaN beyond 512 epochs of the mix).
+    """
+    pools = list(pools)
+    if not pools:
+        raise InputError("predict_mix: give at least one pool's fit")
+    other = [r.law.name for r in pools if r.law.name != "qqt_utility"]
+    if other:
+        raise InputError(f"predict_mix needs qqt_utility fits of the pools; got law {other[0]}")
+    arrays = pools[0].prediction_inputs(x)
+    return qqt_mix([r.params for r in pools], arrays["n"], arrays["P"])
+
+
+__all__ = ["fit", "predict_mix"]

@@ -335,6 +335,29 @@ def _load_fit(path: Path):
     from .errors import InputError
     from .fit import FitResult
 
+    doc = _read_document(path)
+    if isinstance(doc, dict) and "fits" in doc:
+        raise InputError(f"FIT `{path}` holds several fits (--by); this command needs one (write one group's fit "
+                         "with fit --where instead)")
+    if not isinstance(doc, dict):
+        raise InputError(f"FIT `{path}` is not a fit document")
+    return FitResult.from_dict(doc)
+
+
+def _load_group_fits(path: Path) -> dict:
+    """The fits of a `fit --by` document, by group (as text)."""
+    from .errors import InputError
+    from .fit import FitResult
+
+    doc = _read_document(path)
+    if not isinstance(doc, dict) or not isinstance(doc.get("fits"), list):
+        raise InputError(f"FIT `{path}` must hold one fit per group (written by fit --by)")
+    return {str(d.get("group")): FitResult.from_dict(d) for d in doc["fits"]}
+
+
+def _read_document(path: Path):
+    from .errors import InputError
+
     try:
         doc = json.loads(Path(path).read_text())
     except OSError as exc:
@@ -343,12 +366,7 @@ def _load_fit(path: Path):
         raise InputError(f"FIT `{path}` is not a text (JSON) file") from None
     except json.JSONDecodeError as exc:
         raise InputError(f"FIT `{path}` is not JSON: {exc}") from None
-    if isinstance(doc, dict) and "fits" in doc:
-        raise InputError(f"FIT `{path}` holds several fits (--by); this command needs one (write one group's fit "
-                         "with fit --where instead)")
-    if not isinstance(doc, dict):
-        raise InputError(f"FIT `{path}` is not a fit document")
-    return FitResult.from_dict(doc)
+    return doc
 
 
 @app.command()
@@ -359,6 +377,9 @@ def predict(
     points: Optional[Path] = typer.Option(None, "--points", help="a table of points (.csv, .parquet, .jsonl)"),
     interval: Optional[float] = typer.Option(None, "--interval", help="prediction interval level, e.g. 0.9 "
                                              "(needs a fit with --bootstrap)"),
+    mix: List[str] = typer.Option([], "--mix", help="with a qqt_utility fit per pool (fit --by POOL): equal shares "
+                                  "of these pools, GROUP[,GROUP...] (repeatable: each mix is predicted and the best "
+                                  "at each point named)"),
     fmt: str = typer.Option("table", "--format", help="table | json"),
 ):
     """Predict the fitted law at new points, each labelled interpolation or extrapolation."""
@@ -369,7 +390,10 @@ def predict(
 
     if bool(at) == (points is not None):
         _misuse(f"predict takes exactly one of --at or --points; got {'both' if at else 'neither'}")
-    result = _load_fit(fit_path)
+    if mix and interval is not None:
+        _misuse("--mix predicts without intervals; drop --interval")
+    pools = _pools_of_mixes(fit_path, mix) if mix else None
+    result = _load_fit(fit_path) if pools is None else next(iter(pools.values()))
     if points is not None:
         table = read_runs(points, what="--points").table
         rows = [dict(zip(table.columns, r, strict=True)) for r in table.itertuples(index=False)]
@@ -386,6 +410,8 @@ def predict(
             if missing:
                 _usage("--at", f"must give every input of law {result.law.name} ({', '.join(result.law.inputs)})", at)
         inputs = {k: np.array([row.get(k, row.get(result.columns.get(k))) for row in rows]) for k in result.law.inputs}
+    if pools is not None:
+        return _print_mixes(pools, [[g.strip() for g in m.split(",") if g.strip()] for m in mix], rows, inputs, fmt)
     values = result.predict(inputs)
     labels, decades = result.extrapolation(inputs)
     overall = np.atleast_1d(result.decades_beyond(inputs))
@@ -445,6 +471,62 @@ def predict(
         out.print(f"note: the fit's status is {result.status}: its optimum is not certified", markup=False)
     for warning in result.warnings:
         out.print(f"warning: {warning}", markup=False)
+
+
+def _pools_of_mixes(path: Path, mixes: List[str]) -> dict:
+    """The qqt_utility fit of each pool the --mix options name, by group."""
+    fits = _load_group_fits(path)
+    laws = {r.law.name for r in fits.values()}
+    if laws != {"qqt_utility"}:
+        _usage("--mix", "needs a qqt_utility fit per pool (fit --law qqt_utility --by POOL)", ", ".join(sorted(laws)))
+    pools = {}
+    for m in mixes:
+        groups = [g.strip() for g in m.split(",") if g.strip()]
+        if not groups:
+            _usage("--mix", "must name at least one pool", m)
+        if len(set(groups)) < len(groups):
+            _usage("--mix", "names a pool twice", m)
+        for g in groups:
+            if g not in fits:
+                _usage("--mix", f"names `{g}`, which is not a pool of the document (pools: {', '.join(fits)})", m)
+            pools[g] = fits[g]
+    return pools
+
+
+def _print_mixes(pools: dict, mixes: list, rows: list, inputs, fmt: str) -> None:
+    """Each mix's forecast error at each point, and the best mix there (Goyal et al. 2024)."""
+    import numpy as np
+
+    from .api import predict_mix
+
+    names = ["+".join(m) for m in mixes]
+    errors = {name: predict_mix([pools[g] for g in m], inputs) for name, m in zip(names, mixes)}
+    beyond = [any(pools[g].extrapolation(inputs)[0][i] == "extrapolation" for g in set().union(*mixes))
+              for i in range(len(rows))]
+    preds = []
+    for i, row in enumerate(rows):
+        at = {k: _json_default(v) if hasattr(v, "item") else v for k, v in row.items()}
+        e = {name: float(v[i]) for name, v in errors.items()}
+        finite = {k: v for k, v in e.items() if np.isfinite(v)}
+        preds.append({**at, "errors": {k: (v if np.isfinite(v) else None) for k, v in e.items()},
+                      "best": min(finite, key=finite.get) if finite else None,
+                      "extrapolation": "extrapolation" if beyond[i] else "interpolation"})
+    unsure = sorted(g for g, r in pools.items() if r.status != "converged")
+    notes = ["P is each pool's size: a mix of p pools repeats its p P samples; NaN (null) beyond 512 epochs"] + (
+        [f"the fits of {', '.join(unsure)} are not certified (status not converged)"] if unsure else [])
+    if fmt == "json":
+        _print_json({"law": "qqt_utility mix", "mixes": names, "predictions": preds, "notes": notes})
+        return
+    table = Table(title="qqt_utility: the error of equal shares of the pools (Goyal et al. 2024)", title_justify="left")
+    for k in list(rows[0]) + names + ["best", "where"]:
+        table.add_column(escape(k), justify="right")
+    for p in preds:
+        table.add_row(*[_fmt(p[k]) if isinstance(p[k], float) else escape(str(p[k])) for k in rows[0]],
+                      *[_fmt(v) if v is not None else "-" for v in p["errors"].values()],
+                      escape(str(p["best"] or "-")), p["extrapolation"])
+    out.print(table)
+    for note in notes:
+        out.print(f"note: {note}", markup=False)
 
 
 def _side(value, observed) -> str:

@@ -89,7 +89,7 @@ class FitResult:
         its rivals' forecasts in that space (log y for losses), weighted by ``1 / score^2``
         (`Selection.weights`): on the real loss tables of benchmarks/bench_real_intervals.py it
         forecast as well as or better than the chosen law alone."""
-        return _in_range(_finite_predictions(self.forecast(self._inputs(x)), self.law), self.law)
+        return _in_range(_finite_predictions(self.forecast(self.prediction_inputs(x)), self.law), self.law)
 
     def forecast(self, arrays: Mapping[str, np.ndarray]) -> np.ndarray:
         """`predict` at arrays keyed by the law's inputs, unchecked: NaN or inf where the law is
@@ -131,7 +131,7 @@ class FitResult:
         and a wrong law's error may grow faster)."""
         if self.bootstrap is None:
             raise InputError("prediction intervals need a fit with bootstrap replicates (fit --bootstrap B)")
-        arrays = self._inputs(x)
+        arrays = self.prediction_inputs(x)
         law = self.law
         lo_b, hi_b = (law.to_space(v) for v in self.bootstrap.prediction_interval(law, arrays, level))
         decades = self._decades(arrays)
@@ -168,7 +168,7 @@ class FitResult:
     def decades_beyond(self, x: Mapping[str, Any] | pd.DataFrame) -> np.ndarray:
         """Per point, decades (log10) beyond the fitted runs: the farthest input outside its range, or
         the product of the inputs outside the fitted products (see `decades_outside`)."""
-        return self._decades(self._inputs(x))
+        return self._decades(self.prediction_inputs(x))
 
     def _decades(self, arrays: dict[str, np.ndarray]) -> np.ndarray:
         scale = None if self.calibration is None else self.calibration.scale_range
@@ -178,7 +178,7 @@ class FitResult:
         """Per point: ``"interpolation"`` or ``"extrapolation"``, and per input how many decades
         (log10) it lies outside the range of the runs that were fitted (0 inside; always 0 for an
         input the law takes no logs of, which is still outside when beyond the fitted range)."""
-        arrays = self._inputs(x)
+        arrays = self.prediction_inputs(x)
         decades = {name: decades_outside({name: v}, self.x_range, None, self.law.log_inputs) for name, v in arrays.items()}
         outside = self._decades(arrays) > 0
         for name, v in arrays.items():
@@ -187,7 +187,10 @@ class FitResult:
                 outside = outside | (np.asarray(v) < lo) | (np.asarray(v) > hi)
         return ["extrapolation" if o else "interpolation" for o in np.atleast_1d(outside)], decades
 
-    def _inputs(self, x) -> dict[str, np.ndarray]:
+    def prediction_inputs(self, x) -> dict[str, np.ndarray]:
+        """The law's inputs at prediction points (a mapping or a table, by input or fitted column
+        name), checked: numbers, finite, positive where the law takes powers; one error names the first
+        bad point."""
         if isinstance(x, pd.DataFrame):  # a table of points: inputs it can compute (schedule areas) are computed
             from ..data.runs import Runs, with_derived_inputs
 

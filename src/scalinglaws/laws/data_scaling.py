@@ -6,7 +6,9 @@ from __future__ import annotations
 import math
 
 import jax.numpy as jnp
+import numpy as np
 
+from .._jax import float64
 from ._law import Law, Param, power
 from ._registry import register_law
 
@@ -109,18 +111,55 @@ data_constrained = register_law(
 MAX_EPOCHS = 512  # qqt_utility counts the decay of at most this many epochs of one pool
 
 
+def _stitched(n, pool, first, b_j, d):
+    """Goyal et al.'s curve stitched epoch by epoch over a pool of ``pool`` samples: ``log(y - d)``
+    is ``first`` (the first epoch's ``b log(a min(n, P) / 1e5)``) plus, for each repeated epoch j,
+    its exponent ``b_j[..., j - 1]`` times the log of the part of (j P, (j + 1) P] that n covered."""
+    epochs = n / pool
+    j = jnp.arange(1, MAX_EPOCHS + 1, dtype=n.dtype)
+    covered = jnp.log(jnp.clip(epochs[..., None] / j, 1.0, (j + 1.0) / j))
+    value = jnp.exp(first + jnp.sum(b_j * covered, axis=-1)) + d
+    return jnp.where(epochs <= MAX_EPOCHS + 1, value, jnp.nan)  # beyond: not computed (an error, not a plateau)
+
+
+def _decayed(b, tau):
+    """The utility in repeated epochs j = 1..MAX_EPOCHS: b (1/2)^(j / tau), on a trailing axis."""
+    j = jnp.arange(1, MAX_EPOCHS + 1, dtype=jnp.result_type(b, float))
+    return b[..., None] * jnp.exp(-jnp.log(2.0) * j / tau[..., None])
+
+
 def _qqt_utility(p, x):
     # Goyal et al. 2024: y(n) = (a n / 1e5)^b + d in the first epoch; in epoch k >= 1 the reducible part
     # continues with the decayed utility b_k = b (1/2)^(k / tau):  y(n) - d = (y(kP) - d) (n / (kP))^b_k.
-    # In logs, each epoch j adds b_j log of the part of its range (j P, (j + 1) P] that n has covered.
     n, pool = x["n"], x["P"]
-    epochs = n / pool
     first = p["b"] * (jnp.log(p["a"]) + jnp.log(jnp.minimum(n, pool)) - jnp.log(1e5))
-    j = jnp.arange(1, MAX_EPOCHS + 1, dtype=n.dtype)
-    b_j = p["b"][..., None] * jnp.exp(-jnp.log(2.0) * j / p["tau"][..., None])
-    covered = jnp.log(jnp.clip(epochs[..., None] / j, 1.0, (j + 1.0) / j))
-    value = jnp.exp(first + jnp.sum(b_j * covered, axis=-1)) + p["d"]
-    return jnp.where(epochs <= MAX_EPOCHS + 1, value, jnp.nan)  # beyond: not computed (an error, not a plateau)
+    return _stitched(n, pool, first, _decayed(p["b"], p["tau"]), p["d"])
+
+
+@float64
+def qqt_mix(pools, n, P):
+    """Goyal et al.'s error for equal shares of several pools, each fitted alone with `qqt_utility`.
+
+    ``pools`` holds each pool's parameters (``a, b, tau, d``); ``n`` samples are drawn from the
+    combined pool of ``len(pools) * P`` samples (``P`` per pool), so epoch k counts over it. The
+    utility of the mix in repeated epoch k is the pools' mean decayed utility
+    ``(1/p) sum_i b_i (1/2)^(k / tau_i)``; the first epoch's is the mean of ``b_i log(a_i n / 1e5)``
+    (with one shared ``a``, as the authors fit, ``(a n / 1e5)^mean(b)``); ``d`` is the pools' mean.
+    One pool is `qqt_utility` itself.
+
+    Example (the authors' utilities of the top two 10% buckets of DataComp, 12.8M samples each):
+        >>> top, second = dict(a=0.025, b=-0.16, tau=6.73, d=0.1), dict(a=0.025, b=-0.125, tau=8.55, d=0.1)
+        >>> [round(float(qqt_mix(m, [6.4e8], [1.28e7])[0]), 3) for m in ([top], [top, second])]
+        [0.714, 0.682]
+    """
+    n, P = (jnp.asarray(np.asarray(v, dtype=np.float64)) for v in (n, P))
+    pools = [{k: jnp.asarray(np.asarray(p[k], dtype=np.float64)) for k in ("a", "b", "tau", "d")} for p in pools]
+    pool = len(pools) * P
+    seen = jnp.log(jnp.minimum(n, pool)) - jnp.log(1e5)
+    first = sum(p["b"] * (jnp.log(p["a"]) + seen) for p in pools) / len(pools)
+    b_j = sum(_decayed(p["b"], p["tau"]) for p in pools) / len(pools)
+    d = sum(p["d"] for p in pools) / len(pools)
+    return np.asarray(_stitched(n, pool, first, b_j, d), dtype=np.float64)
 
 
 qqt_utility = register_law(
