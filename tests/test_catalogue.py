@@ -199,13 +199,24 @@ def test_a_run_column_names_runs_and_rows_that_are_each_a_run_are_refused():
         with_areas(t.drop(columns="run"), step="step", lr="lr")
 
 
-def test_prediction_points_take_named_schedules_not_a_few_logged_rates():
+def test_prediction_points_take_named_schedules_not_a_few_logged_rates(tmp_path):
     runs = pd.DataFrame({"step": np.arange(100, 2001, 100), "lr": 1e-3, "loss": 3.0 - 0.1 * np.log(np.arange(1, 21))})
     r = sl.fit("lr_annealing", runs, fix={"C": 0.5})  # a constant rate: no annealing to fit C on
     with pytest.raises(InputError, match="lr_schedule"):
         r.predict(pd.DataFrame({"step": [3000], "lr": [1e-3]}))
     named = r.predict(pd.DataFrame({"step": [3000], "lr_schedule": ["constant:peak=1e-3"]}))
     assert float(named[0]) == pytest.approx(float(r.predict({"S1": [3.0], "S2": [0.0]})[0]), rel=1e-12)
+    from typer.testing import CliRunner  # the command line: a schedule comes in a --points table, not --at
+
+    from scalinglaws.cli import app
+
+    (tmp_path / "fit.json").write_text(json.dumps(r.to_dict()))
+    pd.DataFrame({"step": [3000], "lr_schedule": ["constant:peak=1e-3"]}).to_csv(tmp_path / "points.csv", index=False)
+    res = CliRunner().invoke(app, ["predict", str(tmp_path / "fit.json"), "--points", str(tmp_path / "points.csv"),
+                                   "--format", "json"])
+    assert res.exit_code == 0 and json.loads(res.stdout)["predictions"][0]["y"] == pytest.approx(float(named[0]))
+    res = CliRunner().invoke(app, ["predict", str(tmp_path / "fit.json"), "--at", "step=3000,lr_schedule=constant:peak=1e-3"])
+    assert res.exit_code == 1 and "put it in an `lr_schedule` column of a --points table" in res.output
 
 
 @needs_data

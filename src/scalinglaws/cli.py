@@ -399,6 +399,10 @@ def predict(
         rows = [dict(zip(table.columns, r, strict=True)) for r in table.itertuples(index=False)]
         inputs = table
     else:
+        schedule = next((item for item in at if "lr_schedule=" in item), None)
+        if schedule is not None:
+            _usage("--at", "cannot carry a named schedule (its commas split --at); put it in an `lr_schedule` column "
+                           "of a --points table", schedule)
         rows = [_pairs("--at", [item], numeric=True) for item in at]
         known = set(result.law.inputs) | {result.columns.get(n) for n in result.law.inputs}
         for row in rows:
