@@ -98,6 +98,7 @@ def test_decades_outside_counts_the_product_of_inputs():
     np.testing.assert_allclose(d, [1.0, 0.0, 2.0])  # both in range but a larger run; inside; N beyond its range
 
 
+@pytest.mark.xdist_group("auto")  # with the other --law auto tests: their compiled programs are shared
 def test_accuracy_with_zeros_fits_on_y_itself_and_auto_offers_the_bounded_law():
     rng = np.random.default_rng(3)
     c = np.geomspace(1e17, 1e21, 40)
@@ -122,8 +123,10 @@ def test_auto_names_the_real_cause_when_no_law_accepts_the_runs():
         sl.fit("auto", runs)
 
 
+@pytest.mark.xdist_group("auto")  # with the other --law auto tests: their compiled programs are shared
 def test_auto_never_chooses_an_untrusted_fit_and_reports_ties():
-    runs = pd.DataFrame({"x": X, "loss": 5.0 * X**-0.2})  # a pure power law: m2's offset goes to 0
+    x = np.geomspace(1e3, 1e7, 16)  # 16 runs: the shape of the README's curve, whose auto programs it reuses
+    runs = pd.DataFrame({"x": x, "loss": 5.0 * x**-0.2})  # a pure power law: m2's offset goes to 0
     r = sl.fit("auto", runs)
     sel = r.selection
     assert r.converged and not any(w.startswith("a term is switched off") for w in r.warnings)
@@ -137,6 +140,7 @@ def test_auto_never_chooses_an_untrusted_fit_and_reports_ties():
         assert c.status == "scored" or c.status.startswith(("not chosen", "not scored: ", "not a candidate: "))
 
 
+@pytest.mark.xdist_group("auto")  # with the other --law auto tests: their compiled programs are shared
 def test_an_accuracy_law_has_no_unbounded_rival():
     """A rising accuracy curve: sigmoid_log (linear space, [0, 1]) is chosen; bnsl (no range)
     scores within the rival factor but cannot be averaged with it (its forecasts leave [0, 1]: an
@@ -268,6 +272,7 @@ def test_backtest_where_and_by_with_a_condition_split():
         sl.backtest("power_law_offset", runs, train_where="x < 1e6", where="run == 'z'")
 
 
+@pytest.mark.xdist_group("auto")  # with the other --law auto tests: their compiled programs are shared
 def test_fold_errors_speak_of_runs_not_internal_columns():
     few = pd.DataFrame({"x": X[:5], "loss": 1.0 + 30.0 * X[:5] ** -0.3})
     sel = None
@@ -408,6 +413,7 @@ def test_rivals_the_runs_cannot_tell_apart_widen_the_interval_to_their_forecasts
             sl.FitResult.from_dict(bad)
 
 
+@pytest.mark.xdist_group("auto")  # with the other --law auto tests: their compiled programs are shared
 def test_auto_keeps_a_trusted_law_of_similar_score_as_a_rival_on_real_runs():
     """OpenEuroLLM's runs below 3e20 FLOPs: chinchilla scores best inside them, kaplan_nd within
     a factor of 3 (and forecasts the larger runs better): it is kept as a rival."""

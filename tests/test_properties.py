@@ -18,6 +18,7 @@ its programs once.
 from __future__ import annotations
 
 import functools
+import json
 from typing import NamedTuple
 
 import jax
@@ -180,6 +181,11 @@ def _check_float64(case: Case, *, loss: str, method: str) -> None:
     except (sl.InputError, sl.FitError):
         return
     assert fit.law.name == law.name
+
+    # 0. the fit document round-trips exactly, through JSON text (every law's parameters and records)
+    assert sl.FitResult.from_dict(json.loads(json.dumps(fit.to_dict()))) == fit
+    summary = sl.FitResult.from_dict(json.loads(json.dumps(fit.summary())))
+    assert summary.params == fit.params and summary.starts is None
 
     # 1. every fitted parameter inside its bounds (finite unless the bound it sits on is infinite)
     for p in law.params:
