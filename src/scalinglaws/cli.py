@@ -516,7 +516,8 @@ def _print_mixes(pools: dict, mixes: list, rows: list, inputs, fmt: str) -> None
                       "best": min(finite, key=finite.get) if finite else None,
                       "extrapolation": "extrapolation" if beyond[i] else "interpolation"})
     unsure = sorted(g for g, r in pools.items() if r.status != "converged")
-    notes = ["P is each pool's size: a mix of p pools repeats its p P samples; NaN (null) beyond 512 epochs"] + (
+    notes = ["each mix is Goyal et al.'s rule applied to the pools' own fits (no mix was trained or fitted); "
+             "P is each pool's size: a mix of p pools repeats its p P samples; null beyond 512 epochs"] + (
         [f"the fits of {', '.join(unsure)} are not certified (status not converged)"] if unsure else [])
     if fmt == "json":
         _print_json({"law": "qqt_utility mix", "mixes": names, "predictions": preds, "notes": notes})
