@@ -191,18 +191,3 @@ def test_names_from_files_and_documents_are_text_not_markup_or_paths(tmp_path, m
         sl.FitResult.from_dict({"law": "odd.toml", "params": {}})
     assert sl.backtest([sl.get_law("power_law")], pd.DataFrame({"x": np.geomspace(1, 1e4, 12), "y": np.geomspace(1, 1e4, 12) ** -0.3}),
                        train_where="x < 1e3").n_test > 0  # a Law object in a list is one law, not text
-
-
-def test_inputs_outside_powers_may_be_zero_so_lr_annealing_can_be_written_as_a_formula():
-    text = "L(S1, S2) = L0 + A * S1^(-alpha) - C * S2; L0 >= 0, A >= 0, 0 <= alpha <= 3, C >= 0"
-    law = parse_formula(text)
-    assert law.log_inputs == ("S1",)  # S2 is 0 on a constant schedule
-    assert parse_formula("y(x, z, w) = a * exp(-b * x) + c * log(z) + d / w + e * sqrt(x)").log_inputs == ("x", "z", "w")
-    runs = sl.load_dataset("lr_schedules")
-    where = "model_size == '25M' and schedule in ['cosine_24000', 'constant_24000'] and step % 400 == 0"
-    mine, registered = (sl.fit(f, runs, where=where) for f in (law, "lr_annealing"))
-    assert mine.status == registered.status == "converged"
-    assert mine.objective == pytest.approx(registered.objective, rel=1e-7)
-    assert mine.params["C"] == pytest.approx(registered.params["C"], rel=1e-4)
-    with pytest.raises(InputError, match="must be positive"):  # S1 still is
-        mine.predict({"S1": [0.0], "S2": [0.0]})

@@ -12,8 +12,6 @@ A formula names its output and inputs, gives the expression, and after a ``;`` t
   bounds are mapped to an unconstrained space).
 * A bound on the output (``0 <= acc <= 1``) makes it a bounded metric: fitted on ``y - f``
   (linear residuals, which accept 0 and 1) instead of ``log y - log f``.
-* An input inside the base of a power, a denominator or ``log``/``sqrt`` must be positive in the
-  data and at prediction points; any other input may be 0 or negative (``- C * S2``).
 * Parameters that enter the expression linearly (``E``, ``A``, ``B`` above) are found from the
   expression and solved exactly by the default method's screen.
 
@@ -114,40 +112,10 @@ def _parse(text: str, reference: str = "", extras: tuple = ()) -> Law:
         reference=reference or "a formula given by the user",
         linear=tuple(n for n in params if n in linear),
         output=output,
-        log_inputs=positive_inputs(expr, inputs),
         y_range=y_range,
         space="linear" if y_range is not None else "log",
         family="yours",
     )
-
-
-_NEED_POSITIVE = ("log", "log10", "log2", "sqrt")
-
-
-def positive_inputs(expr: ast.AST, inputs: tuple[str, ...]) -> tuple[str, ...]:
-    """The inputs that must be positive: those inside the base of a power, a denominator or the
-    argument of ``log``, ``log10``, ``log2`` or ``sqrt``. The others (``S2`` in ``- C * S2``) may be 0
-    or negative; their reach is judged on their own range, not in decades."""
-    found = set()
-
-    def visit(node: ast.AST, guarded: bool) -> None:
-        if isinstance(node, ast.Name) and guarded and node.id in inputs:
-            found.add(node.id)
-        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow):
-            visit(node.left, True)
-            visit(node.right, guarded)
-        elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
-            visit(node.left, guarded)
-            visit(node.right, True)
-        elif isinstance(node, ast.Call):
-            for arg in node.args:
-                visit(arg, guarded or node.func.id in _NEED_POSITIVE)
-        else:
-            for child in ast.iter_child_nodes(node):
-                visit(child, guarded)
-
-    visit(expr, False)
-    return tuple(n for n in inputs if n in found)
 
 
 def load_law_file(path: str | Path) -> Law:
