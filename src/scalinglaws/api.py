@@ -11,7 +11,7 @@ import numpy as np
 
 from .data import Runs
 from .data.runs import with_areas_for
-from .errors import InputError, MissingColumnError
+from .errors import FitError, InputError, MissingColumnError
 from .fit import FitResult, prepare, solve
 from .fit.api import DEFAULT_METHOD
 from .laws import Law, get_law
@@ -176,7 +176,8 @@ def predict_mix(pools: Sequence[FitResult], x) -> np.ndarray:
             ``len(pools) * P``), as a mapping or a table (by input or fitted column name).
 
     Returns:
-        The mix's error at each point (NaN beyond 512 epochs of the mix).
+        The mix's error at each point (NaN past 512 repeated epochs of the mix). A forecast outside
+        [0, 1] is a `FitError` naming the point, as in `FitResult.predict`.
     """
     pools = list(pools)
     if not pools:
@@ -185,7 +186,13 @@ def predict_mix(pools: Sequence[FitResult], x) -> np.ndarray:
     if other:
         raise InputError(f"predict_mix needs qqt_utility fits of the pools; got law {other[0]}")
     arrays = pools[0].prediction_inputs(x)
-    return qqt_mix([r.params for r in pools], arrays["n"], arrays["P"])
+    values = qqt_mix([r.params for r in pools], arrays["n"], arrays["P"])
+    lo, hi = pools[0].law.y_range
+    out = np.flatnonzero((values < lo) | (values > hi))
+    if out.size:
+        raise FitError(f"the mix of {len(pools)} pool(s) forecasts an error of {float(values.flat[out[0]]):.6g} at "
+                       f"prediction point {out[0] + 1}, outside [{lo:g}, {hi:g}]: the pools' fits do not hold there")
+    return values
 
 
 __all__ = ["fit", "predict_mix"]

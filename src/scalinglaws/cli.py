@@ -212,6 +212,12 @@ def fit(
                    candidates=candidate or None, space=space)
     if candidate and law != "auto":
         _misuse("--candidate names laws for --law auto to choose among; add --law auto")
+    if space is not None:
+        from .laws import SPACES
+
+        _choose("--space", space, SPACES)
+        if law == "auto":
+            _misuse("--space sets the residuals of one law; --law auto compares its candidates in a space of its own")
     if law != "auto":
         get_law(law)
     with _spinner(f"fitting {law} ({method})"):
@@ -352,6 +358,9 @@ def _load_group_fits(path: Path) -> dict:
     doc = _read_document(path)
     if not isinstance(doc, dict) or not isinstance(doc.get("fits"), list):
         raise InputError(f"FIT `{path}` must hold one fit per group (written by fit --by)")
+    bad = next((i for i, d in enumerate(doc["fits"]) if not isinstance(d, dict)), None)
+    if bad is not None:
+        raise InputError(f"FIT `{path}`: fits[{bad}] is not a fit document")
     return {str(d.get("group")): FitResult.from_dict(d) for d in doc["fits"]}
 
 
@@ -505,20 +514,30 @@ def _print_mixes(pools: dict, mixes: list, rows: list, inputs, fmt: str) -> None
 
     names = ["+".join(m) for m in mixes]
     errors = {name: predict_mix([pools[g] for g in m], inputs) for name, m in zip(names, mixes)}
-    beyond = [any(pools[g].extrapolation(inputs)[0][i] == "extrapolation" for g in set().union(*mixes))
-              for i in range(len(rows))]
+    # a mix of p pools follows each pool's curve at p times its size: it extrapolates where that does
+    arrays = next(iter(pools.values())).prediction_inputs(inputs)
+    beyond = np.zeros(len(rows), dtype=bool)
+    for m in mixes:
+        at = {"n": arrays["n"], "P": len(m) * arrays["P"]}
+        for g in m:
+            beyond |= np.array(pools[g].extrapolation(at)[0]) == "extrapolation"
     preds = []
     for i, row in enumerate(rows):
-        at = {k: _json_default(v) if hasattr(v, "item") else v for k, v in row.items()}
         e = {name: float(v[i]) for name, v in errors.items()}
         finite = {k: v for k, v in e.items() if np.isfinite(v)}
-        preds.append({**at, "errors": {k: (v if np.isfinite(v) else None) for k, v in e.items()},
+        preds.append({"at": {k: _json_default(v) if hasattr(v, "item") else v for k, v in row.items()},
+                      "errors": {k: (v if np.isfinite(v) else None) for k, v in e.items()},
                       "best": min(finite, key=finite.get) if finite else None,
                       "extrapolation": "extrapolation" if beyond[i] else "interpolation"})
     unsure = sorted(g for g, r in pools.items() if r.status != "converged")
-    notes = ["each mix is Goyal et al.'s rule applied to the pools' own fits (no mix was trained or fitted); "
-             "P is each pool's size: a mix of p pools repeats its p P samples; null beyond 512 epochs"] + (
-        [f"the fits of {', '.join(unsure)} are not certified (status not converged)"] if unsure else [])
+    notes = ["each mix is Goyal et al.'s rule (as their code evaluates it: each tau times the number of pools) "
+             "applied to the pools' own fits; no mix was trained or fitted, so a mix of several pools is labelled "
+             "extrapolation wherever a pool's fit never saw p times its size",
+             "P is each pool's size: a mix of p pools repeats its p P samples"]
+    if any(v is None for p in preds for v in p["errors"].values()):
+        notes.append("null: past 512 repeated epochs of the mix, not computed; best is then chosen among the others")
+    if unsure:
+        notes.append(f"the fits of {', '.join(unsure)} are not certified (status not converged)")
     if fmt == "json":
         _print_json({"law": "qqt_utility mix", "mixes": names, "predictions": preds, "notes": notes})
         return
@@ -526,7 +545,7 @@ def _print_mixes(pools: dict, mixes: list, rows: list, inputs, fmt: str) -> None
     for k in list(rows[0]) + names + ["best", "where"]:
         table.add_column(escape(k), justify="right")
     for p in preds:
-        table.add_row(*[_fmt(p[k]) if isinstance(p[k], float) else escape(str(p[k])) for k in rows[0]],
+        table.add_row(*[_fmt(v) if isinstance(v, float) else escape(str(v)) for v in p["at"].values()],
                       *[_fmt(v) if v is not None else "-" for v in p["errors"].values()],
                       escape(str(p["best"] or "-")), p["extrapolation"])
     out.print(table)

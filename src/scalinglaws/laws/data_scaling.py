@@ -138,28 +138,30 @@ def _qqt_utility(p, x):
 
 @float64
 def qqt_mix(pools, n, P):
-    """Goyal et al.'s error for equal shares of several pools, each fitted alone with `qqt_utility`.
+    """Goyal et al.'s error for equal shares of several pools, each fitted alone with `qqt_utility`,
+    as the authors' code evaluates a mix (`func_effective_utility_aggregation` with each ``tau``
+    multiplied by the number of pools, as `estimate_best_pool.py` calls it).
 
     ``pools`` holds each pool's parameters (``a, b, tau, d``); ``n`` samples are drawn from the
-    combined pool of ``len(pools) * P`` samples (``P`` per pool), so epoch k counts over it. The
-    utility of the mix in repeated epoch k is the pools' mean decayed utility
-    ``(1/p) sum_i b_i (1/2)^(k / tau_i)``; the first epoch's is the mean of ``b_i log(a_i n / 1e5)``
-    (with one shared ``a``, as the authors fit, ``(a n / 1e5)^mean(b)``); ``d`` is the pools' mean.
-    One pool is `qqt_utility` itself.
+    combined pool of ``p = len(pools)`` pools of ``P`` samples, so epoch k counts over ``p P``
+    samples. The utility of the mix in repeated epoch k is the pools' mean decayed utility
+    ``(1/p) sum_i b_i (1/2)^(k / (p tau_i))``; the first epoch's is the mean of ``b_i log(a_i n / 1e5)``
+    (with one shared ``a``, as the authors fit, ``(a n / 1e5)^mean(b)``); ``d`` is the pools' mean and
+    stays out of the decay. One pool is `qqt_utility` itself.
 
     Example (the authors' utilities of the top two 10% buckets of DataComp, 12.8M samples each):
         >>> top, second = dict(a=0.025, b=-0.16, tau=6.73, d=0.1), dict(a=0.025, b=-0.125, tau=8.55, d=0.1)
         >>> [round(float(qqt_mix(m, [6.4e8], [1.28e7])[0]), 3) for m in ([top], [top, second])]
-        [0.714, 0.682]
+        [0.714, 0.644]
     """
     n, P = (jnp.asarray(np.asarray(v, dtype=np.float64)) for v in (n, P))
     pools = [{k: jnp.asarray(np.asarray(p[k], dtype=np.float64)) for k in ("a", "b", "tau", "d")} for p in pools]
-    pool = len(pools) * P
-    seen = jnp.log(jnp.minimum(n, pool)) - jnp.log(1e5)
-    first = sum(p["b"] * (jnp.log(p["a"]) + seen) for p in pools) / len(pools)
-    b_j = sum(_decayed(p["b"], p["tau"]) for p in pools) / len(pools)
-    d = sum(p["d"] for p in pools) / len(pools)
-    return np.asarray(_stitched(n, pool, first, b_j, d), dtype=np.float64)
+    mixed = len(pools)
+    seen = jnp.log(jnp.minimum(n, mixed * P)) - jnp.log(1e5)
+    first = sum(p["b"] * (jnp.log(p["a"]) + seen) for p in pools) / mixed
+    b_j = sum(_decayed(p["b"], mixed * p["tau"]) for p in pools) / mixed
+    d = sum(p["d"] for p in pools) / mixed
+    return np.asarray(_stitched(n, mixed * P, first, b_j, d), dtype=np.float64)
 
 
 qqt_utility = register_law(
