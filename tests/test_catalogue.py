@@ -382,18 +382,18 @@ def test_predict_mix_from_a_fit_per_pool(tmp_path, default_fit):
     assert second["errors"]["top0+top1"] == pytest.approx(float(expected), rel=1e-12)
     assert second["errors"]["top0+top1"] == pytest.approx(0.6436, abs=3e-3)  # near the truth's 0.6436
     # the pools were each trained at one size: a mix of two is each pool's curve at twice its size, never seen
-    assert first["extrapolation"] == "extrapolation" and second["extrapolation"] == "extrapolation"
-    alone = json.loads(cli("predict", tmp_path / "pools.json", "--mix", "top0", "--at", at, "--format", "json").stdout)
-    assert alone["predictions"][0]["extrapolation"] == "interpolation"
+    assert first["extrapolation"] == {"top0": "interpolation", "top0+top1": "extrapolation",
+                                      "top0+top1+top2": "extrapolation"}
     table_out = cli("predict", tmp_path / "pools.json", "--mix", "top0", "--mix", "top0,top1", "--at", at)
-    assert table_out.exit_code == 0 and "top0+top1" in table_out.stdout and "best" in table_out.stdout
+    assert table_out.exit_code == 0 and "error of top0+top1" in table_out.stdout and "best mix" in table_out.stdout
     (tmp_path / "c.json").write_text(json.dumps({"by": "g", "fits": [{**default_fit.to_dict(), "group": "a"}]}))
     (tmp_path / "odd.json").write_text(json.dumps({"by": "g", "fits": [None]}))
     for args, code, message in [
         (["--mix", "top9", "--at", at], 1, "--mix names `top9`, which is not a pool of the document"),
         (["--mix", "top0,top0", "--at", at], 1, "--mix names a pool twice"),
+        (["--mix", "top0,top1", "--mix", "top1,top0", "--at", at], 1, "--mix gives the same mix twice"),
         (["--mix", "top0", "--at", "n=-1,P=1e7"], 1, "prediction input `n` (column `samples_seen`) must be positive"),
-        (["--mix", "top0", "--at", "n=1e6,P=1.28e7"], 1, "outside [0, 1]: the pools' fits do not hold there"),
+        (["--mix", "top0", "--at", "n=1e6,P=1.28e7"], 1, "--mix top0: the mix of 1 pool(s) forecasts an error of"),
         (["--mix", "top0", "--at", at, "--interval", "0.9"], 2, "--mix predicts without intervals"),
     ]:
         bad = cli("predict", tmp_path / "pools.json", *args)

@@ -31,7 +31,9 @@ def _column_hint(fn):
         try:
             return fn(law, runs, **options)
         except MissingColumnError as exc:
-            allowed = [found.name for found in laws_of_columns(Runs.coerce(runs), x=options.get("x"))]
+            table = Runs.coerce(runs)
+            mapped = {k: v for k, v in (options.get("x") or {}).items() if v in table.columns}  # a misspelt one aside
+            allowed = [found.name for found in laws_of_columns(table, x=mapped)]
             raise MissingColumnError(f"{exc}; the laws whose inputs these columns hold: "
                                      f"{', '.join(allowed) if allowed else 'none'}") from None
 

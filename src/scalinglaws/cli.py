@@ -401,7 +401,7 @@ def predict(
         _misuse(f"predict takes exactly one of --at or --points; got {'both' if at else 'neither'}")
     if mix and interval is not None:
         _misuse("--mix predicts without intervals; drop --interval")
-    pools = _pools_of_mixes(fit_path, mix) if mix else None
+    pools, groups_of = _pools_of_mixes(fit_path, mix) if mix else (None, None)
     result = _load_fit(fit_path) if pools is None else next(iter(pools.values()))
     if points is not None:
         table = read_runs(points, what="--points").table
@@ -424,7 +424,7 @@ def predict(
                 _usage("--at", f"must give every input of law {result.law.name} ({', '.join(result.law.inputs)})", at)
         inputs = {k: np.array([row.get(k, row.get(result.columns.get(k))) for row in rows]) for k in result.law.inputs}
     if pools is not None:
-        return _print_mixes(pools, [[g.strip() for g in m.split(",") if g.strip()] for m in mix], rows, inputs, fmt)
+        return _print_mixes(pools, groups_of, rows, inputs, fmt)
     values = result.predict(inputs)
     labels, decades = result.extrapolation(inputs)
     overall = np.atleast_1d(result.decades_beyond(inputs))
@@ -486,24 +486,28 @@ def predict(
         out.print(f"warning: {warning}", markup=False)
 
 
-def _pools_of_mixes(path: Path, mixes: List[str]) -> dict:
-    """The qqt_utility fit of each pool the --mix options name, by group."""
+def _pools_of_mixes(path: Path, mixes: List[str]) -> tuple[dict, list]:
+    """The qqt_utility fit of each pool the --mix options name, by group, and each mix's pools."""
     fits = _load_group_fits(path)
     laws = {r.law.name for r in fits.values()}
     if laws != {"qqt_utility"}:
         _usage("--mix", "needs a qqt_utility fit per pool (fit --law qqt_utility --by POOL)", ", ".join(sorted(laws)))
-    pools = {}
+    pools, groups_of, labels = {}, [], set()
     for m in mixes:
         groups = [g.strip() for g in m.split(",") if g.strip()]
         if not groups:
             _usage("--mix", "must name at least one pool", m)
         if len(set(groups)) < len(groups):
             _usage("--mix", "names a pool twice", m)
+        if "+".join(groups) in labels or any(set(groups) == set(other) for other in groups_of):
+            _usage("--mix", "gives the same mix twice", m)
         for g in groups:
             if g not in fits:
                 _usage("--mix", f"names `{g}`, which is not a pool of the document (pools: {', '.join(fits)})", m)
             pools[g] = fits[g]
-    return pools
+        groups_of.append(groups)
+        labels.add("+".join(groups))
+    return pools, groups_of
 
 
 def _print_mixes(pools: dict, mixes: list, rows: list, inputs, fmt: str) -> None:
@@ -511,16 +515,19 @@ def _print_mixes(pools: dict, mixes: list, rows: list, inputs, fmt: str) -> None
     import numpy as np
 
     from .api import predict_mix
+    from .errors import FitError
 
     names = ["+".join(m) for m in mixes]
-    errors = {name: predict_mix([pools[g] for g in m], inputs) for name, m in zip(names, mixes)}
-    # a mix of p pools follows each pool's curve at p times its size: it extrapolates where that does
+    errors, beyond = {}, {}
     arrays = next(iter(pools.values())).prediction_inputs(inputs)
-    beyond = np.zeros(len(rows), dtype=bool)
-    for m in mixes:
+    for name, m in zip(names, mixes):
+        try:
+            errors[name] = predict_mix([pools[g] for g in m], inputs)
+        except FitError as exc:
+            raise FitError(f"--mix {','.join(m)}: {exc}") from None
+        # a mix of p pools follows each pool's curve at p times its size: it extrapolates where that does
         at = {"n": arrays["n"], "P": len(m) * arrays["P"]}
-        for g in m:
-            beyond |= np.array(pools[g].extrapolation(at)[0]) == "extrapolation"
+        beyond[name] = np.any([np.array(pools[g].extrapolation(at)[0]) == "extrapolation" for g in m], axis=0)
     preds = []
     for i, row in enumerate(rows):
         e = {name: float(v[i]) for name, v in errors.items()}
@@ -528,26 +535,31 @@ def _print_mixes(pools: dict, mixes: list, rows: list, inputs, fmt: str) -> None
         preds.append({"at": {k: _json_default(v) if hasattr(v, "item") else v for k, v in row.items()},
                       "errors": {k: (v if np.isfinite(v) else None) for k, v in e.items()},
                       "best": min(finite, key=finite.get) if finite else None,
-                      "extrapolation": "extrapolation" if beyond[i] else "interpolation"})
+                      "extrapolation": {k: "extrapolation" if beyond[k][i] else "interpolation" for k in names}})
     unsure = sorted(g for g, r in pools.items() if r.status != "converged")
     notes = ["each mix is Goyal et al.'s rule (as their code evaluates it: each tau times the number of pools) "
              "applied to the pools' own fits; no mix was trained or fitted, so a mix of several pools is labelled "
              "extrapolation wherever a pool's fit never saw p times its size",
              "P is each pool's size: a mix of p pools repeats its p P samples"]
     if any(v is None for p in preds for v in p["errors"].values()):
-        notes.append("null: past 512 repeated epochs of the mix, not computed; best is then chosen among the others")
+        notes.append("null (-): past 512 repeated epochs of the mix, not computed; best is then chosen among the others")
     if unsure:
         notes.append(f"the fits of {', '.join(unsure)} are not certified (status not converged)")
     if fmt == "json":
         _print_json({"law": "qqt_utility mix", "mixes": names, "predictions": preds, "notes": notes})
         return
     table = Table(title="qqt_utility: the error of equal shares of the pools (Goyal et al. 2024)", title_justify="left")
-    for k in list(rows[0]) + names + ["best", "where"]:
-        table.add_column(escape(k), justify="right")
+    for k in list(rows[0]):
+        table.add_column(escape(str(k)), justify="right")
+    for k in names:
+        table.add_column(escape(f"error of {k}"), justify="right")
+    table.add_column("best mix", justify="right")
+    table.add_column("extrapolated by", justify="right")
     for p in preds:
+        far = [k for k, v in p["extrapolation"].items() if v == "extrapolation"]
         table.add_row(*[_fmt(v) if isinstance(v, float) else escape(str(v)) for v in p["at"].values()],
                       *[_fmt(v) if v is not None else "-" for v in p["errors"].values()],
-                      escape(str(p["best"] or "-")), p["extrapolation"])
+                      escape(str(p["best"] or "-")), escape(", ".join(far) if far else "none (interpolation)"))
     out.print(table)
     for note in notes:
         out.print(f"note: {note}", markup=False)

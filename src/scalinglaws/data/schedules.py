@@ -143,13 +143,13 @@ def with_areas(table: pd.DataFrame, *, step: str, lr: str | None = None, spec: s
     if bad.any():
         i = int(np.argmax(bad))
         raise InputError(f"column `{step}` must hold whole training steps from 0 to {MAX_STEPS:g} (the areas of a "
-                         f"learning-rate schedule sum over steps); row {i + 1} has {table[step].iloc[i]!r}")
+                         f"learning-rate schedule sum over steps); row {i + 1} has {_shown(table[step].iloc[i])}")
     if lr is not None:
         rates = pd.to_numeric(table[lr], errors="coerce").to_numpy(dtype=np.float64)
         bad = ~(np.isfinite(rates) & (rates >= 0))
         if bad.any():
             i = int(np.argmax(bad))
-            raise InputError(f"column `{lr}` must hold learning rates >= 0; row {i + 1} has {table[lr].iloc[i]!r}")
+            raise InputError(f"column `{lr}` must hold learning rates >= 0; row {i + 1} has {_shown(table[lr].iloc[i])}")
     keys = _run_columns(table)
     s1 = np.empty(len(table))
     s2 = np.empty(len(table))
@@ -201,3 +201,8 @@ def _run_columns(table: pd.DataFrame) -> list[str]:
         return [named]
     return [c for c in table.columns if not pd.api.types.is_numeric_dtype(table[c])
             and not pd.api.types.is_bool_dtype(table[c])]
+
+
+def _shown(value) -> str:
+    """A table cell as the user wrote it: ``-5``, not ``np.int64(-5)``."""
+    return repr(value.item() if hasattr(value, "item") else value)
