@@ -173,6 +173,8 @@ def test_usage_errors_exit_2():
     assert res.exit_code == 2 and "--space must be one of log, linear; got 'cubic'" in res.stderr
     res = run("fit", "chinchilla", "--law", "auto", "--space", "linear")
     assert res.exit_code == 2 and "--space sets the residuals of one law" in res.stderr
+    res = run("backtest", "chinchilla", "--law", "chinchilla", "--train-where", "N < 1e9", "--space", "cubic")
+    assert res.exit_code == 2 and "--space must be one of log, linear; got 'cubic'" in res.stderr
 
 
 @pytest.mark.parametrize("args,code,stream,text", [

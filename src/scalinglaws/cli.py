@@ -594,6 +594,8 @@ def backtest(
     y: Optional[str] = typer.Option(None, "--y", help="target column"),
     loss: str = typer.Option("huber", "--loss", help="huber | mse | huber-mle"),
     method: str = typer.Option("varpro", "--method", help="varpro (default) | hoffmann2022"),
+    space: Optional[str] = typer.Option(None, "--space", help="log | linear: fit each law on residuals of log y or "
+                                        "of y (default: each law's own)"),
     include_excluded: bool = typer.Option(False, "--include-excluded", help="also use rows marked excluded"),
     excluded: Optional[str] = typer.Option(None, "--excluded", help="the true/false column marking runs to leave out "
                                                                     "(default: `excluded` and `excluded_*` columns)"),
@@ -608,6 +610,10 @@ def backtest(
                 + ("neither" if along is None else "both"))
     if along is None:
         _only_with("a backtest --along a curve", {"--train-fraction": train_fraction})
+    if space is not None:
+        from .laws import SPACES
+
+        _choose("--space", space, SPACES)
     from .data import load_runs
     from .evaluate import backtest as run_backtest
 
@@ -616,7 +622,8 @@ def backtest(
         result = run_backtest(law, load_runs(data, excluded=excluded), train_where=split, along=along, by=by,
                               train_fraction=0.5 if train_fraction is None else train_fraction, interval=interval,
                               where=where, x=_pairs("--x", x, numeric=False), y=y, loss=loss, method=method,
-                              include_excluded=include_excluded, dropna=dropna)
+                              include_excluded=include_excluded, dropna=dropna,
+                              **({} if space is None else {"space": space}))
     results = result if isinstance(result, tuple) else (result,)
     if fmt == "json":
         _print_json(result.to_dict() if len(results) == 1 else {"backtests": [r.to_dict() for r in results]})
