@@ -33,7 +33,7 @@ COMMANDS = _commands()
 
 
 def _files(folder: Path, chinchilla: pd.DataFrame) -> None:
-    """The tables the README's examples read: runs.csv, curve.csv, curves.csv and evals.csv."""
+    """The tables the README's examples read: runs.csv, curve.csv, curves.csv, evals.csv and samples.csv."""
     rng = np.random.default_rng(0)
     t = chinchilla[~chinchilla["excluded"].astype(bool)].reset_index(drop=True)
     step = np.tile(np.geomspace(1e3, 1e6, 60), 4)
@@ -49,6 +49,8 @@ def _files(folder: Path, chinchilla: pd.DataFrame) -> None:
     acc[:6] = 0.0
     pd.DataFrame({"C": c, "acc": np.r_[acc[:-1], np.nan]}).to_csv(folder / "evals.csv", index=False)
     (folder / "mylaw.toml").write_text(re.findall(r"```toml\n(.*?)```", README.read_text(), flags=re.S)[0])
+    pd.DataFrame({"model": np.repeat(["small", "large"], 5), "problem": np.tile(np.arange(5), 2),
+                  "n": 100, "c": [0, 1, 3, 10, 40, 2, 8, 20, 50, 90]}).to_csv(folder / "samples.csv", index=False)
     step = np.geomspace(10, 1e5, 16)
     pd.concat([pd.DataFrame({"run": r, "step": step, "loss": E + a * step**-0.4})
                for r, (E, a) in enumerate([(0.3, 5.0), (0.5, 3.0)])]).to_csv(folder / "curves.csv", index=False)

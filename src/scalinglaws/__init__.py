@@ -11,6 +11,7 @@ from .api import fit, predict_mix
 from .evaluate import Backtest, backtest
 from .fit import FitResult, Starts
 from .laws import Law, Param, get_law, list_laws, register_law
+from .passk import pass_at_k
 from .plan import compute_optimal
 
 __version__ = "0.1.0"
@@ -35,6 +36,7 @@ __all__ = [
     "list_laws",
     "load_dataset",
     "load_runs",
+    "pass_at_k",
     "predict_mix",
     "read_runs",
     "register_law",

@@ -104,6 +104,13 @@ def _pairs(option: str, items: List[str], numeric: bool) -> dict:
     return result
 
 
+def _number(option: str, text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        _usage(option, "must be a number", text.strip())
+
+
 def _dumps(doc) -> str:
     """The JSON text of ``doc``; a non-finite number in it is an error, never invalid JSON."""
     from .errors import FitError
@@ -689,6 +696,50 @@ def plan(
     out.print(table)
     if weights:
         out.print(f"loss: {_averaging_note(weights)}, as `predict` gives it; N and D minimise it", markup=False)
+
+
+@app.command()
+@_guard
+def passk(
+    data: Path = typer.Argument(..., metavar="FILE", help="samples per problem: columns n and c (counts), or a "
+                                "problem column and a 0/1 correct column (one row per sample)"),
+    k: List[str] = typer.Option(..., "--k", help="numbers of samples: K[,K...] (repeatable)"),
+    by: Optional[str] = typer.Option(None, "--by", help="one coverage curve per value of this column (a model)"),
+    n: Optional[str] = typer.Option(None, "--n", help="the column of samples per problem (default: n, n_samples)"),
+    c: Optional[str] = typer.Option(None, "--c", help="the column of correct samples (default: c, n_correct)"),
+    correct: Optional[str] = typer.Option(None, "--correct", help="one row per sample: the 0/1 column"),
+    problem: Optional[str] = typer.Option(None, "--problem", help="one row per sample: the problem column"),
+    fmt: str = typer.Option("table", "--format", help="table | json"),
+):
+    """pass@k: the unbiased chance that one of k samples is correct, averaged over problems."""
+    _check_format(fmt)
+    from .data import read_runs
+    from .passk import check_k, coverage, problem_counts
+
+    ks = check_k([_number("--k", part) for item in k for part in item.split(",") if part.strip()])
+    table = read_runs(data, what="FILE").table
+    counts, note = problem_counts(table, n=n, c=c, correct=correct, problem=problem, by=by)
+    if by is None:
+        doc = {**coverage(counts, ks), "note": note}
+        groups = [(None, doc)]
+    else:
+        groups = [(g, coverage(part, ks)) for g, part in counts.groupby(by, sort=True)]
+        doc = {"by": by, "groups": [{"group": _json_default(g) if hasattr(g, "item") else g, **one}
+                                    for g, one in groups], "note": note}
+    if fmt == "json":
+        _print_json(doc)
+        return
+    for g, one in groups:
+        table_out = Table(title=escape("pass@k" + ("" if g is None else f"   [{by}={g}]")), title_justify="left")
+        for col in ("k", "pass@k", "problems", "left out (fewer than k samples)"):
+            table_out.add_column(col, justify="right")
+        for i, kk in enumerate(one["k"]):
+            value = one["pass_at_k"][i]
+            table_out.add_row(str(kk), "-" if value is None else f"{value:.6g}", str(one["problems"][i]),
+                              str(one["left_out"][i]))
+        out.print(table_out)
+    out.print(f"note: {note}; the unbiased estimator 1 - C(n-c, k) / C(n, k) of each problem with at least k "
+              "samples, averaged", markup=False)
 
 
 @app.command()

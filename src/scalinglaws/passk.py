@@ -1,0 +1,149 @@
+"""pass@k: the chance that at least one of k samples is correct, from n samples with c correct.
+
+The unbiased estimator (Chen et al. 2021, eq. 1) for one problem is
+
+    pass@k = 1 - C(n - c, k) / C(n, k),   k <= n,
+
+and coverage at k is its mean over problems (Brown et al. 2024). The ratio of binomials is computed
+as a product of ``min(c, k)`` factors, never as the binomials themselves (which overflow for n in the
+thousands):
+
+    C(n - c, k) / C(n, k) = prod_{j < c} (1 - k / (n - j)) = prod_{i < k} (1 - c / (n - i)),
+
+summed in logs with ``log1p`` and returned as ``-expm1`` of the sum, so a pass rate of 1e-7 keeps
+its digits. A problem with fewer than k samples has no unbiased estimate at k: it is left out of
+that k's mean, and the count left out is reported.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .errors import InputError
+
+#: the column names a table of counts or of samples is read from, unless named
+N_NAMES = ("n", "n_samples", "samples", "num_samples")
+C_NAMES = ("c", "n_correct", "correct_count", "num_correct")
+CORRECT_NAMES = ("correct", "is_correct", "passed", "success")
+PROBLEM_NAMES = ("problem", "problem_id", "Problem Idx", "prompt_idx", "task_id", "question")
+
+
+def pass_at_k(n, c, k) -> np.ndarray:
+    """The unbiased pass@k of problems with ``n`` samples, ``c`` of them correct, at each ``k``:
+    an array of shape ``(problems, len(k))``; NaN where ``k > n``."""
+    n = np.atleast_1d(np.asarray(n, dtype=np.float64))
+    c = np.atleast_1d(np.asarray(c, dtype=np.float64))
+    k = np.atleast_1d(np.asarray(k, dtype=np.float64))
+    out = np.empty((n.size, k.size))
+    for p, (n_p, c_p) in enumerate(zip(n, c)):
+        sure = k > n_p - c_p  # fewer wrong samples than k: every k of them hold a correct one
+        log_ratio = np.zeros(k.size)
+        open_k = k[~sure]
+        if c_p and open_k.size:
+            if c_p <= open_k.max():  # the product over the c correct samples
+                j = np.arange(int(c_p))
+                log_ratio[~sure] = np.sum(np.log1p(-open_k[:, None] / (n_p - j)[None, :]), axis=1)
+            else:  # the product over the k samples drawn
+                i = np.arange(int(open_k.max()))
+                cumulative = np.concatenate([[0.0], np.cumsum(np.log1p(-c_p / (n_p - i)))])
+                log_ratio[~sure] = cumulative[open_k.astype(int)]
+        out[p] = np.where(sure, 1.0, -np.expm1(log_ratio))
+        out[p, k > n_p] = np.nan
+    return out
+
+
+def coverage(counts: pd.DataFrame, k, *, n: str = "n", c: str = "c") -> dict:
+    """Mean pass@k over the problems of ``counts`` (one row each, columns ``n`` and ``c``) that have
+    at least k samples: ``{"k", "pass_at_k", "problems", "left_out"}`` (lists, one entry per k)."""
+    values = pass_at_k(counts[n].to_numpy(), counts[c].to_numpy(), k)
+    usable = np.isfinite(values)
+    used = usable.sum(axis=0)
+    mean = np.where(used > 0, np.nansum(values, axis=0) / np.maximum(used, 1), np.nan)
+    return {"k": [int(v) for v in np.atleast_1d(k)], "pass_at_k": [None if not np.isfinite(v) else float(v) for v in mean],
+            "problems": [int(u) for u in used], "left_out": [int(len(counts) - u) for u in used]}
+
+
+def problem_counts(table: pd.DataFrame, *, n: str | None = None, c: str | None = None, correct: str | None = None,
+                   problem: str | None = None, by: str | None = None) -> tuple[pd.DataFrame, str]:
+    """The table as one row per problem with columns ``n`` and ``c`` (and ``by``), checked; and a
+    note saying which columns were read. A table of counts (``n``, ``c``) is taken as it is; a table
+    of samples (a 0/1 ``correct`` column, one row per sample) is counted per ``problem``."""
+    if by is not None and by not in table.columns:
+        raise InputError(f"--by column `{by}` not found; columns are {', '.join(map(str, table.columns))}")
+    n_col = n or _found(table, N_NAMES)
+    c_col = c or _found(table, C_NAMES)
+    if n_col is not None or c_col is not None:  # counts
+        for option, col, names in (("--n", n_col, N_NAMES), ("--c", c_col, C_NAMES)):
+            if col is None:
+                what = "samples" if option == "--n" else "correct samples"
+                raise InputError(f"a table of counts needs a column of {what} per problem ({', '.join(names)}, or "
+                                 f"name it with {option} COLUMN)")
+            if col not in table.columns:
+                raise InputError(f"{option} column `{col}` not found; columns are {', '.join(map(str, table.columns))}")
+        counts = pd.DataFrame({"n": _whole(table[n_col], n_col), "c": _whole(table[c_col], c_col)})
+        bad = np.flatnonzero(~(counts["n"].to_numpy() >= 1))
+        if bad.size:
+            raise InputError(f"column `{n_col}` must count at least 1 sample per problem; row {bad[0] + 1} has "
+                             f"{_shown(table[n_col].iloc[bad[0]])}")
+        bad = np.flatnonzero(~(counts["c"].to_numpy() <= counts["n"].to_numpy()))
+        if bad.size:
+            raise InputError(f"column `{c_col}` (correct) must not exceed column `{n_col}` (samples); row "
+                             f"{bad[0] + 1} has {_shown(table[c_col].iloc[bad[0]])} of {_shown(table[n_col].iloc[bad[0]])}")
+        note = f"counts read from `{n_col}` (samples) and `{c_col}` (correct), one row per problem"
+    else:  # samples
+        correct = correct or _found(table, CORRECT_NAMES)
+        problem = problem or _found(table, PROBLEM_NAMES)
+        if correct is None or problem is None:
+            raise InputError("passk reads a table of counts (columns n and c per problem: " + ", ".join(N_NAMES[:2])
+                             + " / " + ", ".join(C_NAMES[:2]) + ") or of samples (a problem column and a 0/1 correct "
+                             f"column, one row per sample); columns are {', '.join(map(str, table.columns))}")
+        for option, col in (("--correct", correct), ("--problem", problem)):
+            if col not in table.columns:
+                raise InputError(f"{option} column `{col}` not found; columns are {', '.join(map(str, table.columns))}")
+        hits = _whole(table[correct], correct)
+        bad = np.flatnonzero(~np.isin(hits.to_numpy(), (0.0, 1.0)))
+        if bad.size:
+            raise InputError(f"column `{correct}` must be 0 or 1 (one sample each); row {bad[0] + 1} has "
+                             f"{_shown(table[correct].iloc[bad[0]])}")
+        keys = [by, problem] if by is not None else [problem]
+        grouped = table.assign(__hit=hits.to_numpy()).groupby(keys, sort=True, dropna=False)["__hit"]
+        counts = pd.DataFrame({"n": grouped.size(), "c": grouped.sum()}).reset_index()
+        counts = counts.drop(columns=[problem])
+        note = f"samples counted per `{problem}` from the 0/1 column `{correct}`"
+        return counts, note
+    if by is not None:
+        counts[by] = table[by].to_numpy()
+    return counts, note
+
+
+def _found(table: pd.DataFrame, names) -> str | None:
+    lowered = {str(col).lower(): col for col in table.columns}
+    return next((lowered[name.lower()] for name in names if name.lower() in lowered), None)
+
+
+def _whole(column: pd.Series, name: str) -> pd.Series:
+    values = pd.to_numeric(column, errors="coerce")
+    bad = np.flatnonzero(~(np.isfinite(values.to_numpy(dtype=np.float64))
+                           & (values.to_numpy(dtype=np.float64) >= 0)
+                           & (values.to_numpy(dtype=np.float64) == np.round(values.to_numpy(dtype=np.float64)))))
+    if bad.size:
+        raise InputError(f"column `{name}` must hold whole counts >= 0; row {bad[0] + 1} has {_shown(column.iloc[bad[0]])}")
+    return values.astype(np.float64)
+
+
+def _shown(value) -> str:
+    return repr(value.item() if hasattr(value, "item") else value)
+
+
+def check_k(k) -> np.ndarray:
+    """``k`` as whole numbers >= 1, in the order given; `InputError` naming the first bad one."""
+    values = np.atleast_1d(np.asarray(k, dtype=np.float64))
+    bad = np.flatnonzero(~(np.isfinite(values) & (values >= 1) & (values == np.round(values)) & (values <= 1e9)))
+    if bad.size or not values.size:
+        raise InputError(f"--k must be whole numbers from 1 to 1e9; got {values[bad[0]]:g}" if bad.size
+                         else "--k needs at least one value")
+    return values
+
+
+__all__ = ["coverage", "pass_at_k", "problem_counts"]
