@@ -29,6 +29,11 @@ CORRECT_NAMES = ("correct", "is_correct", "passed", "success")
 PROBLEM_NAMES = ("problem", "problem_id", "Problem Idx", "prompt_idx", "task_id", "question")
 
 
+#: the most factors the product of one problem may take (beyond: an error, not a wait)
+MAX_TERMS = 10**8
+_CHUNK = 10**6  # factors summed at once: bounds the memory of one problem
+
+
 def pass_at_k(n, c, k) -> np.ndarray:
     """The unbiased pass@k of problems with ``n`` samples, ``c`` of them correct, at each ``k``:
     an array of shape ``(problems, len(k))``; NaN where ``k > n``."""
@@ -38,18 +43,31 @@ def pass_at_k(n, c, k) -> np.ndarray:
     out = np.empty((n.size, k.size))
     for p, (n_p, c_p) in enumerate(zip(n, c)):
         sure = k > n_p - c_p  # fewer wrong samples than k: every k of them hold a correct one
-        log_ratio = np.zeros(k.size)
         open_k = k[~sure]
+        log_ratio = np.zeros(open_k.size)
         if c_p and open_k.size:
-            if c_p <= open_k.max():  # the product over the c correct samples
-                j = np.arange(int(c_p))
-                log_ratio[~sure] = np.sum(np.log1p(-open_k[:, None] / (n_p - j)[None, :]), axis=1)
-            else:  # the product over the k samples drawn
-                i = np.arange(int(open_k.max()))
-                cumulative = np.concatenate([[0.0], np.cumsum(np.log1p(-c_p / (n_p - i)))])
-                log_ratio[~sure] = cumulative[open_k.astype(int)]
-        out[p] = np.where(sure, 1.0, -np.expm1(log_ratio))
-        out[p, k > n_p] = np.nan
+            over_correct, over_drawn = c_p * open_k.size, open_k.max()
+            if min(over_correct, over_drawn) > MAX_TERMS:
+                raise InputError(f"pass@k of problem {p + 1} (n = {n_p:.0f}, c = {c_p:.0f}) at k up to "
+                                 f"{open_k.max():.0f} needs more than {MAX_TERMS:.0e} factors; ask for fewer or "
+                                 "smaller k")
+            if over_correct <= over_drawn:  # prod over the c correct samples of (1 - k / (n - j))
+                for j0 in range(0, int(c_p), max(1, _CHUNK // open_k.size)):
+                    j = np.arange(j0, min(int(c_p), j0 + max(1, _CHUNK // open_k.size)))
+                    log_ratio += np.sum(np.log1p(-open_k[:, None] / (n_p - j)[None, :]), axis=1)
+            else:  # prod over the k samples drawn of (1 - c / (n - i)), read off a running sum
+                order = np.argsort(open_k)
+                total, done = 0.0, 0
+                for at, kk in zip(order, open_k[order].astype(np.int64)):
+                    while done < kk:
+                        i = np.arange(done, min(kk, done + _CHUNK))
+                        total += float(np.sum(np.log1p(-c_p / (n_p - i))))
+                        done = int(i[-1]) + 1
+                    log_ratio[at] = total
+        row = np.ones(k.size)
+        row[~sure] = -np.expm1(log_ratio)
+        row[k > n_p] = np.nan
+        out[p] = row
     return out
 
 
