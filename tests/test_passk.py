@@ -89,9 +89,34 @@ def test_counts_or_samples_give_the_same_curve_and_problems_short_of_k_are_left_
     ("n\n4\n", ["--k", "1"], 1, "a table of counts needs a column of correct samples"),
     ("problem,correct\na,2\n", ["--k", "1"], 1, "column `correct` must be 0 or 1"),
     ("x,y\n1,2\n", ["--k", "1"], 1, "passk reads a table of counts"),
+    ("model,n,c\nx,4,1\n,4,4\n", ["--k", "1", "--by", "model"], 1, "--by column `model` must name a group on every "
+     "row; row 2 is empty"),
+    ("problem,n,c\na,4,1\na,4,1\n", ["--k", "1"], 1, "problem 'a' (column `problem`) has a second row of counts at "
+     "row 2; one row per problem, or one curve per model with --by COLUMN"),
+    ("model,problem,correct\nx,a,1\nx,a,0\n", ["--k", "1", "--by", "problem"], 1, "--by column `problem` is also the "
+     "--problem column"),
+    ("c,n_samples,n_correct\ncfgA,10,5\n", ["--k", "1", "--n", "n_samples", "--c", "n_correct", "--by", "c"], 0, ""),
 ])
 def test_bad_tables_and_options_are_refused_with_one_line(tmp_path, table, args, code, message):
     (tmp_path / "t.csv").write_text(table)
     res = cli("passk", tmp_path / "t.csv", *args)
-    assert res.exit_code == code and isinstance(res.exception, SystemExit)
-    assert res.stdout == "" and message in res.stderr and len(res.stderr.strip().splitlines()) == 1
+    assert res.exit_code == code and (code == 0 or isinstance(res.exception, SystemExit)), res.output
+    if code:
+        assert res.stdout == "" and message in res.stderr and len(res.stderr.strip().splitlines()) == 1
+
+
+def test_parameter_and_compute_columns_are_not_taken_for_samples(tmp_path):
+    """`N` (parameters) and `C` (compute) beside `n_samples`, `n_correct`: names are matched exactly."""
+    (tmp_path / "t.csv").write_text("model,N,C,n_samples,n_correct\na,1000000000,1e21,100,50\nb,2000000000,2e21,100,10\n")
+    res = cli("passk", tmp_path / "t.csv", "--k", "1", "--format", "json")
+    assert res.exit_code == 0 and json.loads(res.stdout)["pass_at_k"] == pytest.approx([0.3])
+
+
+def test_problems_left_out_are_warned_and_sure_passes_take_no_time():
+    from scalinglaws.passk import coverage, left_out_warning
+
+    curve = coverage(pd.DataFrame({"n": [4, 100], "c": [1, 0]}), [1, 10])
+    assert curve["left_out"] == [0, 1] and "1 of 2 problems have fewer than k = 10 samples" in left_out_warning(curve)
+    assert left_out_warning(coverage(pd.DataFrame({"n": [4], "c": [1]}), [1])) is None
+    sure = pass_at_k([1e9] * 3, [5e8] * 3, [2e8, 9e8])  # the ratio underflows: exactly 1, without 1e8 factors
+    assert np.all(sure == 1.0)

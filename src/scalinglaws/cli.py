@@ -714,18 +714,20 @@ def passk(
     """pass@k: the unbiased chance that one of k samples is correct, averaged over problems."""
     _check_format(fmt)
     from .data import read_runs
-    from .passk import check_k, coverage, problem_counts
+    from .passk import check_k, coverage, left_out_warning, problem_counts
 
     ks = check_k([_number("--k", part) for item in k for part in item.split(",") if part.strip()])
     table = read_runs(data, what="FILE").table
     counts, note = problem_counts(table, n=n, c=c, correct=correct, problem=problem, by=by)
     if by is None:
-        doc = {**coverage(counts, ks), "note": note}
-        groups = [(None, doc)]
+        one = coverage(counts, ks)
+        groups = [(None, one)]
+        doc = {**one, "warnings": [w for w in [left_out_warning(one)] if w], "note": note}
     else:
-        groups = [(g, coverage(part, ks)) for g, part in counts.groupby(by, sort=True)]
-        doc = {"by": by, "groups": [{"group": _json_default(g) if hasattr(g, "item") else g, **one}
-                                    for g, one in groups], "note": note}
+        groups = [(g, coverage(part, ks)) for g, part in counts.groupby("group", sort=True)]
+        doc = {"by": by, "groups": [{"group": _json_default(g) if hasattr(g, "item") else g, **one,
+                                     "warnings": [w for w in [left_out_warning(one)] if w]} for g, one in groups],
+               "note": note}
     if fmt == "json":
         _print_json(doc)
         return
@@ -738,6 +740,8 @@ def passk(
             table_out.add_row(str(kk), "-" if value is None else f"{value:.6g}", str(one["problems"][i]),
                               str(one["left_out"][i]))
         out.print(table_out)
+        if left_out_warning(one):
+            out.print(f"warning: {left_out_warning(one)}", markup=False)
     out.print(f"note: {note}; the unbiased estimator 1 - C(n-c, k) / C(n, k) of each problem with at least k "
               "samples, averaged", markup=False)
 

@@ -23,8 +23,8 @@ import pandas as pd
 from .errors import InputError
 
 #: the column names a table of counts or of samples is read from, unless named
-N_NAMES = ("n", "n_samples", "samples", "num_samples")
-C_NAMES = ("c", "n_correct", "correct_count", "num_correct")
+N_NAMES = ("n_samples", "num_samples", "samples", "n")  # exact names: `N` (parameters) and `C` (compute) are not these
+C_NAMES = ("n_correct", "num_correct", "correct_count", "c")
 CORRECT_NAMES = ("correct", "is_correct", "passed", "success")
 PROBLEM_NAMES = ("problem", "problem_id", "Problem Idx", "prompt_idx", "task_id", "question")
 
@@ -43,6 +43,9 @@ def pass_at_k(n, c, k) -> np.ndarray:
     out = np.empty((n.size, k.size))
     for p, (n_p, c_p) in enumerate(zip(n, c)):
         sure = k > n_p - c_p  # fewer wrong samples than k: every k of them hold a correct one
+        # log ratio <= c log(1 - k / n): below -800 the ratio is 0 in float64 and pass@k exactly 1
+        if c_p:  # (k <= n - c < n here, where it matters)
+            sure = sure | (c_p * np.log1p(-np.minimum(k, n_p - c_p) / n_p) < -800.0)
         open_k = k[~sure]
         log_ratio = np.zeros(open_k.size)
         if c_p and open_k.size:
@@ -84,60 +87,88 @@ def coverage(counts: pd.DataFrame, k, *, n: str = "n", c: str = "c") -> dict:
 
 def problem_counts(table: pd.DataFrame, *, n: str | None = None, c: str | None = None, correct: str | None = None,
                    problem: str | None = None, by: str | None = None) -> tuple[pd.DataFrame, str]:
-    """The table as one row per problem with columns ``n`` and ``c`` (and ``by``), checked; and a
-    note saying which columns were read. A table of counts (``n``, ``c``) is taken as it is; a table
-    of samples (a 0/1 ``correct`` column, one row per sample) is counted per ``problem``."""
-    if by is not None and by not in table.columns:
-        raise InputError(f"--by column `{by}` not found; columns are {', '.join(map(str, table.columns))}")
-    n_col = n or _found(table, N_NAMES)
-    c_col = c or _found(table, C_NAMES)
-    if n_col is not None or c_col is not None:  # counts
+    """The table as one row per problem: columns ``n`` and ``c``, and ``group`` (the ``by`` value, or
+    None); and a note saying which columns were read. A table of counts (``n``, ``c``) is taken as it
+    is, one row per problem (a problem named twice in a group is refused); a table of samples (a 0/1
+    ``correct`` column, one row per sample) is counted per ``problem``. Names are matched exactly."""
+    columns = ", ".join(map(str, table.columns))
+    for option, col in (("--by", by), ("--n", n), ("--c", c), ("--correct", correct), ("--problem", problem)):
+        if col is not None and col not in table.columns:
+            raise InputError(f"{option} column `{col}` not found; columns are {columns}")
+    samples = correct is not None or (n is None and c is None and _found(table, N_NAMES) is None
+                                      and _found(table, C_NAMES) is None)
+    problem = problem or _found(table, PROBLEM_NAMES)
+    if samples:
+        correct = correct or _found(table, CORRECT_NAMES)
+        if correct is None or problem is None:
+            raise InputError("passk reads a table of counts (columns n_samples and n_correct, or n and c, one row per "
+                             "problem) or of samples (a problem column and a 0/1 correct column, one row per sample); "
+                             f"columns are {columns}")
+        used = {"--correct": correct, "--problem": problem}
+    else:
+        n_col, c_col = n or _found(table, N_NAMES), c or _found(table, C_NAMES)
         for option, col, names in (("--n", n_col, N_NAMES), ("--c", c_col, C_NAMES)):
             if col is None:
                 what = "samples" if option == "--n" else "correct samples"
                 raise InputError(f"a table of counts needs a column of {what} per problem ({', '.join(names)}, or "
                                  f"name it with {option} COLUMN)")
-            if col not in table.columns:
-                raise InputError(f"{option} column `{col}` not found; columns are {', '.join(map(str, table.columns))}")
-        counts = pd.DataFrame({"n": _whole(table[n_col], n_col), "c": _whole(table[c_col], c_col)})
-        bad = np.flatnonzero(~(counts["n"].to_numpy() >= 1))
-        if bad.size:
-            raise InputError(f"column `{n_col}` must count at least 1 sample per problem; row {bad[0] + 1} has "
-                             f"{_shown(table[n_col].iloc[bad[0]])}")
-        bad = np.flatnonzero(~(counts["c"].to_numpy() <= counts["n"].to_numpy()))
-        if bad.size:
-            raise InputError(f"column `{c_col}` (correct) must not exceed column `{n_col}` (samples); row "
-                             f"{bad[0] + 1} has {_shown(table[c_col].iloc[bad[0]])} of {_shown(table[n_col].iloc[bad[0]])}")
-        note = f"counts read from `{n_col}` (samples) and `{c_col}` (correct), one row per problem"
-    else:  # samples
-        correct = correct or _found(table, CORRECT_NAMES)
-        problem = problem or _found(table, PROBLEM_NAMES)
-        if correct is None or problem is None:
-            raise InputError("passk reads a table of counts (columns n and c per problem: " + ", ".join(N_NAMES[:2])
-                             + " / " + ", ".join(C_NAMES[:2]) + ") or of samples (a problem column and a 0/1 correct "
-                             f"column, one row per sample); columns are {', '.join(map(str, table.columns))}")
-        for option, col in (("--correct", correct), ("--problem", problem)):
-            if col not in table.columns:
-                raise InputError(f"{option} column `{col}` not found; columns are {', '.join(map(str, table.columns))}")
+        used = {"--n": n_col, "--c": c_col}
+    if by is not None:
+        clash = [option for option, col in {**used, "--problem": problem}.items() if col == by]
+        if clash:
+            raise InputError(f"--by column `{by}` is also the {clash[0]} column; group by another column")
+        empty = np.flatnonzero(table[by].isna().to_numpy())
+        if empty.size:
+            raise InputError(f"--by column `{by}` must name a group on every row; row {empty[0] + 1} is empty")
+    group = table[by] if by is not None else pd.Series([None] * len(table), index=table.index, dtype=object)
+    if samples:
         hits = _whole(table[correct], correct)
         bad = np.flatnonzero(~np.isin(hits.to_numpy(), (0.0, 1.0)))
         if bad.size:
             raise InputError(f"column `{correct}` must be 0 or 1 (one sample each); row {bad[0] + 1} has "
                              f"{_shown(table[correct].iloc[bad[0]])}")
-        keys = [by, problem] if by is not None else [problem]
-        grouped = table.assign(__hit=hits.to_numpy()).groupby(keys, sort=True, dropna=False)["__hit"]
-        counts = pd.DataFrame({"n": grouped.size(), "c": grouped.sum()}).reset_index()
-        counts = counts.drop(columns=[problem])
-        note = f"samples counted per `{problem}` from the 0/1 column `{correct}`"
-        return counts, note
-    if by is not None:
-        counts[by] = table[by].to_numpy()
-    return counts, note
+        empty = np.flatnonzero(table[problem].isna().to_numpy())
+        if empty.size:
+            raise InputError(f"column `{problem}` must name a problem on every row; row {empty[0] + 1} is empty")
+        keyed = pd.DataFrame({"group": group.to_numpy(), "problem": table[problem].to_numpy(), "hit": hits.to_numpy()})
+        grouped = keyed.groupby(["group", "problem"], sort=True, dropna=False)["hit"]
+        counts = pd.DataFrame({"n": grouped.size(), "c": grouped.sum()}).reset_index().drop(columns="problem")
+        return counts[["n", "c", "group"]], f"samples counted per `{problem}` from the 0/1 column `{correct}`"
+    n_col, c_col = used["--n"], used["--c"]
+    counts = pd.DataFrame({"n": _whole(table[n_col], n_col).to_numpy(), "c": _whole(table[c_col], c_col).to_numpy(),
+                           "group": group.to_numpy()})
+    bad = np.flatnonzero(~(counts["n"].to_numpy() >= 1))
+    if bad.size:
+        raise InputError(f"column `{n_col}` must count at least 1 sample per problem; row {bad[0] + 1} has "
+                         f"{_shown(table[n_col].iloc[bad[0]])}")
+    bad = np.flatnonzero(~(counts["c"].to_numpy() <= counts["n"].to_numpy()))
+    if bad.size:
+        raise InputError(f"column `{c_col}` (correct) must not exceed column `{n_col}` (samples); row "
+                         f"{bad[0] + 1} has {_shown(table[c_col].iloc[bad[0]])} of {_shown(table[n_col].iloc[bad[0]])}")
+    if problem is not None:
+        twice = pd.DataFrame({"group": group.to_numpy(), "problem": table[problem].to_numpy()}).duplicated()
+        if twice.any():
+            row = int(np.argmax(twice.to_numpy()))
+            hint = "" if by is not None else "; one row per problem, or one curve per model with --by COLUMN"
+            raise InputError(f"problem {_shown(table[problem].iloc[row])} (column `{problem}`) has a second row of "
+                             f"counts at row {row + 1}{hint}")
+    return counts, f"counts read from `{n_col}` (samples) and `{c_col}` (correct), one row per problem"
+
+
+def left_out_warning(curve: dict) -> str | None:
+    """What leaving out problems short of k samples does to the curve, where it does."""
+    short = [(i, n) for i, n in enumerate(curve["left_out"]) if n]
+    if not short:
+        return None
+    i, left = short[0]
+    return (f"{left} of {left + curve['problems'][i]} problems have fewer than k = {curve['k'][i]} samples and are "
+            "left out there (as many or more at larger k): each k averages its own set of problems, so the curve can "
+            "fall as k grows; where sampling stopped at a success, the problems left out are successes and pass@k "
+            "is biased low")
 
 
 def _found(table: pd.DataFrame, names) -> str | None:
-    lowered = {str(col).lower(): col for col in table.columns}
-    return next((lowered[name.lower()] for name in names if name.lower() in lowered), None)
+    return next((name for name in names if name in table.columns), None)
 
 
 def _whole(column: pd.Series, name: str) -> pd.Series:
@@ -164,4 +195,4 @@ def check_k(k) -> np.ndarray:
     return values
 
 
-__all__ = ["coverage", "pass_at_k", "problem_counts"]
+__all__ = ["coverage", "left_out_warning", "pass_at_k", "problem_counts"]
