@@ -64,6 +64,13 @@ def _choose(option: str, value: str, choices) -> None:
         _misuse(f"{option} must be one of {', '.join(choices)}; got {value!r}")
 
 
+def _check_space(space: str | None) -> None:
+    if space is not None:
+        from .laws import SPACES
+
+        _choose("--space", space, SPACES)
+
+
 def _only_with(what: str, options: dict) -> None:
     """A usage error naming the options given (not None) that apply only to ``what``."""
     given = [o for o, v in options.items() if v is not None]
@@ -219,12 +226,9 @@ def fit(
                    candidates=candidate or None, space=space)
     if candidate and law != "auto":
         _misuse("--candidate names laws for --law auto to choose among; add --law auto")
-    if space is not None:
-        from .laws import SPACES
-
-        _choose("--space", space, SPACES)
-        if law == "auto":
-            _misuse("--space sets the residuals of one law; --law auto compares its candidates in a space of its own")
+    _check_space(space)
+    if space is not None and law == "auto":
+        _misuse("--space sets the residuals of one law; --law auto compares its candidates in a space of its own")
     if law != "auto":
         get_law(law)
     with _spinner(f"fitting {law} ({method})"):
@@ -526,10 +530,10 @@ def _print_mixes(pools: dict, mixes: list, rows: list, inputs, fmt: str) -> None
 
     names = ["+".join(m) for m in mixes]
     errors, beyond = {}, {}
-    arrays = next(iter(pools.values())).prediction_inputs(inputs)
+    arrays = next(iter(pools.values())).prediction_inputs(inputs)  # checked once, for every mix
     for name, m in zip(names, mixes):
         try:
-            errors[name] = predict_mix([pools[g] for g in m], inputs)
+            errors[name] = predict_mix([pools[g] for g in m], arrays)
         except FitError as exc:
             raise FitError(f"--mix {','.join(m)}: {exc}") from None
         # a mix of p pools follows each pool's curve at p times its size: it extrapolates where that does
@@ -617,10 +621,7 @@ def backtest(
                 + ("neither" if along is None else "both"))
     if along is None:
         _only_with("a backtest --along a curve", {"--train-fraction": train_fraction})
-    if space is not None:
-        from .laws import SPACES
-
-        _choose("--space", space, SPACES)
+    _check_space(space)
     from .data import load_runs
     from .evaluate import backtest as run_backtest
 
@@ -740,8 +741,9 @@ def passk(
             table_out.add_row(str(kk), "-" if value is None else f"{value:.6g}", str(one["problems"][i]),
                               str(one["left_out"][i]))
         out.print(table_out)
-        if left_out_warning(one):
-            out.print(f"warning: {left_out_warning(one)}", markup=False)
+        warning = left_out_warning(one)
+        if warning:
+            out.print(f"warning: {warning}", markup=False)
     out.print(f"note: {note}; the unbiased estimator 1 - C(n-c, k) / C(n, k) of each problem with at least k "
               "samples, averaged", markup=False)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["ScalingLawsError", "InputError", "MissingColumnError", "FitError"]
+__all__ = ["ScalingLawsError", "InputError", "MissingColumnError", "FitError", "shown"]
 
 
 class ScalingLawsError(Exception):
@@ -19,3 +19,8 @@ class MissingColumnError(InputError):
 
 class FitError(ScalingLawsError, RuntimeError):
     """A fit that could not produce a usable result (every start failed)."""
+
+
+def shown(value) -> str:
+    """A table cell as an error message quotes it: as the user wrote it (``-5``, not ``np.int64(-5)``)."""
+    return repr(value.item() if hasattr(value, "item") else value)

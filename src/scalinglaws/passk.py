@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .errors import InputError
+from .errors import InputError, shown
 
 #: the column names a table of counts or of samples is read from, unless named
 N_NAMES = ("n_samples", "num_samples", "samples", "n")  # exact names: `N` (parameters) and `C` (compute) are not these
@@ -126,7 +126,7 @@ def problem_counts(table: pd.DataFrame, *, n: str | None = None, c: str | None =
         bad = np.flatnonzero(~np.isin(hits.to_numpy(), (0.0, 1.0)))
         if bad.size:
             raise InputError(f"column `{correct}` must be 0 or 1 (one sample each); row {bad[0] + 1} has "
-                             f"{_shown(table[correct].iloc[bad[0]])}")
+                             f"{shown(table[correct].iloc[bad[0]])}")
         empty = np.flatnonzero(table[problem].isna().to_numpy())
         if empty.size:
             raise InputError(f"column `{problem}` must name a problem on every row; row {empty[0] + 1} is empty")
@@ -140,17 +140,17 @@ def problem_counts(table: pd.DataFrame, *, n: str | None = None, c: str | None =
     bad = np.flatnonzero(~(counts["n"].to_numpy() >= 1))
     if bad.size:
         raise InputError(f"column `{n_col}` must count at least 1 sample per problem; row {bad[0] + 1} has "
-                         f"{_shown(table[n_col].iloc[bad[0]])}")
+                         f"{shown(table[n_col].iloc[bad[0]])}")
     bad = np.flatnonzero(~(counts["c"].to_numpy() <= counts["n"].to_numpy()))
     if bad.size:
         raise InputError(f"column `{c_col}` (correct) must not exceed column `{n_col}` (samples); row "
-                         f"{bad[0] + 1} has {_shown(table[c_col].iloc[bad[0]])} of {_shown(table[n_col].iloc[bad[0]])}")
+                         f"{bad[0] + 1} has {shown(table[c_col].iloc[bad[0]])} of {shown(table[n_col].iloc[bad[0]])}")
     if problem is not None:
         twice = pd.DataFrame({"group": group.to_numpy(), "problem": table[problem].to_numpy()}).duplicated()
         if twice.any():
             row = int(np.argmax(twice.to_numpy()))
             hint = "" if by is not None else "; one row per problem, or one curve per model with --by COLUMN"
-            raise InputError(f"problem {_shown(table[problem].iloc[row])} (column `{problem}`) has a second row of "
+            raise InputError(f"problem {shown(table[problem].iloc[row])} (column `{problem}`) has a second row of "
                              f"counts at row {row + 1}{hint}")
     return counts, f"counts read from `{n_col}` (samples) and `{c_col}` (correct), one row per problem"
 
@@ -177,12 +177,9 @@ def _whole(column: pd.Series, name: str) -> pd.Series:
                            & (values.to_numpy(dtype=np.float64) >= 0)
                            & (values.to_numpy(dtype=np.float64) == np.round(values.to_numpy(dtype=np.float64)))))
     if bad.size:
-        raise InputError(f"column `{name}` must hold whole counts >= 0; row {bad[0] + 1} has {_shown(column.iloc[bad[0]])}")
+        raise InputError(f"column `{name}` must hold whole counts >= 0; row {bad[0] + 1} has {shown(column.iloc[bad[0]])}")
     return values.astype(np.float64)
 
-
-def _shown(value) -> str:
-    return repr(value.item() if hasattr(value, "item") else value)
 
 
 def check_k(k) -> np.ndarray:

@@ -14,7 +14,7 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
-from ..errors import InputError, MissingColumnError
+from ..errors import InputError, MissingColumnError, shown
 
 #: column names recognised without a mapping, per law input (first match wins; case-insensitive)
 COMMON_NAMES: dict[str, tuple[str, ...]] = {
@@ -109,9 +109,8 @@ def _check_boolean(table: pd.DataFrame, column: str) -> None:
     ok = np.array([isinstance(v, (bool, np.bool_)) or v in (0, 1) for v in values], dtype=bool)
     if not ok.all():
         bad = int(np.argmin(ok))
-        shown = values.iloc[bad]
-        shown = shown.item() if hasattr(shown, "item") else shown
-        raise InputError(f"column `{column}` must be boolean (true/false or 0/1); row {bad + 1} has {shown!r}")
+        raise InputError(f"column `{column}` must be boolean (true/false or 0/1); row {bad + 1} has "
+                         f"{shown(values.iloc[bad])}")
 
 
 def find_column(columns: list[str], name: str, candidates: tuple[str, ...]) -> str | None:
@@ -220,8 +219,8 @@ def numeric_column(table: pd.DataFrame, column: str, rows: np.ndarray, *, positi
     ):
         if rule is not None and bad.any():
             i = int(np.argmax(bad))
-            shown = raw[i] if rule == "must be numeric" else float(values[i])
-            raise InputError(f"column `{column}` {rule}; row {rows[i] + 1} has {shown!r}")
+            got = raw[i] if rule == "must be numeric" else float(values[i])
+            raise InputError(f"column `{column}` {rule}; row {rows[i] + 1} has {got!r}")
     return values
 
 
@@ -331,5 +330,5 @@ def _duplicates(table: pd.DataFrame, rows: np.ndarray, cols: list[str]) -> tuple
     dup = sub.duplicated(keep="first").to_numpy()
     if not dup.any():
         return ()
-    shown = ", ".join(str(r + 1) for r in rows[dup][:10])
-    return (f"{int(dup.sum())} duplicated rows (same inputs and target as an earlier row): rows {shown}; kept in the fit",)
+    listed = ", ".join(str(r + 1) for r in rows[dup][:10])
+    return (f"{int(dup.sum())} duplicated rows (same inputs and target as an earlier row): rows {listed}; kept in the fit",)

@@ -20,7 +20,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from ..errors import InputError
+from ..errors import InputError, shown
 
 LAMBDA = 0.999  # momentum of the annealing area, as in the reproductions of Tissue et al.
 AREAS = ("S1", "S2")
@@ -143,13 +143,13 @@ def with_areas(table: pd.DataFrame, *, step: str, lr: str | None = None, spec: s
     if bad.any():
         i = int(np.argmax(bad))
         raise InputError(f"column `{step}` must hold whole training steps from 0 to {MAX_STEPS:g} (the areas of a "
-                         f"learning-rate schedule sum over steps); row {i + 1} has {_shown(table[step].iloc[i])}")
+                         f"learning-rate schedule sum over steps); row {i + 1} has {shown(table[step].iloc[i])}")
     if lr is not None:
         rates = pd.to_numeric(table[lr], errors="coerce").to_numpy(dtype=np.float64)
         bad = ~(np.isfinite(rates) & (rates >= 0))
         if bad.any():
             i = int(np.argmax(bad))
-            raise InputError(f"column `{lr}` must hold learning rates >= 0; row {i + 1} has {_shown(table[lr].iloc[i])}")
+            raise InputError(f"column `{lr}` must hold learning rates >= 0; row {i + 1} has {shown(table[lr].iloc[i])}")
     keys = _run_columns(table)
     s1 = np.empty(len(table))
     s2 = np.empty(len(table))
@@ -202,7 +202,3 @@ def _run_columns(table: pd.DataFrame) -> list[str]:
     return [c for c in table.columns if not pd.api.types.is_numeric_dtype(table[c])
             and not pd.api.types.is_bool_dtype(table[c])]
 
-
-def _shown(value) -> str:
-    """A table cell as the user wrote it: ``-5``, not ``np.int64(-5)``."""
-    return repr(value.item() if hasattr(value, "item") else value)
