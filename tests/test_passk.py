@@ -12,7 +12,9 @@ import pytest
 from typer.testing import CliRunner
 
 from scalinglaws.cli import app
-from scalinglaws.passk import pass_at_k
+import scalinglaws as sl
+from scalinglaws.errors import InputError
+from scalinglaws.passk import coverage_curve, fit_coverage, pass_at_k
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "monkeys_repeated_sampling"
 
@@ -120,3 +122,77 @@ def test_problems_left_out_are_warned_and_sure_passes_take_no_time():
     assert left_out_warning(coverage(pd.DataFrame({"n": [4], "c": [1]}), [1])) is None
     sure = pass_at_k([1e9] * 3, [5e8] * 3, [2e8, 9e8])  # the ratio underflows: exactly 1, without 1e8 factors
     assert np.all(sure == 1.0)
+
+
+def test_coverage_law_recovers_simulated_parameters_and_its_interval_holds_the_truth():
+    rng = np.random.default_rng(3)
+    k = np.unique(np.round(np.logspace(0, 2, 21)))
+    a, b = -3.0, -0.35
+    curve = pd.DataFrame({"k": k, "coverage": np.exp(a * k**b) * np.exp(0.003 * rng.standard_normal(k.size))})
+    r = sl.fit("coverage_exp_power", curve, y="coverage", bootstrap=100)
+    assert r.status == "converged"
+    assert r.params["a"] == pytest.approx(a, rel=0.02) and r.params["b"] == pytest.approx(b, rel=0.02)
+    lo, hi = r.predict_interval({"k": [1e3, 1e4]}, level=0.9)
+    truth = np.exp(a * np.array([1e3, 1e4]) ** b)
+    assert np.all((lo <= truth) & (truth <= hi)) and np.all(hi <= 1.0)
+
+
+def test_coverage_curve_averages_one_set_of_problems_at_every_k():
+    counts = pd.DataFrame({"n": [100, 100, 50], "c": [1, 30, 50]})  # the third has too few samples for k = 100
+    curve, left_out = coverage_curve(counts, 100)
+    assert left_out == 1 and curve["k"].iloc[0] == 1 and curve["k"].iloc[-1] == 100 and len(curve) >= 15
+    assert curve["coverage"].to_numpy() == pytest.approx(pass_at_k([100, 100], [1, 30], curve["k"]).mean(axis=0))
+    with pytest.raises(InputError, match="4 or more values of k"):
+        coverage_curve(counts, 3)
+    with pytest.raises(InputError, match="no problem has 1000 samples"):
+        coverage_curve(counts, 1000)
+    with pytest.raises(InputError, match="pass@k is 0 at k = 1"):
+        coverage_curve(pd.DataFrame({"n": [100, 100], "c": [0, 0]}), 100)
+
+
+def test_a_curve_still_at_the_floor_gets_a_warning_and_no_interval():
+    counts = pd.DataFrame({"n": 1000, "c": [1] + [0] * 99})  # pass@100 = 0.001
+    doc = fit_coverage(counts, 100, [1000], bootstrap=20)
+    assert "below 0.05" in doc["warnings"][0] and "lo" not in doc["forecast"]
+    assert doc["forecast"]["observed"] == [pytest.approx(0.01)]  # k = 1000 = n: the one solvable problem of 100
+
+
+@pytest.mark.skipif(not DATA.exists(), reason="needs ../shared/data/monkeys_repeated_sampling")
+def test_passk_fit_forecasts_brown_coverage_at_larger_k_with_intervals_that_hold(tmp_path):
+    counts = pd.read_csv(DATA / "brown2024_pythia_math_per_problem_counts.csv")
+    one = counts[counts.Model.isin(["Pythia 160M", "Pythia 2.8B"])]
+    one.to_csv(tmp_path / "two.csv", index=False)
+    got = cli("passk", tmp_path / "two.csv", "--k", "1,10,100", "--by", "Model", "--fit", "--forecast", "1000,10000",
+              "--bootstrap", "50", "--format", "json")
+    assert got.exit_code == 0, got.output
+    for g in json.loads(got.stdout)["groups"]:
+        f = g["fit"]
+        assert f["status"] == "converged" and f["fitted_k"] == [1, 100] and f["problems"] == 128 and not f["warnings"]
+        fc = f["forecast"]
+        sub = one[one.Model == g["group"]]
+        truth = pass_at_k(sub.n_samples, sub.n_correct, [1000, 10000]).mean(axis=0)
+        assert fc["observed"] == pytest.approx(truth, abs=1e-12)
+        assert fc["decades"] == pytest.approx([1.0, 2.0])
+        assert all(lo <= t <= hi for lo, t, hi in zip(fc["lo"], truth, fc["hi"]))
+        assert all(abs(p - t) < 0.1 for p, t in zip(fc["pass_at_k"], truth))  # measured: 0.09 at most for 160M
+    table = cli("passk", tmp_path / "two.csv", "--k", "1,100", "--by", "Model", "--fit", "--bootstrap", "20")
+    assert table.exit_code == 0 and "coverage_exp_power fitted on k = 1..100" in table.stdout
+    assert "[Model=Pythia 160M]" in table.stdout and "observed" in table.stdout
+
+
+def test_passk_fit_options_and_bad_input(tmp_path):
+    path = tmp_path / "s.csv"
+    pd.DataFrame({"n": 100, "c": [0, 5, 30, 100]}).to_csv(path, index=False)
+    for extra in (["--forecast", "1000"], ["--bootstrap", "50"], ["--level", "0.8"]):
+        got = cli("passk", path, "--k", "10", *extra)
+        assert got.exit_code == 2 and "applies to --fit" in got.output, extra
+    got = cli("passk", path, "--k", "1,3", "--fit")
+    assert got.exit_code == 1 and "4 or more values of k" in got.output and "Traceback" not in got.output
+    got = cli("passk", path, "--k", "100", "--fit", "--bootstrap", "5")
+    assert got.exit_code == 1 and "at least 10 replicates" in got.output
+    got = cli("passk", path, "--k", "100", "--fit", "--forecast", "0")
+    assert got.exit_code == 1 and "--k must be whole numbers" not in got.output and "--forecast" in got.output
+    got = cli("passk", path, "--k", "100", "--fit", "--bootstrap", "0", "--format", "json")
+    doc = json.loads(got.stdout)
+    assert got.exit_code == 0 and doc["fit"]["forecast"]["k"] == [1000, 10000] and "lo" not in doc["fit"]["forecast"]
+    assert doc["fit"]["forecast"]["observed"] == [None, None]  # no problem has 1,000 samples

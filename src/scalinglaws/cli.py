@@ -710,25 +710,49 @@ def passk(
     c: Optional[str] = typer.Option(None, "--c", help="the column of correct samples (default: c, n_correct)"),
     correct: Optional[str] = typer.Option(None, "--correct", help="one row per sample: the 0/1 column"),
     problem: Optional[str] = typer.Option(None, "--problem", help="one row per sample: the problem column"),
+    fit_law: bool = typer.Option(False, "--fit", help="fit Brown et al.'s coverage law exp(a k^b) on k up to the "
+                                 "largest --k and forecast larger k"),
+    forecast: List[str] = typer.Option([], "--forecast", help="with --fit: K[,K...] to forecast (default: 10 and 100 "
+                                       "times the largest --k)"),
+    bootstrap: Optional[int] = typer.Option(None, "--bootstrap", help="with --fit: bootstrap replicates behind the "
+                                            "interval (default 200; 0: none)"),
+    level: Optional[float] = typer.Option(None, "--level", help="with --fit: the level of the forecast's interval "
+                                          "(default 0.9)"),
     fmt: str = typer.Option("table", "--format", help="table | json"),
 ):
     """pass@k: the unbiased chance that one of k samples is correct, averaged over problems."""
     _check_format(fmt)
     from .data import read_runs
-    from .passk import check_k, coverage, left_out_warning, problem_counts
+    from .passk import check_k, coverage, fit_coverage, left_out_warning, problem_counts
 
     ks = check_k([_number("--k", part) for item in k for part in item.split(",") if part.strip()])
+    if not fit_law:
+        _only_with("--fit", {"--forecast": forecast or None, "--bootstrap": bootstrap, "--level": level})
+    if fit_law:
+        from .uncertainty import check_options
+
+        bootstrap, level = 200 if bootstrap is None else bootstrap, 0.9 if level is None else level
+        check_options(bootstrap, "rows", None, level)
+        ahead = check_k([_number("--forecast", part) for item in forecast for part in item.split(",") if part.strip()]
+                        if forecast else [10 * ks.max(), 100 * ks.max()], "--forecast")
     table = read_runs(data, what="FILE").table
     counts, note = problem_counts(table, n=n, c=c, correct=correct, problem=problem, by=by)
+
+    def curve(part):
+        one = coverage(part, ks)
+        one["warnings"] = [w for w in [left_out_warning(one)] if w]
+        if fit_law:
+            with _spinner("fitting the coverage law" + (" with a bootstrap" if bootstrap else "")):
+                one["fit"] = fit_coverage(part, int(ks.max()), ahead, bootstrap=bootstrap, level=level)
+        return one
+
     if by is None:
-        one = coverage(counts, ks)
-        groups = [(None, one)]
-        doc = {**one, "warnings": [w for w in [left_out_warning(one)] if w], "note": note}
+        groups = [(None, curve(counts))]
+        doc = {**groups[0][1], "note": note}
     else:
-        groups = [(g, coverage(part, ks)) for g, part in counts.groupby("group", sort=True)]
-        doc = {"by": by, "groups": [{"group": _json_default(g) if hasattr(g, "item") else g, **one,
-                                     "warnings": [w for w in [left_out_warning(one)] if w]} for g, one in groups],
-               "note": note}
+        groups = [(g, curve(part)) for g, part in counts.groupby("group", sort=True)]
+        doc = {"by": by, "groups": [{"group": _json_default(g) if hasattr(g, "item") else g, **one}
+                                    for g, one in groups], "note": note}
     if fmt == "json":
         _print_json(doc)
         return
@@ -741,11 +765,33 @@ def passk(
             table_out.add_row(str(kk), "-" if value is None else f"{value:.6g}", str(one["problems"][i]),
                               str(one["left_out"][i]))
         out.print(table_out)
-        warning = left_out_warning(one)
-        if warning:
+        for warning in one["warnings"]:
             out.print(f"warning: {warning}", markup=False)
+        if "fit" in one:
+            _print_coverage_fit(one["fit"])
     out.print(f"note: {note}; the unbiased estimator 1 - C(n-c, k) / C(n, k) of each problem with at least k "
               "samples, averaged", markup=False)
+
+
+def _print_coverage_fit(f: dict) -> None:
+    params = ", ".join(f"{k} = {_fmt(v)}" for k, v in f["params"].items())
+    out.print(f"{f['law']} fitted on k = 1..{f['fitted_k'][1]} over the {f['problems']} problems with that many "
+              f"samples ({f['left_out']} left out): {params} [{f['status']}]", markup=False)
+    for warning in f["warnings"]:
+        out.print(f"warning: {warning}", markup=False)
+    fc = f["forecast"]
+    interval = "lo" in fc
+    table = Table(title="forecast", title_justify="left")
+    columns = ["k", "pass@k"] + ([f"{_percent(fc['level'])} interval", "decades beyond"] if interval else [])
+    for col in columns + ["observed (same problems)"]:
+        table.add_column(col, justify="right")
+    for i, kk in enumerate(fc["k"]):
+        cells = [str(kk), f"{fc['pass_at_k'][i]:.4g}"]
+        if interval:
+            cells += [f"[{fc['lo'][i]:.4g}, {fc['hi'][i]:.4g}]", f"{fc['decades'][i]:.2g}"]
+        observed = fc["observed"][i]
+        table.add_row(*cells, "-" if observed is None else f"{observed:.4g}")
+    out.print(table)
 
 
 @app.command()

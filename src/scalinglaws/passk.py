@@ -182,14 +182,84 @@ def _whole(column: pd.Series, name: str) -> pd.Series:
 
 
 
-def check_k(k) -> np.ndarray:
-    """``k`` as whole numbers >= 1, in the order given; `InputError` naming the first bad one."""
+def check_k(k, option: str = "--k") -> np.ndarray:
+    """``k`` as whole numbers >= 1, in the order given; `InputError` naming ``option`` and the first
+    bad one."""
     values = np.atleast_1d(np.asarray(k, dtype=np.float64))
     bad = np.flatnonzero(~(np.isfinite(values) & (values >= 1) & (values == np.round(values)) & (values <= 1e9)))
     if bad.size or not values.size:
-        raise InputError(f"--k must be whole numbers from 1 to 1e9; got {values[bad[0]]:g}" if bad.size
-                         else "--k needs at least one value")
+        raise InputError(f"{option} must be whole numbers from 1 to 1e9; got {values[bad[0]]:g}" if bad.size
+                         else f"{option} needs at least one value")
     return values
 
 
-__all__ = ["coverage", "left_out_warning", "pass_at_k", "problem_counts"]
+#: values of k per decade on which the coverage law is fitted
+FIT_K_PER_DECADE = 10
+FIT_MIN_K = 4  # distinct values of k a coverage fit needs (the law has two parameters)
+COVERAGE_LAW = "coverage_exp_power"
+#: below this pass@k at the largest fitted k, a coverage forecast gets no interval (see `fit_coverage`)
+FLOOR = 0.05
+
+
+def coverage_curve(counts: pd.DataFrame, k_max: int, *, n: str = "n", c: str = "c") -> tuple[pd.DataFrame, int]:
+    """The coverage curve a law is fitted to: pass@k at about `FIT_K_PER_DECADE` whole values of k
+    per decade from 1 to ``k_max``, averaged over the problems with at least ``k_max`` samples, so
+    every k averages the same problems (a curve whose problems change with k is not one curve).
+    Returns the table (columns ``k``, ``coverage``) and the number of problems left out."""
+    k_max = int(k_max)
+    decades = np.log10(k_max)
+    grid = np.unique(np.round(np.logspace(0.0, decades, max(int(round(FIT_K_PER_DECADE * decades)), 1) + 1)))
+    if grid.size < FIT_K_PER_DECADE and k_max >= FIT_MIN_K:  # a short range: every k from 1 up
+        grid = np.arange(1.0, min(k_max, FIT_K_PER_DECADE) + 1.0)
+    if grid.size < FIT_MIN_K:
+        raise InputError(f"--fit needs pass@k at {FIT_MIN_K} or more values of k; the largest --k is {k_max}, "
+                         f"which gives {grid.size}")
+    full = counts[counts[n].to_numpy() >= k_max]
+    if full.empty:
+        raise InputError(f"--fit: no problem has {k_max} samples (the largest --k); give a smaller largest --k")
+    values = pass_at_k(full[n].to_numpy(), full[c].to_numpy(), grid).mean(axis=0)
+    if not np.all(values > 0):
+        raise InputError(f"--fit: pass@k is 0 at k = {int(grid[np.argmin(values > 0)])} ({len(full)} problems with "
+                         f"{k_max} or more samples, no correct one among them there); the coverage law "
+                         "exp(a k^b) is positive, so it cannot be fitted to a zero")
+    return pd.DataFrame({"k": grid, "coverage": values}), int(len(counts) - len(full))
+
+
+def fit_coverage(counts: pd.DataFrame, k_max: int, forecast, *, bootstrap: int = 200, level: float = 0.9,
+                 rng=None, n: str = "n", c: str = "c") -> dict:
+    """Brown et al.'s coverage law ``c(k) = exp(a k^b)`` fitted to `coverage_curve` (k up to
+    ``k_max``) and its forecast at the ``forecast`` values of k, with a prediction interval at
+    ``level`` from ``bootstrap`` replicates (calibrated beyond the fitted k by the law's own errors
+    at nested cut-offs in k, see `scalinglaws.calibrate`). Where the problems have samples enough,
+    each forecast is shown next to the pass@k observed on the same problems (a backtest). The
+    document: ``law, status, params, fitted_k, problems, left_out, warnings, forecast`` (per k: ``k,
+    pass_at_k, observed``, and ``lo, hi, level, decades`` with a bootstrap). A curve still below
+    `FLOOR` at ``k_max`` gets a warning and no interval: its forecasts were too low and their
+    intervals missed the truth on real curves (benchmarks/bench_coverage_forecast.py)."""
+    from .api import fit
+
+    curve, left_out = coverage_curve(counts, k_max, n=n, c=c)
+    result = fit(COVERAGE_LAW, curve, x={"k": "k"}, y="coverage", bootstrap=bootstrap, level=level, rng=rng)
+    ks = check_k(forecast, "--forecast")
+    full = counts[counts[n].to_numpy() >= k_max]
+    observed = pass_at_k(full[n].to_numpy(), full[c].to_numpy(), ks)
+    complete = np.all(np.isfinite(observed), axis=0)  # every fitted problem has k samples: the same problems
+    doc = {"law": COVERAGE_LAW, "status": result.status, "params": dict(result.params), "fitted_k": [1, int(k_max)],
+           "problems": int(len(full)), "left_out": left_out,
+           "forecast": {"k": [int(v) for v in ks], "pass_at_k": [float(v) for v in result.predict({"k": ks})],
+                        "observed": [float(np.mean(observed[:, i])) if complete[i] else None for i in range(ks.size)]}}
+    top = float(curve["coverage"].iloc[-1])
+    doc["warnings"] = [f"pass@k is {top:.3g} at k = {int(k_max)}, below {FLOOR:g}: the curve has barely left the floor, "
+                       "and most of the coverage to come is from problems not solved yet, which the curve cannot see; "
+                       "on Schaeffer et al.'s Pythia checkpoints such forecasts fell short of the truth and 90% "
+                       "intervals held it at k = 1,000 in 0 of 37 curves (pass@100 <= 0.01) and 8 of 13 (0.01 to "
+                       "0.05), so none is given (benchmarks/bench_coverage_forecast.py); fit on larger k"] \
+        if top < FLOOR else []
+    if bootstrap and top >= FLOOR:
+        lo, hi = result.predict_interval({"k": ks}, level=level)
+        doc["forecast"].update(lo=[float(v) for v in lo], hi=[float(v) for v in hi], level=float(level),
+                               decades=[float(v) for v in result.decades_beyond({"k": ks})])
+    return doc
+
+
+__all__ = ["coverage", "coverage_curve", "fit_coverage", "left_out_warning", "pass_at_k", "problem_counts"]
