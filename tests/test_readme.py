@@ -65,8 +65,14 @@ def _auto(i: int):
     return pytest.param(i, marks=pytest.mark.xdist_group("auto")) if "auto" in " ".join(COMMANDS[i]) else i
 
 
-def _writes_fit(args) -> bool:
-    return "--out" in args and args[args.index("--out") + 1] == "fit.json"
+def _written(args) -> str | None:
+    """The document a command writes with --out."""
+    return args[args.index("--out") + 1] if "--out" in args else None
+
+
+def _read(args) -> str | None:
+    """The fit document (*.json) a command reads, if another README command writes it."""
+    return next((a for i, a in enumerate(args) if a.endswith(".json") and args[i - 1] != "--out"), None)
 
 
 @pytest.mark.parametrize("index", [_auto(i) for i in range(len(COMMANDS))], ids=lambda i: " ".join(COMMANDS[i])[:60])
@@ -76,8 +82,8 @@ def test_every_readme_command_runs_in_both_output_modes(tmp_path, monkeypatch, c
     _files(tmp_path, chinchilla_runs.table)
     monkeypatch.chdir(tmp_path)
     args = COMMANDS[index]
-    if "fit.json" in args and not _writes_fit(args):
-        writer = next(c for c in reversed(COMMANDS[:index]) if _writes_fit(c))
+    if _read(args) is not None:
+        writer = next(c for c in reversed(COMMANDS[:index]) if _written(c) == _read(args))
         assert run(writer) == 0, capsys.readouterr().err[-2000:]
         capsys.readouterr()
     for fmt in ("json", "table"):

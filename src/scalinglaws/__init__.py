@@ -8,6 +8,7 @@ from ._jax import enable_compilation_cache
 from .data import DATASETS, Runs, load_dataset, load_runs, read_runs
 from .errors import FitError, InputError, ScalingLawsError
 from .api import fit, predict_mix
+from .chain import ChainResult, fit_chain
 from .evaluate import Backtest, backtest
 from .fit import FitResult, Starts
 from .laws import Law, Param, get_law, list_laws, register_law
@@ -18,6 +19,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Backtest",
+    "ChainResult",
     "DATASETS",
     "FitError",
     "FitResult",
@@ -32,6 +34,7 @@ __all__ = [
     "backtest",
     "compute_optimal",
     "fit",
+    "fit_chain",
     "get_law",
     "list_laws",
     "load_dataset",

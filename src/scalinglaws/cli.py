@@ -163,6 +163,9 @@ def fit(
                                         "registered laws of the table's inputs"),
     x: List[str] = typer.Option([], "--x", help="map a law input to a column: VAR=COLUMN (repeatable)"),
     y: Optional[str] = typer.Option(None, "--y", help="target column"),
+    then: Optional[str] = typer.Option(None, "--then", help="a chain: a law of one input from the --via column "
+                                       "(the loss) to --y (the task metric), fitted after --law forecasts --via"),
+    via: Optional[str] = typer.Option(None, "--via", help="with --then: the intermediate column --law forecasts"),
     where: Optional[str] = typer.Option(None, "--where", help='rows to fit, e.g. "C < 1e21"'),
     by: Optional[str] = typer.Option(None, "--by", help="fit each group of this column separately"),
     fix: List[str] = typer.Option([], "--fix", help="hold parameters: K=V,..."),
@@ -231,6 +234,21 @@ def fit(
         _misuse("--space sets the residuals of one law; --law auto compares its candidates in a space of its own")
     if law != "auto":
         get_law(law)
+    if then is None and via is not None:
+        _misuse("--via names the intermediate column of a chain; add --then LAW")
+    if then is not None:
+        if via is None:
+            _misuse("--then needs --via COLUMN: the intermediate quantity (the loss) --law forecasts")
+        if by is not None:
+            _misuse("--by fits one law per group; a chain (--then) is fitted on the whole table (select a group "
+                    "with --where)")
+        from .chain import fit_chain
+
+        with _spinner(f"fitting the chain {law} -> {then}"):
+            chain_options = {k: v for k, v in options.items() if k not in ("y", "candidates")}
+            doc = fit_chain(law, runs, then=then, via=via, y=y, candidates=candidate or None,
+                            **chain_options).summary()
+        return _write_fit(doc, out_path, fmt)
     with _spinner(f"fitting {law} ({method})"):
         if by is None:
             doc = fit_law(law, runs, **options).summary()
@@ -260,6 +278,11 @@ def fit(
             if not fits:
                 _usage("--where", f"leaves no rows in any `{by}` group", where)
             doc = {"by": by, "fits": fits, "skipped": skipped}
+    _write_fit(doc, out_path, fmt)
+
+
+def _write_fit(doc: dict, out_path: Path | None, fmt: str) -> None:
+    """A fit document (one fit, a chain's two, or one per group) to --out and to the screen."""
     text = _dumps(doc)
     if out_path is not None:
         try:
@@ -268,11 +291,15 @@ def fit(
             _usage("--out", "must be a writable path", f"{out_path} ({exc.strerror})")
     if fmt == "json":
         sys.stdout.write(text)
-    else:
-        for one in doc.get("fits", [doc]):
-            _print_fit(one, by=doc.get("by"))
-        for s in doc.get("skipped", []):
-            out.print(f"not fitted: `{doc['by']}` = {s['group']!r}: {s['reason']}", markup=False)
+        return
+    if "chain" in doc:
+        first, second = doc["chain"]
+        out.print(f"chain: {first['law']} forecasts `{doc['via']}`, then {second['law']} forecasts "
+                  f"`{second['y']}` from it", markup=False)
+    for one in doc.get("fits", doc.get("chain", [doc])):
+        _print_fit(one, by=doc.get("by"))
+    for s in doc.get("skipped", []):
+        out.print(f"not fitted: `{doc['by']}` = {s['group']!r}: {s['reason']}", markup=False)
 
 
 def _print_fit(doc: dict, by: str | None = None) -> None:
@@ -348,7 +375,8 @@ def _averaging_note(weights: dict[str, float]) -> str:
         " (--law auto and its rivals, weights 1/score^2)"
 
 
-def _load_fit(path: Path):
+def _load_fit(path: Path, chain: bool = False):
+    """The fit document at ``path``; with ``chain``, a chain's document (`ChainResult`) too."""
     from .errors import InputError
     from .fit import FitResult
 
@@ -358,6 +386,12 @@ def _load_fit(path: Path):
                          "with fit --where instead)")
     if not isinstance(doc, dict):
         raise InputError(f"FIT `{path}` is not a fit document")
+    if "chain" in doc:
+        if not chain:
+            raise InputError(f"FIT `{path}` holds a chain (fit --then); this command needs one law's fit")
+        from .chain import ChainResult
+
+        return ChainResult.from_dict(doc)
     return FitResult.from_dict(doc)
 
 
@@ -413,7 +447,10 @@ def predict(
     if mix and interval is not None:
         _misuse("--mix predicts without intervals; drop --interval")
     pools, groups_of = _pools_of_mixes(fit_path, mix) if mix else (None, None)
-    result = _load_fit(fit_path) if pools is None else next(iter(pools.values()))
+    result = _load_fit(fit_path, chain=True) if pools is None else next(iter(pools.values()))
+    chain = None
+    if hasattr(result, "second"):  # a chain: points are given in its first law's inputs
+        chain, result = result, result.first
     if points is not None:
         table = read_runs(points, what="--points").table
         rows = [dict(zip(table.columns, r, strict=True)) for r in table.itertuples(index=False)]
@@ -434,8 +471,14 @@ def predict(
             if missing:
                 _usage("--at", f"must give every input of law {result.law.name} ({', '.join(result.law.inputs)})", at)
         inputs = {k: np.array([row.get(k, row.get(result.columns.get(k))) for row in rows]) for k in result.law.inputs}
+        # every point named as the first names it (an input by its law name or its column), so the table has one
+        # column per input
+        named = {k: k if k in rows[0] else result.columns.get(k) for k in result.law.inputs}
+        rows = [{named[k]: row.get(k, row.get(result.columns.get(k))) for k in result.law.inputs} for row in rows]
     if pools is not None:
         return _print_mixes(pools, groups_of, rows, inputs, fmt)
+    if chain is not None:
+        return _print_chain_predictions(chain, rows, inputs, interval, fmt)
     values = result.predict(inputs)
     labels, decades = result.extrapolation(inputs)
     overall = np.atleast_1d(result.decades_beyond(inputs))
@@ -494,6 +537,52 @@ def predict(
     if result.status != "converged":
         out.print(f"note: the fit's status is {result.status}: its optimum is not certified", markup=False)
     for warning in result.warnings:
+        out.print(f"warning: {warning}", markup=False)
+
+
+def _print_chain_predictions(chain, rows: list, inputs, interval, fmt: str) -> None:
+    import numpy as np
+
+    via = chain.first.predict(inputs)
+    values = chain.predict(inputs)
+    bounds = chain.predict_interval(inputs, interval) if interval is not None else None
+    labels, decades = chain.first.extrapolation(inputs)
+    target = chain.second.y_column
+    link_range = chain.second.x_range[chain.second.law.inputs[0]]  # the `via` values the second law was fitted on
+    preds = []
+    for i, row in enumerate(rows):
+        p = {**{k: _json_default(v) if hasattr(v, "item") else v for k, v in row.items()}, "via": float(via[i]),
+             "y": float(values[i])}
+        if bounds is not None:
+            p.update(level=interval, lo=float(bounds[0][i]), hi=float(bounds[1][i]))
+        outside = _side(via[i], link_range) if not link_range[0] <= via[i] <= link_range[1] else None
+        p.update(extrapolation="extrapolation" if outside else labels[i],
+                 decades={k: float(v[i]) for k, v in decades.items()}, via_outside=outside)
+        preds.append(p)
+    warnings = [f"{stage.law.name}: {w}" for stage in (chain.first, chain.second) for w in stage.warnings]
+    if fmt == "json":
+        _print_json({"chain": [chain.first.law.name, chain.second.law.name], "via": chain.via,
+                     "fit_status": chain.status, "warnings": warnings, "predictions": preds})
+        return
+    table = Table(title=escape(f"{chain.name} predictions"), title_justify="left")
+    keys = list(rows[0])
+    via_column, target_column = (c if c not in keys else f"{c} (forecast)" for c in (chain.via, target))
+    for k in keys + [via_column, target_column] + ([f"{_percent(interval)} interval"] if bounds else []) + ["where"]:
+        table.add_column(k, justify="right")
+    for p in preds:
+        far = ", ".join([f"{k} {v:.2g} dec" for k, v in p["decades"].items() if v > 0]
+                        + ([f"{chain.via} {p['via_outside']} the link's runs"] if p["via_outside"] else []))
+        table.add_row(*[_fmt(p[k]) if isinstance(p[k], float) else escape(str(p[k])) for k in keys], _fmt(p["via"]),
+                      _fmt(p["y"]), *([f"[{_fmt(p['lo'])}, {_fmt(p['hi'])}]"] if bounds else []),
+                      p["extrapolation"] + (f" ({far})" if far else ""))
+    out.print(table)
+    if bounds is not None:
+        out.print(f"interval: each stage's own interval at {_percent((1 + interval) / 2)}, the second taken over every "
+                  f"`{chain.via}` inside the first's; it holds a new run with probability at least "
+                  f"{_percent(interval)} (the union bound)", markup=False)
+    if chain.status != "converged":
+        out.print(f"note: the chain's status is {chain.status}: an optimum is not certified", markup=False)
+    for warning in warnings:
         out.print(f"warning: {warning}", markup=False)
 
 
@@ -603,6 +692,9 @@ def backtest(
     interval: Optional[float] = typer.Option(None, "--interval", help="also score coverage of intervals at this level"),
     x: List[str] = typer.Option([], "--x", help="map a law input to a column: VAR=COLUMN (repeatable)"),
     y: Optional[str] = typer.Option(None, "--y", help="target column"),
+    then: Optional[str] = typer.Option(None, "--then", help="a chain: a law of one input from the --via column "
+                                       "(the loss) to --y (the task metric), fitted after --law forecasts --via"),
+    via: Optional[str] = typer.Option(None, "--via", help="with --then: the intermediate column --law forecasts"),
     loss: str = typer.Option("huber", "--loss", help="huber | mse | huber-mle"),
     method: str = typer.Option("varpro", "--method", help="varpro (default) | hoffmann2022"),
     space: Optional[str] = typer.Option(None, "--space", help="log | linear: fit each law on residuals of log y or "
@@ -631,7 +723,8 @@ def backtest(
                               train_fraction=0.5 if train_fraction is None else train_fraction, interval=interval,
                               where=where, x=_pairs("--x", x, numeric=False), y=y, loss=loss, method=method,
                               include_excluded=include_excluded, dropna=dropna,
-                              **({} if space is None else {"space": space}))
+                              **({} if space is None else {"space": space}),
+                              **({} if then is None and via is None else {"then": then, "via": via}))
     results = result if isinstance(result, tuple) else (result,)
     if fmt == "json":
         _print_json(result.to_dict() if len(results) == 1 else {"backtests": [r.to_dict() for r in results]})

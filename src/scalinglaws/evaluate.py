@@ -14,6 +14,7 @@ its interval have held the truth? Three ways to split:
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -23,10 +24,12 @@ from .data import Runs, design
 from .data.runs import numeric_column, select_rows, with_areas_for
 from .errors import FitError, InputError, ScalingLawsError
 from .api import fit
+from .chain import fit_chain
 from .laws import get_law
 from .laws.formula import is_formula
 
 INTERVAL_REPLICATES = 200  # bootstrap replicates behind a backtest's intervals
+CHAIN = " -> "  # "A -> B": law A on the `via` column, then law B from it to the target (`scalinglaws.chain`)
 
 
 @dataclass(frozen=True)
@@ -178,17 +181,21 @@ def _check_interval(interval):
 
 
 def _fit_and_test(name, runs, train_where, interval, fit_options):
-    """The fit on ``train_where`` and the held-out design (inputs and targets of the other runs)."""
+    """The fit on ``train_where`` and the held-out design (inputs and targets of the other runs).
+    A name ``"A -> B"`` is a chain (`scalinglaws.chain`): A fitted on the ``via`` option's column,
+    B from it to the target."""
     options = dict(fit_options)
+    first, _, then = name.partition(CHAIN)
+    fitter = fit if not then else functools.partial(fit_chain, then=then)
     if interval is not None:
         options.setdefault("bootstrap", INTERVAL_REPLICATES)
     try:
-        result = fit(name, runs, where=train_where, **options)
+        result = fitter(first, runs, where=train_where, **options)
     except FitError:
         if not options.get("bootstrap"):
             raise
         # the point fit may stand where too few bootstrap replicates converged: scored, without an interval
-        result = fit(name, runs, where=train_where, **{**options, "bootstrap": 0})
+        result = fitter(first, runs, where=train_where, **{**options, "bootstrap": 0})
     test = design(runs, result.law, x=fit_options.get("x"), y=fit_options.get("y"), where=train_where, outside=True,
                   dropna=fit_options.get("dropna", False),
                   include_excluded=fit_options.get("include_excluded", False), n_free=0)
@@ -227,9 +234,18 @@ def backtest(laws: str | Sequence[str], runs, *, train_where: str | Sequence[str
         (217, 23)
     """
     names = _names(laws)
+    then = fit_options.pop("then", None)
+    if then is not None:  # every law named is the first stage of a chain ending in `then`
+        if not fit_options.get("via"):
+            raise InputError("--then needs --via COLUMN: the intermediate quantity (the loss) the first law forecasts")
+        get_law(then)
+        names = [f"{n}{CHAIN}{then}" for n in names]
+    elif fit_options.get("via") is not None:
+        raise InputError("--via names the intermediate column of a chain; add --then LAW")
     _check_interval(interval)
     runs = Runs.coerce(runs)
-    runs = with_areas_for(runs, [None if n == "auto" else get_law(n).inputs for n in names], fit_options.get("x"))
+    firsts = [n.partition(CHAIN)[0] for n in names]
+    runs = with_areas_for(runs, [None if n == "auto" else get_law(n).inputs for n in firsts], fit_options.get("x"))
     if where is not None:
         rows = select_rows(runs, where, True, option="--where")[0]
         if not rows.size:
