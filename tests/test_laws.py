@@ -20,7 +20,8 @@ LAWS = sl.list_laws() + [
 
 # input ranges where a law's middle parameters give values of its kind (default 1e7..1e11)
 RANGES = {"lr_annealing": {"S1": (1.0, 100.0), "S2": (1e-3, 0.3)}, "coverage_exp_power": {"k": (1.0, 1e4)},
-          "passuntil_task": {"N": (10.0, 1e4)}, "qqt_utility": {"n": (1e7, 1e9), "P": (1e7, 1e8)}}
+          "passuntil_task": {"N": (10.0, 1e4)}, "qqt_utility": {"n": (1e7, 1e9), "P": (1e7, 1e8)},
+          "capability_sigmoid": {"pc1": (0.3, 3.0), "pc2": (0.3, 3.0), "pc3": (0.3, 3.0)}}
 
 
 @pytest.fixture(autouse=True)

@@ -47,7 +47,8 @@ LAW_RANGES = {"bnsl": {"x": (1e0, 1e12)}, "bnsl2": {"x": (1e0, 1e12)}, "sigmoid_
               "kaplan_bcrit": {"L": (1.5, 6.0)}, "qqt_utility": {"n": (1e6, 1e8), "P": (1e6, 1e7)},
               "su_nsb": {"N": (1e6, 1e10), "step": (1e2, 1e6), "B": (1e4, 1e8)}, "kaplan_ns": {"step": (1e2, 1e6)},
               "fp_quant": {"E_bits": (1.0, 8.0), "M_bits": (1.0, 8.0), "B_block": (2.0, 1e3)},
-              "parallel_scaling": {"P": (1.0, 16.0)}, "data_constrained": {"U": (1e7, 1e11)}}
+              "parallel_scaling": {"P": (1.0, 16.0)}, "data_constrained": {"U": (1e7, 1e11)},
+              "capability_sigmoid": {"pc1": (0.3, 3.0), "pc2": (0.3, 3.0), "pc3": (0.3, 3.0)}}
 
 # the laws the engine was built and tuned on get the long search; the catalogue's laws one example
 # each (bnsl3 and bnsl4 are bnsl2's code with more breaks, and minutes per example: not drawn)

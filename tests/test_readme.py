@@ -33,7 +33,8 @@ COMMANDS = _commands()
 
 
 def _files(folder: Path, chinchilla: pd.DataFrame) -> None:
-    """The tables the README's examples read: runs.csv, curve.csv, curves.csv, evals.csv and samples.csv."""
+    """The tables the README's examples read: runs.csv, curve.csv, curves.csv, evals.csv, samples.csv and
+    models.csv."""
     rng = np.random.default_rng(0)
     t = chinchilla[~chinchilla["excluded"].astype(bool)].reset_index(drop=True)
     step = np.tile(np.geomspace(1e3, 1e6, 60), 4)
@@ -51,6 +52,12 @@ def _files(folder: Path, chinchilla: pd.DataFrame) -> None:
     (folder / "mylaw.toml").write_text(re.findall(r"```toml\n(.*?)```", README.read_text(), flags=re.S)[0])
     pd.DataFrame({"model": np.repeat(["small", "large"], 5), "problem": np.tile(np.arange(5), 2),
                   "n": 100, "c": [0, 1, 3, 10, 40, 2, 8, 20, 50, 90]}).to_csv(folder / "samples.csv", index=False)
+    n = np.geomspace(7e7, 7e10, 24)  # models of two families: benchmark scores rising with capability
+    cap = np.log(n / 2e9) * np.tile([1.0, 0.8], 12)
+    tasks = ("arc_challenge_acc", "arc_easy_acc", "lambada_openai_acc", "piqa_acc", "sciq_acc", "winogrande_acc")
+    pd.DataFrame({"model": [f"m{i}" for i in range(24)], "N_params": n,
+                  **{t: 0.25 + 0.6 / (1 + np.exp(-(0.5 + 0.1 * j) * cap)) + 0.005 * rng.standard_normal(24)
+                     for j, t in enumerate(tasks)}}).to_csv(folder / "models.csv", index=False)
     step = np.geomspace(10, 1e5, 16)
     pd.concat([pd.DataFrame({"run": r, "step": step, "loss": E + a * step**-0.4})
                for r, (E, a) in enumerate([(0.3, 5.0), (0.5, 3.0)])]).to_csv(folder / "curves.csv", index=False)

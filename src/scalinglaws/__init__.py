@@ -12,6 +12,7 @@ from .chain import ChainResult, fit_chain
 from .evaluate import Backtest, backtest
 from .fit import FitResult, Starts
 from .laws import Law, Param, get_law, list_laws, register_law
+from .observational import ObservationalFit, fit_observational
 from .passk import pass_at_k
 from .plan import compute_optimal
 
@@ -25,6 +26,7 @@ __all__ = [
     "FitResult",
     "InputError",
     "Law",
+    "ObservationalFit",
     "Param",
     "Runs",
     "ScalingLawsError",
@@ -35,6 +37,7 @@ __all__ = [
     "compute_optimal",
     "fit",
     "fit_chain",
+    "fit_observational",
     "get_law",
     "list_laws",
     "load_dataset",

@@ -386,12 +386,15 @@ def _load_fit(path: Path, chain: bool = False):
                          "with fit --where instead)")
     if not isinstance(doc, dict):
         raise InputError(f"FIT `{path}` is not a fit document")
-    if "chain" in doc:
+    if "chain" in doc or "observational" in doc:
         if not chain:
-            raise InputError(f"FIT `{path}` holds a chain (fit --then); this command needs one law's fit")
+            raise InputError(f"FIT `{path}` holds a " + ("chain (fit --then)" if "chain" in doc else
+                                                          "benchmark forecast (observe)")
+                             + "; this command needs one law's fit")
         from .chain import ChainResult
+        from .observational import ObservationalFit
 
-        return ChainResult.from_dict(doc)
+        return (ChainResult if "chain" in doc else ObservationalFit).from_dict(doc)
     return FitResult.from_dict(doc)
 
 
@@ -449,6 +452,10 @@ def predict(
     pools, groups_of = _pools_of_mixes(fit_path, mix) if mix else (None, None)
     result = _load_fit(fit_path, chain=True) if pools is None else next(iter(pools.values()))
     chain = None
+    if hasattr(result, "basis"):  # observe's document: models given by their benchmark scores
+        if points is None:
+            _misuse("a benchmark forecast (observe) takes its models' scores from a table: give --points FILE")
+        return _print_observed_predictions(result, read_runs(points, what="--points").table, interval, fmt)
     if hasattr(result, "second"):  # a chain: points are given in its first law's inputs
         chain, result = result, result.first
     if points is not None:
@@ -537,6 +544,26 @@ def predict(
     if result.status != "converged":
         out.print(f"note: the fit's status is {result.status}: its optimum is not certified", markup=False)
     for warning in result.warnings:
+        out.print(f"warning: {warning}", markup=False)
+
+
+def _print_observed_predictions(obs, table, interval, fmt: str) -> None:
+    values = obs.predict(table)
+    bounds = obs.predict_interval(table, interval) if interval is not None else None
+    target = obs.fit.y_column
+    preds = [{"row": i + 1, "y": float(v), **({"level": interval, "lo": float(bounds[0][i]), "hi": float(bounds[1][i])}
+                                             if bounds is not None else {})} for i, v in enumerate(values)]
+    if fmt == "json":
+        _print_json({"observational": target, "from": list(obs.basis.benchmarks), "fit_status": obs.status,
+                     "warnings": list(obs.fit.warnings), "predictions": preds})
+        return
+    table_out = Table(title=escape(f"{target} forecast from {', '.join(obs.basis.benchmarks)}"), title_justify="left")
+    for col in ["row", target] + ([f"{_percent(interval)} interval"] if bounds is not None else []):
+        table_out.add_column(col, justify="right")
+    for p in preds:
+        table_out.add_row(str(p["row"]), _fmt(p["y"]), *([f"[{_fmt(p['lo'])}, {_fmt(p['hi'])}]"] if bounds else []))
+    out.print(table_out)
+    for warning in obs.fit.warnings:
         out.print(f"warning: {warning}", markup=False)
 
 
@@ -790,6 +817,100 @@ def plan(
     out.print(table)
     if weights:
         out.print(f"loss: {_averaging_note(weights)}, as `predict` gives it; N and D minimise it", markup=False)
+
+
+@app.command()
+@_guard
+def observe(
+    data: str = typer.Argument(..., help="a table of models (one row each) and their benchmark scores"),
+    y: str = typer.Option(..., "--y", help="the benchmark to forecast"),
+    benchmarks: List[str] = typer.Option(..., "--from", help="the benchmarks it is forecast from: COL[,COL...] "
+                                         "(repeatable)"),
+    components: int = typer.Option(2, "--components", help="principal capability measures used (1 to 3)"),
+    where: Optional[str] = typer.Option(None, "--where", help="the models to fit on, e.g. \"N < 5e9\""),
+    forecast_where: Optional[str] = typer.Option(None, "--forecast-where", help="models of the table to forecast "
+                                                 "(shown beside their own score where they have one)"),
+    label: Optional[str] = typer.Option(None, "--label", help="with --forecast-where: the column naming each model"),
+    fix: List[str] = typer.Option([], "--fix", help="hold parameters: K=V,... (y0 at chance, y_inf=1 a ceiling)"),
+    bootstrap: int = typer.Option(0, "--bootstrap", help="bootstrap replicates (0: none)"),
+    level: float = typer.Option(0.9, "--level", help="with --bootstrap: the level of the forecasts' intervals"),
+    out_path: Optional[Path] = typer.Option(None, "--out", help="write the fit document (JSON) here"),
+    fmt: str = typer.Option("table", "--format", help="table | json"),
+):
+    """Observational scaling: a benchmark as a sigmoid of capability measures of other benchmarks."""
+    _check_format(fmt)
+    import numpy as np
+
+    from .data import load_runs
+    from .data.runs import select_rows
+    from .observational import fit_observational
+
+    if forecast_where is None:
+        _only_with("--forecast-where", {"--label": label})
+    runs = load_runs(data)
+    names = [b.strip() for item in benchmarks for b in item.split(",") if b.strip()]
+    if label is not None and label not in runs.columns:
+        _usage("--label", f"must name a column ({', '.join(map(str, runs.columns))})", label)
+    with _spinner(f"fitting {y} from {len(names)} benchmarks"):
+        obs = fit_observational(runs, y, names, components=components, where=where,
+                                fix=_pairs("--fix", fix, numeric=True) or None, bootstrap=bootstrap, level=level)
+    doc = obs.summary()
+    if forecast_where is not None:
+        rows = select_rows(runs, forecast_where, True, option="--forecast-where")[0]
+        if not rows.size:
+            _usage("--forecast-where", "selects no models", forecast_where)
+        points = runs.table.iloc[rows]
+        values = obs.predict(points)
+        bounds = obs.predict_interval(points, level) if bootstrap else None
+        observed = pd_numeric(points[y])
+        doc["forecasts"] = [
+            {"row": int(r) + 1, **({"label": _json_default(points[label].iloc[i])
+                                    if hasattr(points[label].iloc[i], "item") else points[label].iloc[i]}
+                                   if label else {}),
+             "y": float(values[i]), "observed": None if not np.isfinite(observed[i]) else float(observed[i]),
+             **({"lo": float(bounds[0][i]), "hi": float(bounds[1][i]), "level": level} if bounds else {})}
+            for i, r in enumerate(rows)]
+        seen = np.isfinite(observed)
+        doc["mean_abs_error"] = float(np.mean(np.abs(values[seen] - observed[seen]))) if seen.any() else None
+    text = _dumps(doc)
+    if out_path is not None:
+        try:
+            out_path.write_text(_dumps(obs.to_dict()))
+        except OSError as exc:
+            _usage("--out", "must be a writable path", f"{out_path} ({exc.strerror})")
+    if fmt == "json":
+        sys.stdout.write(text)
+        return
+    basis = doc["observational"]
+    table = Table(title="capability measures (principal components of the standardized benchmarks)",
+                  title_justify="left")
+    table.add_column("benchmark")
+    for j in range(len(basis["loadings"])):
+        table.add_column(f"pc{j + 1} ({basis['explained'][j]:.0%})", justify="right")
+    for i, b in enumerate(basis["benchmarks"]):
+        table.add_row(escape(b), *(f"{row[i]:+.3f}" for row in basis["loadings"]))
+    out.print(table)
+    _print_fit(doc["fit"])
+    if "forecasts" in doc:
+        table = Table(title=escape(f"forecasts of {y}"), title_justify="left")
+        for col in ["model" if label else "row", y, "observed", "error"] + \
+                ([f"{_percent(level)} interval"] if bootstrap else []):
+            table.add_column(col, justify="right")
+        for f in doc["forecasts"]:
+            error = "-" if f["observed"] is None else f"{f['y'] - f['observed']:+.4f}"
+            table.add_row(escape(str(f.get("label", f["row"]))), f"{f['y']:.4f}",
+                          "-" if f["observed"] is None else f"{f['observed']:.4f}", error,
+                          *([f"[{f['lo']:.4f}, {f['hi']:.4f}]"] if bootstrap else []))
+        out.print(table)
+        if doc["mean_abs_error"] is not None:
+            out.print(f"mean absolute error over the models with a score: {doc['mean_abs_error']:.4f}", markup=False)
+
+
+def pd_numeric(column):
+    import numpy as np
+    import pandas as pd
+
+    return pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64)
 
 
 @app.command()

@@ -79,8 +79,12 @@ def backtests(law, runs, cuts, *, method=DEFAULT_METHOD, starts=None, rng=None, 
 
 
 def scale_of(x: dict[str, np.ndarray], log_inputs) -> np.ndarray:
-    """log10 of the product of a design's positive inputs (the scale the cut-offs order runs by)."""
-    names = [n for n in x if n in log_inputs] or list(x)
+    """log10 of the product of a design's positive inputs (the scale the cut-offs order runs by);
+    for a law that takes no powers of its inputs (a loss, capability measures that may be negative),
+    its first input's value (in the order of its log, for a positive one)."""
+    names = [n for n in x if n in log_inputs]
+    if not names:
+        return np.asarray(next(iter(x.values())), dtype=np.float64)
     return np.sum([np.log10(np.asarray(x[n], dtype=np.float64)) for n in names], axis=0)
 
 

@@ -140,3 +140,39 @@ isik_ce = register_law(
         family="downstream",
     )
 )
+
+
+def _capability_sigmoid(p, x):
+    # Ruan et al. 2024: a benchmark score is a sigmoid of a linear combination of capability measures
+    z = p["b"] + p["w1"] * x["pc1"] + p["w2"] * x["pc2"] + p["w3"] * x["pc3"]
+    s = jax.nn.sigmoid(z)
+    return p["y0"] * (1.0 - s) + p["y_inf"] * s
+
+
+capability_sigmoid = register_law(
+    Law(
+        name="capability_sigmoid",
+        inputs=("pc1", "pc2", "pc3"),
+        params=(
+            Param("y0", (0.0, 1.0), (0.05, 0.95), description="score as capability falls (chance)"),
+            Param("y_inf", (0.0, 1.0), (0.05, 0.95), description="score as capability grows (ceiling)"),
+            Param("b", (-50.0, 50.0), (-5.0, 5.0), description="offset of the logit"),
+            Param("w1", (0.0, 50.0), (0.05, 5.0), "log", "weight of the first capability measure (>= 0: the "
+                  "direction of change is y_inf - y0)"),
+            Param("w2", (-50.0, 50.0), (-3.0, 3.0), description="weight of the second capability measure"),
+            Param("w3", (-50.0, 50.0), (-3.0, 3.0), description="weight of the third capability measure"),
+        ),
+        fn=_capability_sigmoid,
+        equation="y = y0 + (y_inf - y0) sigmoid(b + w1 pc1 + w2 pc2 + w3 pc3)",
+        reference="Ruan et al. 2024, Observational Scaling Laws and the Predictability of Language Model "
+        "Performance, arXiv:2405.10938 (eq. 4: a metric as a sigmoid of principal capability measures); "
+        "pc1..pc3 are the principal components of standardized benchmark scores (`scalinglaws.observational`)",
+        linear=("y0", "y_inf"),
+        output="metric",
+        log_inputs=(),
+        y_range=(0.0, 1.0),
+        space="linear",
+        family="downstream",
+        auto=False,  # its inputs are computed from a benchmark table, never a table's own columns
+    )
+)
