@@ -33,8 +33,8 @@ COMMANDS = _commands()
 
 
 def _files(folder: Path, chinchilla: pd.DataFrame) -> None:
-    """The tables the README's examples read: runs.csv, curve.csv, curves.csv, evals.csv, samples.csv and
-    models.csv."""
+    """The tables the README's examples read: runs.csv, curve.csv, curves.csv, evals.csv, samples.csv,
+    models.csv and logprobs.csv."""
     rng = np.random.default_rng(0)
     t = chinchilla[~chinchilla["excluded"].astype(bool)].reset_index(drop=True)
     step = np.tile(np.geomspace(1e3, 1e6, 60), 4)
@@ -58,6 +58,10 @@ def _files(folder: Path, chinchilla: pd.DataFrame) -> None:
     pd.DataFrame({"model": [f"m{i}" for i in range(24)], "N_params": n,
                   **{t: 0.25 + 0.6 / (1 + np.exp(-(0.5 + 0.1 * j) * cap)) + 0.005 * rng.standard_normal(24)
                      for j, t in enumerate(tasks)}}).to_csv(folder / "models.csv", index=False)
+    pd.DataFrame([dict(model=f"m{n:.0e}", N=n, item=i, logprob=lp, correct=int(j == 0))
+                  for n in (1e8, 1e9, 1e10) for i in range(5)
+                  for j, lp in enumerate([np.log(0.05 * (n / 1e8) ** 0.1), -3.0, -3.5, -4.0])]
+                 ).to_csv(folder / "logprobs.csv", index=False)
     step = np.geomspace(10, 1e5, 16)
     pd.concat([pd.DataFrame({"run": r, "step": step, "loss": E + a * step**-0.4})
                for r, (E, a) in enumerate([(0.3, 5.0), (0.5, 3.0)])]).to_csv(folder / "curves.csv", index=False)

@@ -915,6 +915,49 @@ def pd_numeric(column):
 
 @app.command()
 @_guard
+def mcq(
+    data: Path = typer.Argument(..., metavar="FILE", help="one row per (item, choice): the choice's summed "
+                                "log-probability and a 0/1 column marking the correct choice"),
+    by: Optional[str] = typer.Option(None, "--by", help="one row of metrics per value of this column (a model)"),
+    item: str = typer.Option("item", "--item", help="the column naming each item"),
+    logprob: str = typer.Option("logprob", "--logprob", help="the column of log-probabilities (<= 0)"),
+    correct: str = typer.Option("correct", "--correct", help="the 0/1 column marking the correct choice"),
+    out_path: Optional[Path] = typer.Option(None, "--out", help="write the metrics table (CSV) here, to fit"),
+    fmt: str = typer.Option("table", "--format", help="table | json"),
+):
+    """Multiple-choice metrics from log-probabilities: log p and p of the correct choice, its share of the
+    choices, Brier score and accuracy, per model."""
+    _check_format(fmt)
+    from .data import read_runs
+    from .mcq import METRICS, choice_metrics
+
+    metrics = choice_metrics(read_runs(data, what="FILE").table, item=item, logprob=logprob, correct=correct, by=by)
+    if out_path is not None:
+        try:
+            metrics.to_csv(out_path, index=False)
+        except OSError as exc:
+            _usage("--out", "must be a writable path", f"{out_path} ({exc.strerror})")
+    records = json.loads(metrics.to_json(orient="records"))
+    if fmt == "json":
+        _print_json({"by": by, "metrics": list(METRICS), "groups": records})
+        return
+    table = Table(title="multiple-choice metrics (means over items)", title_justify="left")
+    shown_columns = ([by] if by else []) + ["items", *METRICS]
+    for col in shown_columns:
+        table.add_column(col, justify="left" if col == by else "right")
+    for r in records:
+        table.add_row(*(escape(str(r[c])) if c == by else _fmt(r[c]) if isinstance(r[c], float) else str(r[c])
+                        for c in shown_columns))
+    out.print(table)
+    out.print("logp_correct, p_vocab_correct: the correct choice's log-probability and probability under the "
+              "vocabulary; p_choice_correct: its share of the offered choices; brier: sum over choices of "
+              "(1[correct] - share)^2; accuracy: the correct choice has the largest share (ties share the credit). "
+              "Fit each against scale on its own: the earlier in this list, the more predictable (Schaeffer et al. "
+              "2024)", markup=False)
+
+
+@app.command()
+@_guard
 def passk(
     data: Path = typer.Argument(..., metavar="FILE", help="samples per problem: columns n and c (counts), or a "
                                 "problem column and a 0/1 correct column (one row per sample)"),
