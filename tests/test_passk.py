@@ -196,3 +196,43 @@ def test_passk_fit_options_and_bad_input(tmp_path):
     doc = json.loads(got.stdout)
     assert got.exit_code == 0 and doc["fit"]["forecast"]["k"] == [1000, 10000] and "lo" not in doc["fit"]["forecast"]
     assert doc["fit"]["forecast"]["observed"] == [None, None]  # no problem has 1,000 samples
+
+
+@pytest.mark.parametrize("r", [1, 2, 3])
+def test_pass_at_k_under_inverse_sampling_is_exactly_unbiased(r):
+    """Sampling stops at the r-th correct sample or a budget of 6: over every outcome of the rule, the
+    estimate averages to 1 - (1 - p)^k exactly, where the usual estimator on the same counts does not."""
+    budget = 6
+    for p in (0.1, 0.37, 0.8):
+        expected, naive = np.zeros(budget), np.zeros(budget)
+        for seq in itertools.product((0, 1), repeat=budget):
+            prob = p ** sum(seq) * (1 - p) ** (budget - sum(seq))
+            hits = np.cumsum(seq)
+            n = int(np.argmax(hits >= r)) + 1 if hits[-1] >= r else budget  # the prefix the rule observes
+            c = int(hits[n - 1])
+            expected += prob * pass_at_k(n, c, np.arange(1, budget + 1), stopped=c == r)[0]
+            naive += prob * np.nan_to_num(pass_at_k(n, c, np.arange(1, budget + 1))[0])
+        truth = 1 - (1 - p) ** np.arange(1, budget + 1)
+        assert expected == pytest.approx(truth, abs=1e-12), p
+        assert not np.allclose(naive, truth, atol=1e-3)
+
+
+def test_passk_stopped_at_declares_the_rule_and_refuses_counts_beyond_it(tmp_path):
+    rng = np.random.default_rng(4)
+    p = np.exp(rng.uniform(np.log(1e-3), np.log(0.3), 4000))
+    k_first = rng.geometric(p)
+    n = np.minimum(k_first, 2000)
+    pd.DataFrame({"n": n, "c": (k_first <= 2000).astype(int)}).to_csv(tmp_path / "until.csv", index=False)
+    got = cli("passk", tmp_path / "until.csv", "--k", "1,100", "--stopped-at", "1", "--format", "json")
+    assert got.exit_code == 0, got.output
+    doc = json.loads(got.stdout)
+    truth = [np.mean(1 - (1 - p) ** k) for k in (1, 100)]
+    # unbiased, not precise: with one success per problem, pass@1 is the share of first draws that were correct
+    assert doc["pass_at_k"] == pytest.approx(truth, abs=0.015) and "stopped once 1 correct sample(s) were drawn" in doc["note"]
+    naive = json.loads(cli("passk", tmp_path / "until.csv", "--k", "1", "--format", "json").stdout)["pass_at_k"][0]
+    assert naive > 1.5 * truth[0]  # c / n of the first success: biased high
+    got = cli("passk", tmp_path / "until.csv", "--k", "1", "--stopped-at", "0")
+    assert got.exit_code == 1 and "--stopped-at must be" in got.output
+    pd.DataFrame({"n": [10, 10], "c": [1, 3]}).to_csv(tmp_path / "over.csv", index=False)
+    got = cli("passk", tmp_path / "over.csv", "--k", "1", "--stopped-at", "2")
+    assert got.exit_code == 1 and "row 2 has 3 correct samples" in got.output

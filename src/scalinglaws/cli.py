@@ -967,6 +967,9 @@ def passk(
     c: Optional[str] = typer.Option(None, "--c", help="the column of correct samples (default: c, n_correct)"),
     correct: Optional[str] = typer.Option(None, "--correct", help="one row per sample: the 0/1 column"),
     problem: Optional[str] = typer.Option(None, "--problem", help="one row per sample: the problem column"),
+    stopped_at: Optional[int] = typer.Option(None, "--stopped-at", help="sampling of each problem stopped at its "
+                                             "R-th correct sample (PassUntil, best-of-N): the unbiased estimate for "
+                                             "that rule"),
     fit_law: bool = typer.Option(False, "--fit", help="fit Brown et al.'s coverage law exp(a k^b) on k up to the "
                                  "largest --k and forecast larger k"),
     forecast: List[str] = typer.Option([], "--forecast", help="with --fit: K[,K...] to forecast (default: 10 and 100 "
@@ -980,7 +983,7 @@ def passk(
     """pass@k: the unbiased chance that one of k samples is correct, averaged over problems."""
     _check_format(fmt)
     from .data import read_runs
-    from .passk import check_k, coverage, fit_coverage, left_out_warning, problem_counts
+    from .passk import check_k, coverage, fit_coverage, left_out_warning, mark_stopped, problem_counts
 
     ks = check_k([_number("--k", part) for item in k for part in item.split(",") if part.strip()])
     if not fit_law:
@@ -994,6 +997,10 @@ def passk(
                         if forecast else [10 * ks.max(), 100 * ks.max()], "--forecast")
     table = read_runs(data, what="FILE").table
     counts, note = problem_counts(table, n=n, c=c, correct=correct, problem=problem, by=by)
+    if stopped_at is not None:
+        counts = mark_stopped(counts, stopped_at, c or "the correct count")
+        note += (f"; sampling stopped once {stopped_at} correct sample(s) were drawn ({int(counts['stopped'].sum())} "
+                 "problems): their pass@k is estimated without that last sample (unbiased for the rule; 1 where k >= n)")
 
     def curve(part):
         one = coverage(part, ks)

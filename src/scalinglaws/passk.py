@@ -34,14 +34,25 @@ MAX_TERMS = 10**8
 _CHUNK = 10**6  # factors summed at once: bounds the memory of one problem
 
 
-def pass_at_k(n, c, k) -> np.ndarray:
+def pass_at_k(n, c, k, stopped=None) -> np.ndarray:
     """The unbiased pass@k of problems with ``n`` samples, ``c`` of them correct, at each ``k``:
-    an array of shape ``(problems, len(k))``; NaN where ``k > n``."""
+    an array of shape ``(problems, len(k))``; NaN where ``k > n``.
+
+    ``stopped`` (per problem): sampling stopped at this problem's ``c``-th correct sample (inverse
+    sampling, as PassUntil and best-of-N attacks sample). Then ``c / n`` and the estimator above are
+    biased upwards (the last sample is correct by design: for one success, ``E[1/n]`` is about
+    ``p log(1/p)``); the unbiased estimate counts paths of the stopping rule (Girshick, Mosteller and
+    Savage 1946) and comes out as the usual estimator without that last sample, ``(n - 1, c - 1)``,
+    which is defined at every k (1 where ``k >= n``: the n-th sample was correct)."""
     n = np.atleast_1d(np.asarray(n, dtype=np.float64))
     c = np.atleast_1d(np.asarray(c, dtype=np.float64))
     k = np.atleast_1d(np.asarray(k, dtype=np.float64))
+    stopped = np.zeros(n.size, dtype=bool) if stopped is None else np.broadcast_to(np.asarray(stopped, bool), n.shape)
+    if np.any(stopped & (c < 1)):
+        raise InputError("a problem whose sampling stopped at a correct sample has at least one correct sample")
+    n, c = np.where(stopped, n - 1.0, n), np.where(stopped, c - 1.0, c)
     out = np.empty((n.size, k.size))
-    for p, (n_p, c_p) in enumerate(zip(n, c)):
+    for p, (n_p, c_p) in enumerate(zip(n, c)):  # (for a stopped problem: without its last sample)
         sure = k > n_p - c_p  # fewer wrong samples than k: every k of them hold a correct one
         # log ratio <= c log(1 - k / n): below -800 the ratio is 0 in float64 and pass@k exactly 1
         if c_p:  # (k <= n - c < n here, where it matters)
@@ -69,7 +80,8 @@ def pass_at_k(n, c, k) -> np.ndarray:
                     log_ratio[at] = total
         row = np.ones(k.size)
         row[~sure] = -np.expm1(log_ratio)
-        row[k > n_p] = np.nan
+        if not stopped[p]:
+            row[k > n_p] = np.nan
         out[p] = row
     return out
 
@@ -77,7 +89,7 @@ def pass_at_k(n, c, k) -> np.ndarray:
 def coverage(counts: pd.DataFrame, k, *, n: str = "n", c: str = "c") -> dict:
     """Mean pass@k over the problems of ``counts`` (one row each, columns ``n`` and ``c``) that have
     at least k samples: ``{"k", "pass_at_k", "problems", "left_out"}`` (lists, one entry per k)."""
-    values = pass_at_k(counts[n].to_numpy(), counts[c].to_numpy(), k)
+    values = pass_at_k(counts[n].to_numpy(), counts[c].to_numpy(), k, _stopped(counts))
     usable = np.isfinite(values)
     used = usable.sum(axis=0)
     mean = np.where(used > 0, np.nansum(values, axis=0) / np.maximum(used, 1), np.nan)
@@ -155,6 +167,24 @@ def problem_counts(table: pd.DataFrame, *, n: str | None = None, c: str | None =
     return counts, f"counts read from `{n_col}` (samples) and `{c_col}` (correct), one row per problem"
 
 
+def _stopped(counts: pd.DataFrame):
+    """The per-problem ``stopped`` flags of a counts table (see `problem_counts`), or None."""
+    return counts["stopped"].to_numpy() if "stopped" in counts.columns else None
+
+
+def mark_stopped(counts: pd.DataFrame, at: int, c_column: str) -> pd.DataFrame:
+    """``counts`` with a ``stopped`` column: sampling stopped at the ``at``-th correct sample, so a
+    problem with ``at`` correct samples was stopped by it (the others by the budget); more than
+    ``at`` is refused."""
+    if not (isinstance(at, int) and at >= 1):
+        raise InputError(f"--stopped-at must be a whole number of correct samples >= 1; got {at!r}")
+    over = np.flatnonzero(counts["c"].to_numpy() > at)
+    if over.size:
+        raise InputError(f"--stopped-at {at}: sampling stopped once {at} correct sample(s) were drawn, but row {over[0] + 1} "
+                         f"has {counts['c'].iloc[over[0]]:.0f} correct samples in `{c_column}`")
+    return counts.assign(stopped=counts["c"].to_numpy() == at)
+
+
 def left_out_warning(curve: dict) -> str | None:
     """What leaving out problems short of k samples does to the curve, where it does."""
     short = [(i, n) for i, n in enumerate(curve["left_out"]) if n]
@@ -163,8 +193,8 @@ def left_out_warning(curve: dict) -> str | None:
     i, left = short[0]
     return (f"{left} of {left + curve['problems'][i]} problems have fewer than k = {curve['k'][i]} samples and are "
             "left out there (as many or more at larger k): each k averages its own set of problems, so the curve can "
-            "fall as k grows; where sampling stopped at a success, the problems left out are successes and pass@k "
-            "is biased low")
+            "fall as k grows; where sampling stopped at a success, say so with --stopped-at R (else pass@k is "
+            "biased: high at k = 1, low where successes are left out)")
 
 
 def _found(table: pd.DataFrame, names) -> str | None:
@@ -204,7 +234,8 @@ FLOOR = 0.05
 def coverage_curve(counts: pd.DataFrame, k_max: int, *, n: str = "n", c: str = "c") -> tuple[pd.DataFrame, int]:
     """The coverage curve a law is fitted to: pass@k at about `FIT_K_PER_DECADE` whole values of k
     per decade from 1 to ``k_max``, averaged over the problems with at least ``k_max`` samples, so
-    every k averages the same problems (a curve whose problems change with k is not one curve).
+    every k averages the same problems (a curve whose problems change with k is not one curve);
+    problems whose sampling stopped at a success count at every k.
     Returns the table (columns ``k``, ``coverage``) and the number of problems left out."""
     k_max = int(k_max)
     decades = np.log10(k_max)
@@ -214,15 +245,22 @@ def coverage_curve(counts: pd.DataFrame, k_max: int, *, n: str = "n", c: str = "
     if grid.size < FIT_MIN_K:
         raise InputError(f"--fit needs pass@k at {FIT_MIN_K} or more values of k; the largest --k is {k_max}, "
                          f"which gives {grid.size}")
-    full = counts[counts[n].to_numpy() >= k_max]
+    full = _defined_up_to(counts, k_max, n)
     if full.empty:
         raise InputError(f"--fit: no problem has {k_max} samples (the largest --k); give a smaller largest --k")
-    values = pass_at_k(full[n].to_numpy(), full[c].to_numpy(), grid).mean(axis=0)
+    values = pass_at_k(full[n].to_numpy(), full[c].to_numpy(), grid, _stopped(full)).mean(axis=0)
     if not np.all(values > 0):
         raise InputError(f"--fit: pass@k is 0 at k = {int(grid[np.argmin(values > 0)])} ({len(full)} problems with "
                          f"{k_max} or more samples, no correct one among them there); the coverage law "
                          "exp(a k^b) is positive, so it cannot be fitted to a zero")
     return pd.DataFrame({"k": grid, "coverage": values}), int(len(counts) - len(full))
+
+
+def _defined_up_to(counts: pd.DataFrame, k_max: int, n: str = "n") -> pd.DataFrame:
+    """The problems with an unbiased pass@k at every k up to ``k_max``: ``k_max`` samples, or
+    stopped at a success (defined at every k)."""
+    stopped = _stopped(counts)
+    return counts[(counts[n].to_numpy() >= k_max) | (False if stopped is None else stopped)]
 
 
 def fit_coverage(counts: pd.DataFrame, k_max: int, forecast, *, bootstrap: int = 200, level: float = 0.9,
@@ -241,8 +279,8 @@ def fit_coverage(counts: pd.DataFrame, k_max: int, forecast, *, bootstrap: int =
     curve, left_out = coverage_curve(counts, k_max, n=n, c=c)
     result = fit(COVERAGE_LAW, curve, x={"k": "k"}, y="coverage", bootstrap=bootstrap, level=level, rng=rng)
     ks = check_k(forecast, "--forecast")
-    full = counts[counts[n].to_numpy() >= k_max]
-    observed = pass_at_k(full[n].to_numpy(), full[c].to_numpy(), ks)
+    full = _defined_up_to(counts, k_max, n)
+    observed = pass_at_k(full[n].to_numpy(), full[c].to_numpy(), ks, _stopped(full))
     complete = np.all(np.isfinite(observed), axis=0)  # every fitted problem has k samples: the same problems
     doc = {"law": COVERAGE_LAW, "status": result.status, "params": dict(result.params), "fitted_k": [1, int(k_max)],
            "problems": int(len(full)), "left_out": left_out,
