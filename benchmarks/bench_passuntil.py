@@ -1,9 +1,10 @@
 """PassUntil on real adaptive-sampling counts: the task law fitted on small Pythia models.
 
 Schaeffer et al.'s Pythia checkpoints (``../shared/data/monkeys_repeated_sampling``) were sampled
-adaptively per problem, as PassUntil (Hu et al. 2023) samples: many more samples where successes
-are rare. PU of a model is the mean over problems of c / n (``scalinglaws passk --k 1``: the
-unbiased pass@1 of each problem, which is r / K for r successes in K draws). At the final
+adaptively per problem, in the spirit of PassUntil (Hu et al. 2023): many more samples where
+successes are rare. Their stopping rule is not recorded with the counts, so PU of a model is taken
+as the mean over problems of c / n (``scalinglaws passk --k 1``; were sampling stopped at the R-th
+success, ``--stopped-at R`` would remove the bias of that rule). At the final
 checkpoints (300B tokens), ``passuntil_task`` PU(N) = exp(-c N^-alpha) is fitted on the models up
 to 1.4B parameters and forecasts 2.8B, 6.9B and 12B; ``sigmoid_log`` in N is the comparison. Also
 printed: how many problems had no success (their c / n is 0 however rare success is) and the fewest
