@@ -958,6 +958,70 @@ def mcq(
 
 @app.command()
 @_guard
+def verify(
+    data: Path = typer.Argument(..., metavar="FILE", help="samples per problem, as passk reads them"),
+    fp_rate: str = typer.Option(..., "--fp-rate", help="the verifier's false-positive rate: P(accept | wrong), a "
+                                "number or the column holding it per problem"),
+    k: List[str] = typer.Option(["1,2,5,10,100"], "--k", help="attempts: K[,K...]; the best number is searched "
+                                "up to the largest"),
+    completeness: float = typer.Option(1.0, "--completeness", help="P(accept | correct)"),
+    reward_wrong: float = typer.Option(-1.0, "--reward-wrong", help="the reward of a wrong answer (a correct one "
+                                       "earns 1, abstaining 0)"),
+    by: Optional[str] = typer.Option(None, "--by", help="one analysis per value of this column (a model)"),
+    n: Optional[str] = typer.Option(None, "--n", help="the column of samples per problem"),
+    c: Optional[str] = typer.Option(None, "--c", help="the column of correct samples"),
+    fmt: str = typer.Option("table", "--format", help="table | json"),
+):
+    """Resampling until an imperfect verifier accepts: accuracy, wrong answers and reward by attempts, the
+    accuracy ceiling no compute lifts, and the best number of attempts (Stroebl et al. 2024)."""
+    _check_format(fmt)
+    import numpy as np
+
+    from .data import read_runs
+    from .passk import check_k, pass_at_k, problem_counts
+    from .testtime import resampling
+
+    ks = check_k([_number("--k", part) for item in k for part in item.split(",") if part.strip()])
+    if ks.max() > 1e6:
+        _usage("--k", "must stay below 1e6 attempts (the best number is searched up to the largest)", int(ks.max()))
+    table = read_runs(data, what="FILE").table
+    counts, note = problem_counts(table, n=n, c=c, by=by)
+    try:
+        fp = float(fp_rate)
+    except ValueError:
+        if fp_rate not in table.columns:
+            _usage("--fp-rate", f"must be a number or a column ({', '.join(map(str, table.columns))})", fp_rate)
+        if len(table) != len(counts):
+            _usage("--fp-rate", "can name a column only in a table of counts (one row per problem)", fp_rate)
+        fp = pd_numeric(table[fp_rate])
+    fp = np.broadcast_to(np.asarray(fp, dtype=np.float64), (len(counts),))
+    groups = []
+    for g, part in counts.groupby("group", sort=True, dropna=False):
+        r = pass_at_k(part["n"].to_numpy(), part["c"].to_numpy(), [1])[:, 0]  # c / n: each problem's pass rate
+        one = resampling(r, fp[part.index.to_numpy()], ks.astype(int), completeness=completeness,
+                         v_fp=reward_wrong)
+        groups.append((None if by is None else (_json_default(g) if hasattr(g, "item") else g), one))
+    if fmt == "json":
+        _print_json(groups[0][1] | {"note": note} if by is None else
+                    {"by": by, "groups": [{"group": g, **one} for g, one in groups], "note": note})
+        return
+    for g, one in groups:
+        t = Table(title=escape("resampling until the verifier accepts" + ("" if g is None else f"   [{by}={g}]")),
+                  title_justify="left")
+        for col in ("attempts", "accuracy", "wrong", "abstain", "reward"):
+            t.add_column(col, justify="right")
+        for i, kk in enumerate(one["k"]):
+            t.add_row(str(kk), *(f"{one[m][i]:.4g}" for m in ("accuracy", "wrong", "abstain", "reward")))
+        out.print(t)
+        out.print(f"ceiling (unlimited attempts): accuracy {one['ceiling']:.4g}; best number of attempts for a wrong "
+                  f"answer worth {reward_wrong:g}: {one['best_k']} (reward {one['best_reward']:.4g}"
+                  + (", searched up to the largest --k" if one["best_k"] == one["searched_up_to"] else "")
+                  + ("; 0 means abstain" if one["best_k"] == 0 else "") + ")", markup=False)
+    out.print(f"note: {note}; each problem's pass rate is c / n", markup=False)
+
+
+@app.command()
+@_guard
 def passk(
     data: Path = typer.Argument(..., metavar="FILE", help="samples per problem: columns n and c (counts), or a "
                                 "problem column and a 0/1 correct column (one row per sample)"),

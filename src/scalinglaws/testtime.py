@@ -1,0 +1,78 @@
+"""Decisions about test-time compute: resampling against an imperfect verifier (Stroebl et al. 2024),
+splitting a budget between solutions and verifications (Singhi et al. 2025), and the FLOPs exchange
+rate between pretraining and inference (Snell et al. 2024).
+
+**Resampling until a verifier accepts** (Stroebl, Kapoor and Narayanan 2024, arXiv:2411.17501). A
+task is solved by one sample with probability r; the verifier accepts a correct sample with
+probability ``completeness`` and a wrong one with probability ``fp`` (its false-positive rate). Per
+attempt: ``p_ok = completeness r`` (accepted and correct), ``p_fp = fp (1 - r)`` (accepted and
+wrong), ``beta = 1 - p_ok - p_fp`` (rejected: sample again). With K attempts the answer is correct
+with probability ``p_ok (1 - beta^K) / (1 - beta)`` and wrong with ``p_fp (1 - beta^K) / (1 - beta)``;
+else the system abstains. As K grows, accuracy tends to the ceiling ``p_ok / (p_ok + p_fp)`` per
+task, which no compute lifts. With a reward ``v_ok`` for a correct answer, ``v_fp`` (< 0) for a wrong
+one and 0 for abstaining, attempt j adds ``sum_t w_t beta_t^(j-1) (v_ok p_ok,t + v_fp p_fp,t)`` over
+tasks t (weights w_t): the best K maximises the running sum.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import InputError
+
+
+def _check_probability(name: str, v) -> np.ndarray:
+    a = np.atleast_1d(np.asarray(v, dtype=np.float64))
+    bad = np.flatnonzero(~((a >= 0.0) & (a <= 1.0)))
+    if bad.size:
+        raise InputError(f"{name} must be a probability in [0, 1]; got {a[bad[0]]!r}")
+    return a
+
+
+def resampling(r, fp, ks, *, completeness: float = 1.0, weights=None, v_ok: float = 1.0,
+               v_fp: float = -1.0) -> dict:
+    """Accuracy, wrong-answer rate, abstention and expected reward of resampling until the verifier
+    accepts, averaged over tasks (``r`` per task, ``fp`` per task or one rate, ``weights`` per task),
+    at each number of attempts in ``ks``; plus the ceiling (``ks`` -> infinity) and the best number
+    of attempts for the rewards (up to ``max(ks)``)."""
+    r = _check_probability("the pass rate r", r)
+    fp = np.broadcast_to(_check_probability("--fp-rate", fp), r.shape)
+    c_v = float(_check_probability("--completeness", completeness)[0])
+    w = np.ones(r.size) if weights is None else np.asarray(weights, dtype=np.float64)
+    if w.shape != r.shape or not np.all(w >= 0) or not w.sum() > 0:
+        raise InputError("task weights must be non-negative, one per task, not all 0")
+    w = w / w.sum()
+    ks = np.atleast_1d(np.asarray(ks, dtype=np.int64))
+    if not (np.all(ks >= 1) and np.all(np.isfinite(v_ok)) and np.isfinite(v_fp)):
+        raise InputError("the numbers of attempts must be >= 1 and the rewards finite")
+    p_ok, p_fp = c_v * r, fp * (1.0 - r)
+    beta = 1.0 - p_ok - p_fp
+    # sum_{j < K} beta^j = (1 - beta^K) / (1 - beta), and K where no attempt is ever accepted (beta = 1)
+    reached = np.where(beta[:, None] < 1.0, -np.expm1(ks[None, :] * np.log1p(-(1.0 - beta[:, None])))
+                       / np.maximum(1.0 - beta[:, None], 1e-300), ks[None, :])
+    accuracy = w @ (p_ok[:, None] * reached)
+    wrong = w @ (p_fp[:, None] * reached)
+    accepted = p_ok + p_fp
+    ceiling = np.where(accepted > 0, p_ok / np.where(accepted > 0, accepted, 1.0), 0.0)
+    j = np.arange(int(ks.max()))
+    marginal = (w[:, None] * beta[:, None] ** j[None, :] * (v_ok * p_ok + v_fp * p_fp)[:, None]).sum(axis=0)
+    running = np.concatenate([[0.0], np.cumsum(marginal)])
+    best = int(np.argmax(running))
+    return {"k": [int(v) for v in ks], "accuracy": list(map(float, accuracy)), "wrong": list(map(float, wrong)),
+            "abstain": list(map(float, 1.0 - accuracy - wrong)),
+            "reward": list(map(float, v_ok * accuracy + v_fp * wrong)), "ceiling": float(w @ ceiling),
+            "best_k": best, "best_reward": float(running[best]), "searched_up_to": int(ks.max())}
+
+
+def flops_exchange(M, R):
+    """Snell et al. 2024 (arXiv:2408.03314, sec. 7): the factor by which a model M times smaller must
+    multiply its inference compute to match, in FLOPs, the model M times larger (pretraining 6 N D,
+    inference 2 N D), where ``R = D_inference / D_pretrain``: ``M + 3 (M - 1) / R``."""
+    M, R = np.asarray(M, dtype=np.float64), np.asarray(R, dtype=np.float64)
+    if np.any(~(M >= 1)) or np.any(~(R > 0)):
+        raise InputError("the exchange rate needs M >= 1 (how many times larger) and R > 0 (inference over "
+                         "pretraining tokens)")
+    return M + 3.0 * (M - 1.0) / R
+
+
+__all__ = ["flops_exchange", "resampling"]

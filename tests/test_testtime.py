@@ -1,0 +1,75 @@
+"""Test-time compute decisions: resampling against an imperfect verifier (against simulation and its
+closed forms), the FLOPs exchange rate, and the `verify` command."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from scalinglaws.cli import app
+from scalinglaws.errors import InputError
+from scalinglaws.testtime import flops_exchange, resampling
+
+
+def cli(*args):
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def test_resampling_matches_a_simulation_of_the_verifier_loop():
+    rng = np.random.default_rng(0)
+    r, fp, c_v, K = np.array([0.6, 0.05]), np.array([0.2, 0.1]), 0.9, 4
+    outcome = {"ok": 0, "wrong": 0}
+    trials = 200_000
+    task = rng.integers(0, 2, trials)
+    for t in range(2):
+        m = int(np.sum(task == t))
+        correct = rng.random((m, K)) < r[t]
+        accepted = np.where(correct, rng.random((m, K)) < c_v, rng.random((m, K)) < fp[t])
+        first = np.where(accepted.any(axis=1), accepted.argmax(axis=1), -1)
+        hit = first >= 0
+        outcome["ok"] += int(np.sum(correct[hit, first[hit]]))
+        outcome["wrong"] += int(np.sum(~correct[hit, first[hit]]))
+    d = resampling(r, fp, [K], completeness=c_v)
+    assert d["accuracy"][0] == pytest.approx(outcome["ok"] / trials, abs=4e-3)
+    assert d["wrong"][0] == pytest.approx(outcome["wrong"] / trials, abs=4e-3)
+
+
+def test_the_ceiling_and_the_best_number_of_attempts_follow_their_definitions():
+    d = resampling([0.87, 0.13], 0.25, range(1, 201), v_fp=-1.0)  # Stroebl et al.'s notebook example
+    ceiling = np.mean([0.87 / (0.87 + 0.25 * 0.13), 0.13 / (0.13 + 0.25 * 0.87)])
+    assert d["ceiling"] == pytest.approx(ceiling, rel=1e-12) and d["accuracy"][-1] == pytest.approx(ceiling, rel=1e-9)
+    assert d["best_k"] == 1 + int(np.argmax(d["reward"])) and d["best_reward"] == pytest.approx(max(d["reward"]))
+    assert d["best_k"] == 2  # the hard task's false positives outweigh its successes after a second attempt
+    one = resampling([0.5], 0.0, [1, 10])  # a perfect verifier: every attempt is worth taking
+    assert one["accuracy"] == pytest.approx([0.5, 1 - 0.5**10]) and one["best_k"] == 10 and one["ceiling"] == 1.0
+    never = resampling([0.1], 0.9, [1, 5], v_fp=-1.0)  # accepting mostly wrong answers: abstain
+    assert never["best_k"] == 0 and never["best_reward"] == 0.0
+    for bad in (dict(r=[1.2], fp=0.1), dict(r=[0.5], fp=-0.1)):
+        with pytest.raises(InputError, match="probability"):
+            resampling(bad["r"], bad["fp"], [1])
+
+
+def test_flops_exchange_is_snell_et_al_s_factor():
+    assert flops_exchange(14, [0.16, 0.79, 22]) == pytest.approx([14 + 39 / 0.16, 14 + 39 / 0.79, 14 + 39 / 22])
+    assert flops_exchange(1, 5) == 1.0
+    with pytest.raises(InputError, match="M >= 1"):
+        flops_exchange(0.5, 1)
+
+
+def test_verify_reads_counts_per_model(tmp_path):
+    pd.DataFrame({"model": ["a"] * 3 + ["b"] * 3, "n": 100, "c": [90, 10, 0, 50, 50, 5],
+                  "fp": [0.1, 0.2, 0.3, 0.1, 0.1, 0.1]}).to_csv(tmp_path / "c.csv", index=False)
+    got = cli("verify", tmp_path / "c.csv", "--fp-rate", "fp", "--by", "model", "--k", "1,10", "--format", "json")
+    assert got.exit_code == 0, got.output
+    a = json.loads(got.stdout)["groups"][0]
+    expected = resampling([0.9, 0.1, 0.0], [0.1, 0.2, 0.3], [1, 10])
+    assert a["group"] == "a" and a["accuracy"] == pytest.approx(expected["accuracy"], rel=1e-12)
+    table = cli("verify", tmp_path / "c.csv", "--fp-rate", "0.05", "--by", "model")
+    assert table.exit_code == 0 and "ceiling" in table.stdout
+    for args, message in ((["--fp-rate", "nope"], "must be a number or a column"),
+                          (["--fp-rate", "1.5"], "probability"),
+                          (["--fp-rate", "0.1", "--k", "0"], "--k must be whole numbers")):
+        got = cli("verify", tmp_path / "c.csv", *args)
+        assert got.exit_code == 1 and message in got.output and "Traceback" not in got.output, args
