@@ -73,3 +73,21 @@ def test_verify_reads_counts_per_model(tmp_path):
                           (["--fp-rate", "0.1", "--k", "0"], "--k must be whole numbers")):
         got = cli("verify", tmp_path / "c.csv", *args)
         assert got.exit_code == 1 and message in got.output and "Traceback" not in got.output, args
+
+
+def test_the_solve_verify_frontier_keeps_exactly_the_undominated_splits():
+    from scalinglaws.testtime import solve_verify_frontier
+
+    S, V = (a.ravel() for a in np.meshgrid([1, 2, 4, 8, 16, 32], [0, 1, 2, 4, 8]))
+    y = 1 - np.exp(-0.05 * S**0.6 * (1 + V) ** 0.4)
+    f = solve_verify_frontier(S, V, y, lam=0.5)
+    C = S * (1 + 0.5 * V)
+    assert np.all(np.diff(f["C"]) > 0) and np.all(np.diff(f["success"]) > 0)
+    for c, s_, v, y_ in zip(C, S, V, y):  # every configuration is on the frontier or beaten at no more cost
+        on = any(fc == c and fs == s_ and fv == v for fc, fs, fv in zip(f["C"], f["S"], f["V"]))
+        assert on or any(fc <= c and fy >= y_ for fc, fy in zip(f["C"], f["success"]))
+    assert f["S"][0] == 1 and f["V"][0] == 0  # the cheapest configuration starts it
+    with pytest.raises(InputError, match="--lambda"):
+        solve_verify_frontier(S, V, y, lam=0.0)
+    with pytest.raises(InputError, match="success rate out of range at configuration 2"):
+        solve_verify_frontier([1, 2], [0, 0], [0.1, 1.5], lam=1.0)

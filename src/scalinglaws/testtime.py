@@ -12,6 +12,11 @@ else the system abstains. As K grows, accuracy tends to the ceiling ``p_ok / (p_
 task, which no compute lifts. With a reward ``v_ok`` for a correct answer, ``v_fp`` (< 0) for a wrong
 one and 0 for abstaining, attempt j adds ``sum_t w_t beta_t^(j-1) (v_ok p_ok,t + v_fp p_fp,t)`` over
 tasks t (weights w_t): the best K maximises the running sum.
+
+**Solving or verifying** (Singhi et al. 2025): `solve_verify_frontier` finds, from measured success
+rates, the best split of each budget between S solutions and V verifications of each; fitting
+``S_opt = c_S C^a`` and ``V_opt = c_V C^b`` on the frontier (``power_law``, with intervals from its
+bootstrap) gives how each should grow with compute.
 """
 
 from __future__ import annotations
@@ -75,4 +80,32 @@ def flops_exchange(M, R):
     return M + 3.0 * (M - 1.0) / R
 
 
-__all__ = ["flops_exchange", "resampling"]
+def solve_verify_frontier(S, V, success, lam: float) -> dict:
+    """Singhi et al. 2025 (arXiv:2504.01005): with S solutions and V verifications of each, the
+    compute is proportional to ``C = S (1 + lam V)`` (``lam``: a verification's tokens over a
+    solution's). From measured success rates of (S, V) configurations, the frontier: for each budget
+    (each configuration's C, ascending), the best configuration that costs no more, kept where it
+    beats every cheaper one. Returns ``{"C", "S", "V", "success"}`` (lists, the frontier's points)."""
+    S, V, y = (np.atleast_1d(np.asarray(a, dtype=np.float64)) for a in (S, V, success))
+    if not (S.shape == V.shape == y.shape) or not S.size:
+        raise InputError("S, V and the success rates must be given one per configuration")
+    for name, a, ok in (("S (solutions)", S, S >= 1), ("V (verifications per solution)", V, V >= 0),
+                        ("the success rate", y, (y >= 0) & (y <= 1))):
+        bad = np.flatnonzero(~ok)
+        if bad.size:
+            raise InputError(f"{name} out of range at configuration {bad[0] + 1}: {a[bad[0]]!r}")
+    if not (np.isfinite(lam) and lam > 0):
+        raise InputError(f"--lambda (a verification's tokens over a solution's) must be > 0; got {lam!r}")
+    C = S * (1.0 + lam * V)
+    order = np.lexsort((-y, C))  # by cost, the best first among equal costs
+    keep, best = [], -np.inf
+    for i in order:
+        if y[i] > best:
+            keep.append(i)
+            best = y[i]
+    keep = np.array(keep)
+    return {"C": list(map(float, C[keep])), "S": list(map(float, S[keep])), "V": list(map(float, V[keep])),
+            "success": list(map(float, y[keep]))}
+
+
+__all__ = ["flops_exchange", "resampling", "solve_verify_frontier"]
