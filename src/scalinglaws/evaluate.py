@@ -185,7 +185,7 @@ def _fit_and_test(name, runs, train_where, interval, fit_options):
     A name ``"A -> B"`` is a chain (`scalinglaws.chain`): A fitted on the ``via`` option's column,
     B from it to the target."""
     options = dict(fit_options)
-    first, _, then = name.partition(CHAIN)
+    first, _, then = name.partition(CHAIN) if isinstance(name, str) else (name, "", "")
     fitter = fit if not then else functools.partial(fit_chain, then=then)
     if interval is not None:
         options.setdefault("bootstrap", INTERVAL_REPLICATES)
@@ -239,12 +239,14 @@ def backtest(laws: str | Sequence[str], runs, *, train_where: str | Sequence[str
         if not fit_options.get("via"):
             raise InputError("--then needs --via COLUMN: the intermediate quantity (the loss) the first law forecasts")
         get_law(then)
+        if not all(isinstance(n, str) for n in names):
+            raise InputError("--then chains laws named by text (a registered name or a formula)")
         names = [f"{n}{CHAIN}{then}" for n in names]
     elif fit_options.get("via") is not None:
         raise InputError("--via names the intermediate column of a chain; add --then LAW")
     _check_interval(interval)
     runs = Runs.coerce(runs)
-    firsts = [n.partition(CHAIN)[0] for n in names]
+    firsts = [n.partition(CHAIN)[0] if isinstance(n, str) else n for n in names]
     runs = with_areas_for(runs, [None if n == "auto" else get_law(n).inputs for n in firsts], fit_options.get("x"))
     if where is not None:
         rows = select_rows(runs, where, True, option="--where")[0]
