@@ -235,4 +235,4 @@ def test_passk_stopped_at_declares_the_rule_and_refuses_counts_beyond_it(tmp_pat
     assert got.exit_code == 1 and "--stopped-at must be" in got.output
     pd.DataFrame({"n": [10, 10], "c": [1, 3]}).to_csv(tmp_path / "over.csv", index=False)
     got = cli("passk", tmp_path / "over.csv", "--k", "1", "--stopped-at", "2")
-    assert got.exit_code == 1 and "row 2 has 3 correct samples" in got.output
+    assert got.exit_code == 1 and "problem 2 has 3 correct samples" in got.output

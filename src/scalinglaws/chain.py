@@ -23,8 +23,10 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from .errors import InputError
+from .data import Runs
+from .errors import FitError, InputError
 from .fit import FitResult
+from .fit.records import _check_level
 from .laws import get_law
 
 GRID = 33  # values of `via` at which the second stage's interval is taken, per forecast point
@@ -85,14 +87,18 @@ class ChainResult:
     def predict_interval(self, x, level: float = 0.9) -> tuple[np.ndarray, np.ndarray]:
         """``(lo, hi)``: an interval for a new run's target at ``x`` that holds it with probability
         at least ``level`` (see the module docstring). Needs both stages fitted with a bootstrap."""
+        _check_level("--interval", level)
         if self.bootstrap is None:
             raise InputError("a chain's prediction interval needs both stages fitted with bootstrap replicates")
         stage = (1.0 + level) / 2.0
-        lo1, hi1 = self.first.predict_interval(x, level=stage)
-        center = self.first.predict(x)
-        t = np.linspace(0.0, 1.0, GRID)
-        grid = np.concatenate([lo1[..., None] + t * (hi1 - lo1)[..., None], center[..., None]], axis=-1)
-        lo2, hi2 = self.second.predict_interval(self._link(grid.ravel()), level=stage)
+        try:
+            lo1, hi1 = self.first.predict_interval(x, level=stage)
+            center = self.first.predict(x)
+            t = np.linspace(0.0, 1.0, GRID)
+            grid = np.concatenate([lo1[..., None] + t * (hi1 - lo1)[..., None], center[..., None]], axis=-1)
+            lo2, hi2 = self.second.predict_interval(self._link(grid.ravel()), level=stage)
+        except FitError as exc:
+            raise FitError(f"a chain's {level:.1%} interval takes each stage's at {stage:.1%}: {exc}") from None
         return lo2.reshape(grid.shape).min(axis=-1), hi2.reshape(grid.shape).max(axis=-1)
 
     def decades_beyond(self, x) -> np.ndarray:
@@ -140,6 +146,10 @@ def fit_chain(first, runs, *, then, via: str, y: str, x: Mapping[str, str] | Non
         raise InputError(f"--y must name the column the chain forecasts (the task metric); got {y!r}")
     if y == via:
         raise InputError(f"--y and --via name the same column `{via}`; the chain forecasts --y from --via")
+    columns = Runs.coerce(runs).columns
+    for option, col in (("--via", via), ("--y", y)):
+        if col not in columns:
+            raise InputError(f"{option} column `{col}` not found; columns are {', '.join(map(str, columns))}")
     second = get_law(then)
     if len(second.inputs) != 1:
         raise InputError(f"--then takes a law of one input (the first law's forecast); {second.name} takes "

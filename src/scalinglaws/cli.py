@@ -239,6 +239,8 @@ def fit(
     if then is not None:
         if via is None:
             _misuse("--then needs --via COLUMN: the intermediate quantity (the loss) --law forecasts")
+        if y is None:
+            _misuse("--then needs --y COLUMN: the target the chain forecasts (the task metric)")
         if by is not None:
             _misuse("--by fits one law per group; a chain (--then) is fitted on the whole table (select a group "
                     "with --where)")
@@ -833,7 +835,8 @@ def observe(
     label: Optional[str] = typer.Option(None, "--label", help="with --forecast-where: the column naming each model"),
     fix: List[str] = typer.Option([], "--fix", help="hold parameters: K=V,... (y0 at chance, y_inf=1 a ceiling)"),
     bootstrap: int = typer.Option(0, "--bootstrap", help="bootstrap replicates (0: none)"),
-    level: float = typer.Option(0.9, "--level", help="with --bootstrap: the level of the forecasts' intervals"),
+    level: Optional[float] = typer.Option(None, "--level", help="with --bootstrap: the level of the forecasts' "
+                                          "intervals (default 0.9)"),
     out_path: Optional[Path] = typer.Option(None, "--out", help="write the fit document (JSON) here"),
     fmt: str = typer.Option("table", "--format", help="table | json"),
 ):
@@ -847,6 +850,9 @@ def observe(
 
     if forecast_where is None:
         _only_with("--forecast-where", {"--label": label})
+    if not bootstrap:
+        _only_with("a bootstrap; add --bootstrap N", {"--level": level})
+    level = 0.9 if level is None else level
     runs = load_runs(data)
     names = [b.strip() for item in benchmarks for b in item.split(",") if b.strip()]
     if label is not None and label not in runs.columns:
@@ -860,17 +866,28 @@ def observe(
         if not rows.size:
             _usage("--forecast-where", "selects no models", forecast_where)
         points = runs.table.iloc[rows]
-        values = obs.predict(points)
-        bounds = obs.predict_interval(points, level) if bootstrap else None
+        scored = obs.scored(points)  # a model with a gap in its scores gets no forecast, and says why
+        values, lo, hi = (np.full(len(points), np.nan) for _ in range(3))
+        if scored.any():
+            values[scored] = obs.predict(points[scored])
+            if bootstrap:
+                lo[scored], hi[scored] = obs.predict_interval(points[scored], level)
         observed = pd_numeric(points[y])
-        doc["forecasts"] = [
-            {"row": int(r) + 1, **({"label": _json_default(points[label].iloc[i])
-                                    if hasattr(points[label].iloc[i], "item") else points[label].iloc[i]}
-                                   if label else {}),
-             "y": float(values[i]), "observed": None if not np.isfinite(observed[i]) else float(observed[i]),
-             **({"lo": float(bounds[0][i]), "hi": float(bounds[1][i]), "level": level} if bounds else {})}
-            for i, r in enumerate(rows)]
-        seen = np.isfinite(observed)
+        doc["forecasts"] = []
+        for i, r in enumerate(rows):
+            f = {"row": int(r) + 1}
+            if label:
+                v = points[label].iloc[i]
+                f["label"] = _json_default(v) if hasattr(v, "item") else v
+            f["y"] = float(values[i]) if scored[i] else None
+            f["observed"] = None if not np.isfinite(observed[i]) else float(observed[i])
+            if bootstrap and scored[i]:
+                f.update(lo=float(lo[i]), hi=float(hi[i]), level=level)
+            if not scored[i]:
+                f["missing"] = "a score in " + ", ".join(
+                    b for b in obs.basis.benchmarks if not np.isfinite(pd_numeric(points[b].iloc[[i]]))[0])
+            doc["forecasts"].append(f)
+        seen = np.isfinite(observed) & scored
         doc["mean_abs_error"] = float(np.mean(np.abs(values[seen] - observed[seen]))) if seen.any() else None
     text = _dumps(doc)
     if out_path is not None:
@@ -897,6 +914,10 @@ def observe(
                 ([f"{_percent(level)} interval"] if bootstrap else []):
             table.add_column(col, justify="right")
         for f in doc["forecasts"]:
+            if f["y"] is None:
+                table.add_row(escape(str(f.get("label", f["row"]))), f"no forecast: missing {f['missing']}",
+                              *(["-"] * (3 if bootstrap else 2)))
+                continue
             error = "-" if f["observed"] is None else f"{f['y'] - f['observed']:+.4f}"
             table.add_row(escape(str(f.get("label", f["row"]))), f"{f['y']:.4f}",
                           "-" if f["observed"] is None else f"{f['observed']:.4f}", error,
@@ -936,7 +957,7 @@ def mcq(
         try:
             metrics.to_csv(out_path, index=False)
         except OSError as exc:
-            _usage("--out", "must be a writable path", f"{out_path} ({exc.strerror})")
+            _usage("--out", "must be a writable path", f"{out_path} ({exc.strerror or exc})")
     records = json.loads(metrics.to_json(orient="records"))
     if fmt == "json":
         _print_json({"by": by, "metrics": list(METRICS), "groups": records})
@@ -994,6 +1015,10 @@ def verify(
         if len(table) != len(counts):
             _usage("--fp-rate", "can name a column only in a table of counts (one row per problem)", fp_rate)
         fp = pd_numeric(table[fp_rate])
+        bad = np.flatnonzero(~((fp >= 0) & (fp <= 1)))
+        if bad.size:
+            _usage("--fp-rate", f"column `{fp_rate}` must hold probabilities in [0, 1]",
+                   f"row {bad[0] + 1} has {table[fp_rate].iloc[bad[0]]!r}")
     fp = np.broadcast_to(np.asarray(fp, dtype=np.float64), (len(counts),))
     groups = []
     for g, part in counts.groupby("group", sort=True, dropna=False):
@@ -1047,6 +1072,7 @@ def passk(
     """pass@k: the unbiased chance that one of k samples is correct, averaged over problems."""
     _check_format(fmt)
     from .data import read_runs
+    from .errors import FitError, ScalingLawsError
     from .passk import check_k, coverage, fit_coverage, left_out_warning, mark_stopped, problem_counts
 
     ks = check_k([_number("--k", part) for item in k for part in item.split(",") if part.strip()])
@@ -1062,23 +1088,32 @@ def passk(
     table = read_runs(data, what="FILE").table
     counts, note = problem_counts(table, n=n, c=c, correct=correct, problem=problem, by=by)
     if stopped_at is not None:
-        counts = mark_stopped(counts, stopped_at, c or "the correct count")
+        counts = mark_stopped(counts, stopped_at)
         note += (f"; sampling stopped once {stopped_at} correct sample(s) were drawn ({int(counts['stopped'].sum())} "
                  "problems): their pass@k is estimated without that last sample (unbiased for the rule; 1 where k >= n)")
 
-    def curve(part):
+    def curve(label, part):
         one = coverage(part, ks)
-        one["warnings"] = [w for w in [left_out_warning(one)] if w]
+        one["warnings"] = [w for w in [left_out_warning(one, stopped_at is not None)] if w]
         if fit_law:
             with _spinner("fitting the coverage law" + (" with a bootstrap" if bootstrap else "")):
-                one["fit"] = fit_coverage(part, int(ks.max()), ahead, bootstrap=bootstrap, level=level)
+                try:
+                    one["fit"] = fit_coverage(part, int(ks.max()), ahead, bootstrap=bootstrap, level=level)
+                except ScalingLawsError as exc:  # one curve that cannot be fitted does not stop the others
+                    if by is None:
+                        raise
+                    one["fit"] = {"error": str(exc)}
         return one
 
     if by is None:
-        groups = [(None, curve(counts))]
+        groups = [(None, curve(None, counts))]
         doc = {**groups[0][1], "note": note}
     else:
-        groups = [(g, curve(part)) for g, part in counts.groupby("group", sort=True)]
+        groups = [(g, curve(g, part)) for g, part in counts.groupby("group", sort=True)]
+        failed = [g for g, one in groups if "error" in one.get("fit", {})]
+        if fit_law and len(failed) == len(groups):
+            raise FitError(f"--fit: no `{by}` group could be fitted (the first, {failed[0]!r}: "
+                                   f"{groups[0][1]['fit']['error']})")
         doc = {"by": by, "groups": [{"group": _json_default(g) if hasattr(g, "item") else g, **one}
                                     for g, one in groups], "note": note}
     if fmt == "json":
@@ -1095,7 +1130,9 @@ def passk(
         out.print(table_out)
         for warning in one["warnings"]:
             out.print(f"warning: {warning}", markup=False)
-        if "fit" in one:
+        if "error" in one.get("fit", {}):
+            out.print(f"not fitted: {one['fit']['error']}", markup=False)
+        elif "fit" in one:
             _print_coverage_fit(one["fit"])
     out.print(f"note: {note}; the unbiased estimator 1 - C(n-c, k) / C(n, k) of each problem with at least k "
               "samples, averaged", markup=False)

@@ -196,7 +196,9 @@ def _fit_and_test(name, runs, train_where, interval, fit_options):
             raise
         # the point fit may stand where too few bootstrap replicates converged: scored, without an interval
         result = fitter(first, runs, where=train_where, **{**options, "bootstrap": 0})
-    test = design(runs, result.law, x=fit_options.get("x"), y=fit_options.get("y"), where=train_where, outside=True,
+    # a chain's held-out runs: the first law's inputs and the link's target (a bounded metric, read as it is)
+    law = result.law if not then else result.law.in_space("linear")
+    test = design(runs, law, x=fit_options.get("x"), y=fit_options.get("y"), where=train_where, outside=True,
                   dropna=fit_options.get("dropna", False),
                   include_excluded=fit_options.get("include_excluded", False), n_free=0)
     return result, test
@@ -234,6 +236,7 @@ def backtest(laws: str | Sequence[str], runs, *, train_where: str | Sequence[str
         (217, 23)
     """
     names = _names(laws)
+    laws_given = names
     then = fit_options.pop("then", None)
     if then is not None:  # every law named is the first stage of a chain ending in `then`
         if not fit_options.get("via"):
@@ -265,7 +268,8 @@ def backtest(laws: str | Sequence[str], runs, *, train_where: str | Sequence[str
     if train_where is None:
         raise InputError("backtest needs --train-where (a condition on columns) or --along COLUMN")
     if not isinstance(train_where, str):
-        return tuple(_one_cut(names, runs, w, by, interval, fit_options) for w in train_where)
+        options = fit_options if then is None else {**fit_options, "then": then}  # each cut makes its chains
+        return tuple(_one_cut(laws_given, runs, w, by, interval, options) for w in train_where)
     if not train_where.strip():
         raise InputError("--train-where must be a condition on columns, e.g. \"C < 1e21\"")
     select_rows(runs, train_where, True, option="--train-where")  # a condition that cannot be evaluated: named as given

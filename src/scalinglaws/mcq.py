@@ -55,8 +55,9 @@ def choice_metrics(table: pd.DataFrame, *, item: str = "item", logprob: str = "l
     wrong = counts[counts != 1]
     if len(wrong):
         name = wrong.index[0][-1] if isinstance(wrong.index[0], tuple) else wrong.index[0]
+        hint = "" if by is not None else " (several models in one table? one set of metrics each with --by COLUMN)"
         raise InputError(f"item {shown(name)} (column `{item}`) marks {int(wrong.iloc[0])} correct choices in "
-                         f"`{correct}`; each item has exactly one")
+                         f"`{correct}`; each item has exactly one{hint}")
     rows = []
     for key, g in per_item:
         lps, marks = g["lp"].to_numpy(), g["mark"].to_numpy() == 1.0

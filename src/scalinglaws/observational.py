@@ -92,6 +92,14 @@ class ObservationalFit:
     def status(self) -> str:
         return self.fit.status
 
+    def scored(self, table: pd.DataFrame) -> np.ndarray:
+        """Per row: whether it has a finite score in every benchmark of the basis (can be forecast)."""
+        missing = [b for b in self.basis.benchmarks if b not in table.columns]
+        if missing:
+            raise InputError(f"points need a score in every benchmark of the fit; column `{missing[0]}` is missing")
+        values = table[list(self.basis.benchmarks)].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
+        return np.isfinite(values).all(axis=1)
+
     def predict(self, table: pd.DataFrame) -> np.ndarray:
         """The forecast for models given by their scores on the basis's benchmarks."""
         return self.fit.predict(self.basis.measures(table))
@@ -145,7 +153,12 @@ def fit_observational(runs, y: str, benchmarks: Sequence[str], *, components: in
                          f"(at most the number of benchmarks, and {MAX_COMPONENTS}); got {components!r}")
     rows = select_rows(Runs(table), where, True, option="--where")[0]
     chosen = table.iloc[rows]
-    complete = chosen[benchmarks + [y]].apply(pd.to_numeric, errors="coerce").notna().all(axis=1).to_numpy()
+    numbers = chosen[benchmarks + [y]].apply(pd.to_numeric, errors="coerce")
+    empty = next((col for col in numbers.columns if numbers[col].isna().all() and chosen[col].notna().any()), None)
+    if empty is not None:
+        raise InputError(f"column `{empty}` holds no numbers on the fitted models (e.g. {shown(chosen[empty].dropna().iloc[0])}); "
+                         "a benchmark is a score")
+    complete = numbers.notna().all(axis=1).to_numpy()
     if complete.sum() < components + 4:
         raise InputError(f"{int(complete.sum())} models have a score in `{y}` and every benchmark of --from; "
                          f"a sigmoid of {components} capability measure(s) needs at least {components + 4}")
@@ -153,6 +166,10 @@ def fit_observational(runs, y: str, benchmarks: Sequence[str], *, components: in
     basis = CapabilityBasis.of(_scores(fitted, benchmarks, "fitted models"), benchmarks, components)
     measures = pd.DataFrame({**basis.measures(fitted), y: fitted[y].to_numpy()})
     held = {f"w{j + 1}": 0.0 for j in range(components, MAX_COMPONENTS)}
+    clash = next((name for name in (fix or {}) if name in held), None)
+    if clash is not None:
+        raise InputError(f"--fix {clash}: with --components {components} the weight {clash} is held at 0 (its "
+                         "measure is not used); ask for more components to fix it")
     result = fit(LAW, measures, y=y, fix={**(fix or {}), **held} or None, bootstrap=bootstrap, **options)
     left_out = int((~complete).sum())
     notes = ([f"{left_out} model(s) without a score in `{y}` or in a benchmark left out"] if left_out else []) + [

@@ -88,11 +88,16 @@ def pass_at_k(n, c, k, stopped=None) -> np.ndarray:
 
 def coverage(counts: pd.DataFrame, k, *, n: str = "n", c: str = "c") -> dict:
     """Mean pass@k over the problems of ``counts`` (one row each, columns ``n`` and ``c``) that have
-    at least k samples: ``{"k", "pass_at_k", "problems", "left_out"}`` (lists, one entry per k)."""
-    values = pass_at_k(counts[n].to_numpy(), counts[c].to_numpy(), k, _stopped(counts))
+    at least k samples: ``{"k", "pass_at_k", "problems", "left_out"}`` (lists, one entry per k).
+    Under inverse sampling (a ``stopped`` column, `mark_stopped`) a k that leaves out any problem
+    has no estimate (None): those are the problems that never succeeded within their budget."""
+    stopped = _stopped(counts)
+    values = pass_at_k(counts[n].to_numpy(), counts[c].to_numpy(), k, stopped)
     usable = np.isfinite(values)
     used = usable.sum(axis=0)
     mean = np.where(used > 0, np.nansum(values, axis=0) / np.maximum(used, 1), np.nan)
+    if stopped is not None:  # the problems left out never succeeded within their budget: the rest is survivors
+        mean = np.where(used < len(counts), np.nan, mean)
     return {"k": [int(v) for v in np.atleast_1d(k)], "pass_at_k": [None if not np.isfinite(v) else float(v) for v in mean],
             "problems": [int(u) for u in used], "left_out": [int(len(counts) - u) for u in used]}
 
@@ -125,6 +130,8 @@ def problem_counts(table: pd.DataFrame, *, n: str | None = None, c: str | None =
                 raise InputError(f"a table of counts needs a column of {what} per problem ({', '.join(names)}, or "
                                  f"name it with {option} COLUMN)")
         used = {"--n": n_col, "--c": c_col}
+        if n_col == c_col:
+            raise InputError(f"--n and --c name the same column `{n_col}`; samples and correct samples are two columns")
     if by is not None:
         clash = [option for option, col in {**used, "--problem": problem}.items() if col == by]
         if clash:
@@ -172,7 +179,7 @@ def _stopped(counts: pd.DataFrame):
     return counts["stopped"].to_numpy() if "stopped" in counts.columns else None
 
 
-def mark_stopped(counts: pd.DataFrame, at: int, c_column: str) -> pd.DataFrame:
+def mark_stopped(counts: pd.DataFrame, at: int) -> pd.DataFrame:
     """``counts`` with a ``stopped`` column: sampling stopped at the ``at``-th correct sample, so a
     problem with ``at`` correct samples was stopped by it (the others by the budget); more than
     ``at`` is refused."""
@@ -180,17 +187,22 @@ def mark_stopped(counts: pd.DataFrame, at: int, c_column: str) -> pd.DataFrame:
         raise InputError(f"--stopped-at must be a whole number of correct samples >= 1; got {at!r}")
     over = np.flatnonzero(counts["c"].to_numpy() > at)
     if over.size:
-        raise InputError(f"--stopped-at {at}: sampling stopped once {at} correct sample(s) were drawn, but row {over[0] + 1} "
-                         f"has {counts['c'].iloc[over[0]]:.0f} correct samples in `{c_column}`")
+        raise InputError(f"--stopped-at {at}: sampling stopped once {at} correct sample(s) were drawn, but problem "
+                         f"{over[0] + 1} has {counts['c'].iloc[over[0]]:.0f} correct samples (sampling in batches "
+                         "that stopped after a success is not this rule: no unbiased estimate is known for it here)")
     return counts.assign(stopped=counts["c"].to_numpy() == at)
 
 
-def left_out_warning(curve: dict) -> str | None:
+def left_out_warning(curve: dict, stopped: bool = False) -> str | None:
     """What leaving out problems short of k samples does to the curve, where it does."""
     short = [(i, n) for i, n in enumerate(curve["left_out"]) if n]
     if not short:
         return None
     i, left = short[0]
+    if stopped:
+        return (f"{left} of {left + curve['problems'][i]} problems never succeeded within a budget below k = "
+                f"{curve['k'][i]}: beyond its budget a problem has no unbiased estimate, and the others are the "
+                "survivors, so pass@k is not given there (null)")
     return (f"{left} of {left + curve['problems'][i]} problems have fewer than k = {curve['k'][i]} samples and are "
             "left out there (as many or more at larger k): each k averages its own set of problems, so the curve can "
             "fall as k grows; where sampling stopped at a success, say so with --stopped-at R (else pass@k is "

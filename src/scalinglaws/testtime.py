@@ -30,7 +30,8 @@ def _check_probability(name: str, v) -> np.ndarray:
     a = np.atleast_1d(np.asarray(v, dtype=np.float64))
     bad = np.flatnonzero(~((a >= 0.0) & (a <= 1.0)))
     if bad.size:
-        raise InputError(f"{name} must be a probability in [0, 1]; got {a[bad[0]]!r}")
+        where = f" (problem {bad[0] + 1})" if a.size > 1 else ""
+        raise InputError(f"{name} must be a probability in [0, 1]; got {float(a[bad[0]]):g}{where}")
     return a
 
 
@@ -48,8 +49,11 @@ def resampling(r, fp, ks, *, completeness: float = 1.0, weights=None, v_ok: floa
         raise InputError("task weights must be non-negative, one per task, not all 0")
     w = w / w.sum()
     ks = np.atleast_1d(np.asarray(ks, dtype=np.int64))
-    if not (np.all(ks >= 1) and np.all(np.isfinite(v_ok)) and np.isfinite(v_fp)):
-        raise InputError("the numbers of attempts must be >= 1 and the rewards finite")
+    if not np.all(ks >= 1):
+        raise InputError(f"the numbers of attempts (--k) must be >= 1; got {int(ks.min())}")
+    for option, v in (("the reward of a correct answer", v_ok), ("--reward-wrong", v_fp)):
+        if not np.isfinite(v):
+            raise InputError(f"{option} must be a finite number; got {v:g}")
     p_ok, p_fp = c_v * r, fp * (1.0 - r)
     beta = 1.0 - p_ok - p_fp
     # sum_{j < K} beta^j = (1 - beta^K) / (1 - beta), and K where no attempt is ever accepted (beta = 1)
@@ -64,7 +68,7 @@ def resampling(r, fp, ks, *, completeness: float = 1.0, weights=None, v_ok: floa
     running = np.concatenate([[0.0], np.cumsum(marginal)])
     best = int(np.argmax(running))
     return {"k": [int(v) for v in ks], "accuracy": list(map(float, accuracy)), "wrong": list(map(float, wrong)),
-            "abstain": list(map(float, 1.0 - accuracy - wrong)),
+            "abstain": list(map(float, np.maximum(1.0 - accuracy - wrong, 0.0))),  # (not -4e-16 when none)
             "reward": list(map(float, v_ok * accuracy + v_fp * wrong)), "ceiling": float(w @ ceiling),
             "best_k": best, "best_reward": float(running[best]), "searched_up_to": int(ks.max())}
 
