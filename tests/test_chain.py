@@ -147,3 +147,12 @@ def test_gadre_chain_interval_holds_the_held_out_17_task_errors():
     assert np.all((lo <= truth) & (truth <= hi))
     assert np.all(np.abs(chain.predict(big) / truth - 1) < 0.03)  # measured: 2.0% and 1.5%
     assert np.all(hi - lo < 0.35)  # measured: 0.30 and 0.31
+
+
+def test_a_link_ordered_by_loss_is_calibrated_from_high_loss_to_low_and_says_when_it_extrapolates(chain, runs):
+    from scalinglaws.nested import scale_of
+
+    law = sl.get_law("err_from_loss_exp")
+    assert np.all(np.diff(scale_of({"L": np.array([2.0, 3.0, 4.0])}, law)) < 0)  # a higher loss is a smaller scale
+    far = {"N": [1e11], "D": [2e12]}
+    assert chain.link_extrapolated(far)[0] and not chain.link_extrapolated({"N": [1e8], "D": [1e9]})[0]

@@ -130,3 +130,15 @@ def test_observational_forecasts_large_public_models_better_than_compute_alone()
     e_obs = np.mean(np.abs(obs.predict(held) - held.arc_challenge_acc))
     e_c = np.mean(np.abs(compute.predict(held) - held.arc_challenge_acc))
     assert e_obs < e_c and e_obs < 0.015  # measured: 1.15 against 1.38 accuracy points
+
+
+def test_observe_keeps_fitted_models_out_of_its_forecast_error(models, tmp_path):
+    path = tmp_path / "models.csv"
+    models.to_csv(path, index=False)
+    got = cli("observe", path, "--y", "target", "--from", "b1,b2,b3,b4", "--components", "1", "--where", "C < 3e22",
+              "--forecast-where", "C >= 1e22", "--format", "json")
+    doc = json.loads(got.stdout)
+    fitted = [f for f in doc["forecasts"] if f["fitted"]]
+    assert got.exit_code == 0 and fitted and len(fitted) < len(doc["forecasts"])
+    unseen = [abs(f["y"] - f["observed"]) for f in doc["forecasts"] if not f["fitted"]]
+    assert doc["mean_abs_error"] == pytest.approx(np.mean(unseen))

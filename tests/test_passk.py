@@ -236,3 +236,14 @@ def test_passk_stopped_at_declares_the_rule_and_refuses_counts_beyond_it(tmp_pat
     pd.DataFrame({"n": [10, 10], "c": [1, 3]}).to_csv(tmp_path / "over.csv", index=False)
     got = cli("passk", tmp_path / "over.csv", "--k", "1", "--stopped-at", "2")
     assert got.exit_code == 1 and "problem 2 has 3 correct samples" in got.output
+
+
+def test_inverse_sampling_gives_no_estimate_beyond_a_budget_and_no_fit_past_it():
+    counts = pd.DataFrame({"n": [3, 50, 50, 7], "c": [1, 0, 0, 1]})  # two successes, two budgets of 50
+    from scalinglaws.passk import coverage, mark_stopped
+
+    curve = coverage(mark_stopped(counts, 1), [1, 50, 60])
+    assert curve["pass_at_k"][2] is None and curve["left_out"][2] == 2  # beyond 50: only survivors would remain
+    assert curve["pass_at_k"][1] == pytest.approx(0.5)  # both successes came within 50
+    with pytest.raises(InputError, match="smallest budget is 50"):
+        fit_coverage(mark_stopped(counts, 1), 100, [1000], bootstrap=0)

@@ -91,3 +91,13 @@ def test_the_solve_verify_frontier_keeps_exactly_the_undominated_splits():
         solve_verify_frontier(S, V, y, lam=0.0)
     with pytest.raises(InputError, match="success rate out of range at configuration 2"):
         solve_verify_frontier([1, 2], [0, 0], [0.1, 1.5], lam=1.0)
+
+
+def test_verify_refuses_a_rate_column_in_a_samples_table_and_too_many_attempts(tmp_path):
+    pd.DataFrame({"problem": ["b", "a"], "correct": [1, 0], "fp": [0.0, 0.9]}).to_csv(tmp_path / "s.csv", index=False)
+    got = cli("verify", tmp_path / "s.csv", "--fp-rate", "fp")
+    assert got.exit_code == 1 and "only in a table of counts" in got.output
+    with pytest.raises(InputError, match="1..1e\\+05"):
+        resampling([0.5] * 10, 0.1, [1, 10**6])
+    big = resampling(np.full(20_000, 1e-4), 1e-5, [1, 100_000])  # chunked: no problems x attempts matrix
+    assert 0 < big["accuracy"][1] <= big["ceiling"] + 1e-12

@@ -13,7 +13,12 @@ at level ``(1 + level) / 2``, and the chain's interval is the union of the secon
 over every value of ``via`` inside the first stage's interval. If the first interval holds the new
 run's ``via`` and the second holds its ``y`` at that ``via``, the union holds ``y``: by the union
 bound the chain's interval holds the truth with probability at least ``level`` whatever the
-dependence between the stages (conservative where they are independent).
+dependence between the stages (conservative where they are independent) -- provided the second
+stage's interval holds at its level there. Where the forecast ``via`` lies beyond the runs the link
+was fitted on (a loss below theirs: the usual case), the link is extrapolated and its interval is
+not widened by a distance (its calibration measures none in ``via``; its nested cut-offs do fit the
+high losses and forecast the low ones): `link_extrapolated` marks those points, and the guarantee
+does not hold there. On a toy chain with a wrong link, 90% intervals held 10 of 24 such forecasts.
 """
 
 from __future__ import annotations
@@ -100,6 +105,13 @@ class ChainResult:
         except FitError as exc:
             raise FitError(f"a chain's {level:.1%} interval takes each stage's at {stage:.1%}: {exc}") from None
         return lo2.reshape(grid.shape).min(axis=-1), hi2.reshape(grid.shape).max(axis=-1)
+
+    def link_extrapolated(self, x) -> np.ndarray:
+        """Per point: whether the first stage's forecast of ``via`` lies outside the range of ``via``
+        the second law was fitted on (its interval there carries no extrapolation width)."""
+        lo, hi = self.second.x_range[self.second.law.inputs[0]]
+        v = self.first.predict(x)
+        return (v < lo) | (v > hi)
 
     def decades_beyond(self, x) -> np.ndarray:
         return self.first.decades_beyond(x)

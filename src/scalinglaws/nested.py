@@ -50,7 +50,7 @@ class Backtests:
     @property
     def scale(self) -> np.ndarray:
         """Per design row (see `scale_of`)."""
-        return scale_of(self.problem.design.x, self.full.law.log_inputs)
+        return scale_of(self.problem.design.x, self.full.law)
 
 
 def backtests(law, runs, cuts, *, method=DEFAULT_METHOD, starts=None, rng=None, prune=None, **problem_options) -> Backtests:
@@ -60,7 +60,7 @@ def backtests(law, runs, cuts, *, method=DEFAULT_METHOD, starts=None, rng=None, 
     law = get_law(law)
     problem = prepare(law, runs, **problem_options)
     used = problem.weights > 0
-    scale = scale_of(problem.design.x, law.log_inputs)
+    scale = scale_of(problem.design.x, law)
     plan = tuple(f for f in folds(np.where(used, scale, np.inf), cuts) if (~f.train & used).any())
     problems, fits = [problem], []
     for fold in plan:
@@ -78,14 +78,17 @@ def backtests(law, runs, cuts, *, method=DEFAULT_METHOD, starts=None, rng=None, 
     return Backtests(problem, full, start_points, plan, fits)
 
 
-def scale_of(x: dict[str, np.ndarray], log_inputs) -> np.ndarray:
-    """log10 of the product of a design's positive inputs (the scale the cut-offs order runs by);
-    for a law that takes no powers of its inputs (a loss, capability measures that may be negative),
-    its first input's value (in the order of its log, for a positive one)."""
-    names = [n for n in x if n in log_inputs]
+def scale_of(x: dict[str, np.ndarray], law) -> np.ndarray:
+    """The scale the cut-offs order runs by: log10 of the product of a design's positive inputs,
+    each of the law's `falling_inputs` (a loss) taken inverted; for a law that takes no powers of
+    its inputs (a loss, capability measures that may be negative), its first input's value, negated
+    when it falls with scale."""
+    names = [n for n in x if n in law.log_inputs]
+    sign = {n: -1.0 if n in law.falling_inputs else 1.0 for n in x}
     if not names:
-        return np.asarray(next(iter(x.values())), dtype=np.float64)
-    return np.sum([np.log10(np.asarray(x[n], dtype=np.float64)) for n in names], axis=0)
+        first = next(iter(x))
+        return sign[first] * np.asarray(x[first], dtype=np.float64)
+    return np.sum([sign[n] * np.log10(np.asarray(x[n], dtype=np.float64)) for n in names], axis=0)
 
 
 def folds(scale: np.ndarray, cuts) -> list[Fold]:

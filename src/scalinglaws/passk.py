@@ -43,7 +43,9 @@ def pass_at_k(n, c, k, stopped=None) -> np.ndarray:
     biased upwards (the last sample is correct by design: for one success, ``E[1/n]`` is about
     ``p log(1/p)``); the unbiased estimate counts paths of the stopping rule (Girshick, Mosteller and
     Savage 1946) and comes out as the usual estimator without that last sample, ``(n - 1, c - 1)``,
-    which is defined at every k (1 where ``k >= n``: the n-th sample was correct)."""
+    which is exactly unbiased at every k up to the budget (1 where ``k >= n``: the n-th sample was
+    correct). Beyond a budget, a problem that never succeeded has no estimate (NaN), and averaging
+    the others keeps only survivors (`coverage` gives None there)."""
     n = np.atleast_1d(np.asarray(n, dtype=np.float64))
     c = np.atleast_1d(np.asarray(c, dtype=np.float64))
     k = np.atleast_1d(np.asarray(k, dtype=np.float64))
@@ -269,10 +271,18 @@ def coverage_curve(counts: pd.DataFrame, k_max: int, *, n: str = "n", c: str = "
 
 
 def _defined_up_to(counts: pd.DataFrame, k_max: int, n: str = "n") -> pd.DataFrame:
-    """The problems with an unbiased pass@k at every k up to ``k_max``: ``k_max`` samples, or
-    stopped at a success (defined at every k)."""
+    """The problems with an unbiased pass@k at every k up to ``k_max``: those with ``k_max``
+    samples. Under inverse sampling every problem is needed (leaving out the ones that never
+    succeeded keeps the survivors), so ``k_max`` may not pass any budget."""
     stopped = _stopped(counts)
-    return counts[(counts[n].to_numpy() >= k_max) | (False if stopped is None else stopped)]
+    if stopped is None:
+        return counts[counts[n].to_numpy() >= k_max]
+    short = ~stopped & (counts[n].to_numpy() < k_max)
+    if short.any():
+        raise InputError(f"--fit with --stopped-at: {int(short.sum())} problems never succeeded within budgets below "
+                         f"the largest --k ({k_max}; the smallest budget is {counts[n].to_numpy()[short].min():.0f}); "
+                         "beyond a budget there is no unbiased estimate, so fit on k up to it")
+    return counts
 
 
 def fit_coverage(counts: pd.DataFrame, k_max: int, forecast, *, bootstrap: int = 200, level: float = 0.9,

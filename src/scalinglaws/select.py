@@ -159,7 +159,7 @@ def _check_scales(runs: Runs, law: Law, options: dict) -> None:
         np.nan_to_num(pd.to_numeric(runs.table[weights].iloc[dm.rows], errors="coerce").to_numpy(dtype=float)) > 0
     if not used.any():
         return  # no run with a positive weight: each candidate's problem says what is wrong with the weights
-    scale = scale_of(dm.x, law.log_inputs)
+    scale = scale_of(dm.x, law)
     if not any((~f.train & used).any() for f in folds(np.where(used, scale, np.inf), CUTS)
                if f.fraction >= SCORED_FROM):
         raise InputError(f"--law auto needs runs at several scales to backtest inside the training data; "

@@ -25,6 +25,9 @@ import numpy as np
 
 from .errors import InputError
 
+MAX_ATTEMPTS = 100_000  # the most attempts searched for the best number
+_CHUNK = 256  # attempts evaluated at once (memory: problems x this)
+
 
 def _check_probability(name: str, v) -> np.ndarray:
     a = np.atleast_1d(np.asarray(v, dtype=np.float64))
@@ -49,22 +52,25 @@ def resampling(r, fp, ks, *, completeness: float = 1.0, weights=None, v_ok: floa
         raise InputError("task weights must be non-negative, one per task, not all 0")
     w = w / w.sum()
     ks = np.atleast_1d(np.asarray(ks, dtype=np.int64))
-    if not np.all(ks >= 1):
-        raise InputError(f"the numbers of attempts (--k) must be >= 1; got {int(ks.min())}")
+    if not np.all(ks >= 1) or ks.max() > MAX_ATTEMPTS:
+        raise InputError(f"the numbers of attempts (--k) must lie in 1..{MAX_ATTEMPTS:.0e} (the best number is searched "
+                         f"up to the largest); got {int(ks.min() if ks.min() < 1 else ks.max())}")
     for option, v in (("the reward of a correct answer", v_ok), ("--reward-wrong", v_fp)):
         if not np.isfinite(v):
             raise InputError(f"{option} must be a finite number; got {v:g}")
     p_ok, p_fp = c_v * r, fp * (1.0 - r)
     beta = 1.0 - p_ok - p_fp
     # sum_{j < K} beta^j = (1 - beta^K) / (1 - beta), and K where no attempt is ever accepted (beta = 1)
-    reached = np.where(beta[:, None] < 1.0, -np.expm1(ks[None, :] * np.log1p(-(1.0 - beta[:, None])))
-                       / np.maximum(1.0 - beta[:, None], 1e-300), ks[None, :])
+    with np.errstate(divide="ignore"):  # beta = 0: log 0 = -inf, and 1 - beta^K = 1
+        reached = np.where(beta[:, None] < 1.0, -np.expm1(ks[None, :] * np.log(beta[:, None]))
+                           / np.maximum(1.0 - beta[:, None], 1e-300), ks[None, :])
     accuracy = w @ (p_ok[:, None] * reached)
     wrong = w @ (p_fp[:, None] * reached)
     accepted = p_ok + p_fp
     ceiling = np.where(accepted > 0, p_ok / np.where(accepted > 0, accepted, 1.0), 0.0)
-    j = np.arange(int(ks.max()))
-    marginal = (w[:, None] * beta[:, None] ** j[None, :] * (v_ok * p_ok + v_fp * p_fp)[:, None]).sum(axis=0)
+    gain = w * (v_ok * p_ok + v_fp * p_fp)
+    marginal = np.concatenate([gain @ beta[:, None] ** np.arange(j0, min(j0 + _CHUNK, int(ks.max())))[None, :]
+                               for j0 in range(0, int(ks.max()), _CHUNK)])  # attempt j adds sum_t gain_t beta_t^j
     running = np.concatenate([[0.0], np.cumsum(marginal)])
     best = int(np.argmax(running))
     return {"k": [int(v) for v in ks], "accuracy": list(map(float, accuracy)), "wrong": list(map(float, wrong)),

@@ -99,6 +99,9 @@ class Law:
             solves these exactly for each candidate set of the other parameters.
         output: what the law predicts (``"loss"``, ``"error"``).
         log_inputs: inputs the law takes powers/logs of, which must be positive.
+        falling_inputs: inputs that fall as scale grows (a loss, as the input of a link from loss to
+            a metric): the nested cut-offs that calibrate intervals fit their high values and
+            forecast their low ones, as forecasts are made.
         y_range: ``(lo, hi)`` for a law of a bounded metric (accuracy in [0, 1]); ``--law auto``
             offers it only for targets inside that range.
         space: where the fit compares the law with the data: ``"log"`` (residuals ``log y - log f``,
@@ -123,6 +126,7 @@ class Law:
     space: str = "log"
     family: str = "curves"
     auto: bool = True
+    falling_inputs: tuple[str, ...] = ()
 
     def __post_init__(self):
         if self.family not in FAMILIES:

@@ -63,6 +63,7 @@ err_from_loss_exp = register_law(
         linear=("epsilon", "k"),
         output="error",
         log_inputs=(),
+        falling_inputs=("L",),  # larger models have lower loss
         y_range=(0.0, 1.0),
         space="linear",
         family="downstream",
