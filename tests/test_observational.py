@@ -142,3 +142,17 @@ def test_observe_keeps_fitted_models_out_of_its_forecast_error(models, tmp_path)
     assert got.exit_code == 0 and fitted and len(fitted) < len(doc["forecasts"])
     unseen = [abs(f["y"] - f["observed"]) for f in doc["forecasts"] if not f["fitted"]]
     assert doc["mean_abs_error"] == pytest.approx(np.mean(unseen))
+
+
+def test_a_familys_trend_in_compute_forecasts_its_untrained_models(models):
+    from scalinglaws.observational import forecast_from_compute
+
+    fitted = models[models.C < 3e22]
+    obs = sl.fit_observational(models, "target", BENCHMARKS, components=1, where="C < 3e22")
+    held = models[models.C >= 3e22]
+    by_compute = forecast_from_compute(obs, fitted, held[["family", "C"]], family="family", compute="C")
+    assert np.max(np.abs(by_compute - held.target)) < 0.05  # measures nearly linear in log C in each family
+    lone = pd.DataFrame({"family": ["z"], "C": [1e23]})  # no fitted model of this family: no trend
+    assert np.isnan(forecast_from_compute(obs, fitted, lone, family="family", compute="C")[0])
+    with pytest.raises(InputError, match="positive compute"):
+        forecast_from_compute(obs, fitted, pd.DataFrame({"family": ["a"], "C": [-1.0]}), family="family", compute="C")

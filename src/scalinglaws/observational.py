@@ -180,6 +180,40 @@ def fit_observational(runs, y: str, benchmarks: Sequence[str], *, components: in
     return ObservationalFit(basis, replace(result, notes=result.notes + tuple(notes), warnings=warnings))
 
 
+def forecast_from_compute(obs: ObservationalFit, fitted: pd.DataFrame, points: pd.DataFrame, *, family: str,
+                          compute: str) -> np.ndarray:
+    """A family's trend from its compute, for models not trained yet (Ruan et al.: within a family,
+    each capability measure is close to linear in log compute): per family, each measure of the
+    ``fitted`` models (those the fit used) is regressed on log10 of ``compute``, and the sigmoid is
+    taken at the measures this gives for each of ``points`` (their family and compute only). NaN
+    for a point whose family has fewer than two fitted models of distinct compute."""
+    for col in (family, compute):
+        for what, t in (("fitted models", fitted), ("points", points)):
+            if col not in t.columns:
+                raise InputError(f"column `{col}` not found among the {what}; columns are {', '.join(map(str, t.columns))}")
+    measures = obs.basis.measures(fitted, "fitted models")
+    with np.errstate(invalid="ignore", divide="ignore"):  # a compute <= 0 is refused (points) or unused (fits)
+        log_c = np.log10(pd.to_numeric(fitted[compute], errors="coerce").to_numpy(dtype=np.float64))
+        at = np.log10(pd.to_numeric(points[compute], errors="coerce").to_numpy(dtype=np.float64))
+    bad = np.flatnonzero(~np.isfinite(at))
+    if bad.size:
+        raise InputError(f"column `{compute}` must hold a positive compute for each point; row {bad[0] + 1} has "
+                         f"{shown(points[compute].iloc[bad[0]])}")
+    out = np.full(len(points), np.nan)
+    for name in pd.unique(points[family]):
+        mine = (fitted[family] == name).to_numpy() & np.isfinite(log_c)
+        here = (points[family] == name).to_numpy()
+        if np.unique(log_c[mine]).size < 2:
+            continue
+        design = np.column_stack([np.ones(mine.sum()), log_c[mine]])
+        pcs = {}
+        for pc, values in measures.items():
+            coef = np.linalg.lstsq(design, values[mine], rcond=None)[0]
+            pcs[pc] = coef[0] + coef[1] * at[here]
+        out[here] = obs.fit.predict(pcs)
+    return out
+
+
 def _scores(table: pd.DataFrame, benchmarks: Sequence[str], what: str) -> np.ndarray:
     missing = [b for b in benchmarks if b not in table.columns]
     if missing:
@@ -195,4 +229,4 @@ def _scores(table: pd.DataFrame, benchmarks: Sequence[str], what: str) -> np.nda
     return out
 
 
-__all__ = ["CapabilityBasis", "ObservationalFit", "fit_observational"]
+__all__ = ["CapabilityBasis", "ObservationalFit", "fit_observational", "forecast_from_compute"]
