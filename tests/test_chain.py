@@ -156,3 +156,13 @@ def test_a_link_ordered_by_loss_is_calibrated_from_high_loss_to_low_and_says_whe
     assert np.all(np.diff(scale_of({"L": np.array([2.0, 3.0, 4.0])}, law)) < 0)  # a higher loss is a smaller scale
     far = {"N": [1e11], "D": [2e12]}
     assert chain.link_extrapolated(far)[0] and not chain.link_extrapolated({"N": [1e8], "D": [1e9]})[0]
+
+
+@pytest.mark.xdist_group("auto")
+def test_law_auto_chooses_a_chains_first_stage(runs):
+    chain = sl.fit_chain("auto", runs, then="err_from_loss_exp", via="loss", y="err",
+                         candidates=["chinchilla", "kaplan_nd"])
+    assert chain.first.selection is not None and chain.first.law.name in ("chinchilla", "kaplan_nd")
+    assert chain.second.law.name == "err_from_loss_exp" and chain.second.selection is None
+    x = {"N": [3e9], "D": [6e10]}
+    assert chain.predict(x) == pytest.approx(chain.second.predict({"L": chain.first.predict(x)}), rel=1e-15)
