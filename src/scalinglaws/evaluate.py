@@ -235,8 +235,7 @@ def backtest(laws: str | Sequence[str], runs, *, train_where: str | Sequence[str
         >>> bt.n_train, bt.n_test
         (217, 23)
     """
-    names = _names(laws)
-    laws_given = names
+    names = laws_given = _names(laws)  # names: the labels scored ("A -> B" for a chain)
     then = fit_options.pop("then", None)
     if then is not None:  # every law named is the first stage of a chain ending in `then`
         if not fit_options.get("via"):
@@ -249,8 +248,7 @@ def backtest(laws: str | Sequence[str], runs, *, train_where: str | Sequence[str
         raise InputError("--via names the intermediate column of a chain; add --then LAW")
     _check_interval(interval)
     runs = Runs.coerce(runs)
-    firsts = [n.partition(CHAIN)[0] if isinstance(n, str) else n for n in names]
-    runs = with_areas_for(runs, [None if n == "auto" else get_law(n).inputs for n in firsts], fit_options.get("x"))
+    runs = with_areas_for(runs, [None if n == "auto" else get_law(n).inputs for n in laws_given], fit_options.get("x"))
     if where is not None:
         rows = select_rows(runs, where, True, option="--where")[0]
         if not rows.size:
