@@ -31,7 +31,7 @@ import numpy as np
 from .data import Runs
 from .errors import FitError, InputError
 from .fit import FitResult
-from .fit.records import _check_level
+from .fit.records import check_level
 from .laws import get_law
 
 GRID = 33  # values of `via` at which the second stage's interval is taken, per forecast point
@@ -92,7 +92,7 @@ class ChainResult:
     def predict_interval(self, x, level: float = 0.9) -> tuple[np.ndarray, np.ndarray]:
         """``(lo, hi)``: an interval for a new run's target at ``x`` that holds it with probability
         at least ``level`` (see the module docstring). Needs both stages fitted with a bootstrap."""
-        _check_level("--interval", level)
+        check_level("--interval", level)
         if self.bootstrap is None:
             raise InputError("a chain's prediction interval needs both stages fitted with bootstrap replicates")
         stage = (1.0 + level) / 2.0

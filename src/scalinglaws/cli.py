@@ -132,6 +132,19 @@ def _print_json(doc) -> None:
     sys.stdout.write(_dumps(doc))
 
 
+def _write_out(out_path: Path, text: str) -> None:
+    """``text`` to the --out path; a path that cannot be written is a usage error naming it."""
+    try:
+        out_path.write_text(text)
+    except OSError as exc:
+        _usage("--out", "must be a writable path", f"{out_path} ({exc.strerror or exc})")
+
+
+def _plain(v):
+    """A cell as JSON takes it: a NumPy scalar as the Python number it holds."""
+    return v.item() if hasattr(v, "item") else v
+
+
 def _json_default(v):
     if hasattr(v, "item"):
         return v.item()
@@ -268,7 +281,7 @@ def fit(
                 sub = runs.with_table(table.reset_index(drop=True))
                 if not select_rows(sub, where, include_excluded)[0].size:
                     continue  # --where leaves none of this group
-                label = _json_default(group) if hasattr(group, "item") else group
+                label = _plain(group)
                 try:
                     fits.append({"group": label, **fit_law(law, sub, **options).summary()})
                 except ScalingLawsError as exc:  # one group that cannot be fitted does not stop the others
@@ -287,10 +300,7 @@ def _write_fit(doc: dict, out_path: Path | None, fmt: str) -> None:
     """A fit document (one fit, a chain's two, or one per group) to --out and to the screen."""
     text = _dumps(doc)
     if out_path is not None:
-        try:
-            out_path.write_text(text)
-        except OSError as exc:
-            _usage("--out", "must be a writable path", f"{out_path} ({exc.strerror})")
+        _write_out(out_path, text)
     if fmt == "json":
         sys.stdout.write(text)
         return
@@ -495,7 +505,7 @@ def predict(
     rivals = [r.law for r in result.selection.rivals] if result.selection is not None and parts is not None else []
     preds = []
     for i, row in enumerate(rows):
-        p = {**{k: _json_default(v) if hasattr(v, "item") else v for k, v in row.items()}, "y": float(values[i])}
+        p = {**{k: _plain(v) for k, v in row.items()}, "y": float(values[i])}
         if parts is not None:
             p.update(level=interval, lo=float(parts["lo"][i]), hi=float(parts["hi"][i]),
                      bootstrap_interval=[float(parts["lo_bootstrap"][i]), float(parts["hi_bootstrap"][i])],
@@ -580,7 +590,7 @@ def _print_chain_predictions(chain, rows: list, inputs, interval, fmt: str) -> N
     link_range = chain.second.x_range[chain.second.law.inputs[0]]  # the `via` values the second law was fitted on
     preds = []
     for i, row in enumerate(rows):
-        p = {**{k: _json_default(v) if hasattr(v, "item") else v for k, v in row.items()}, "via": float(via[i]),
+        p = {**{k: _plain(v) for k, v in row.items()}, "via": float(via[i]),
              "y": float(values[i])}
         if bounds is not None:
             p.update(level=interval, lo=float(bounds[0][i]), hi=float(bounds[1][i]))
@@ -666,7 +676,7 @@ def _print_mixes(pools: dict, mixes: list, rows: list, inputs, fmt: str) -> None
     for i, row in enumerate(rows):
         e = {name: float(v[i]) for name, v in errors.items()}
         finite = {k: v for k, v in e.items() if np.isfinite(v)}
-        preds.append({"at": {k: _json_default(v) if hasattr(v, "item") else v for k, v in row.items()},
+        preds.append({"at": {k: _plain(v) for k, v in row.items()},
                       "errors": {k: (v if np.isfinite(v) else None) for k, v in e.items()},
                       "best": min(finite, key=finite.get) if finite else None,
                       "extrapolation": {k: "extrapolation" if beyond[k][i] else "interpolation" for k in names}})
@@ -878,13 +888,12 @@ def observe(
             values[scored] = obs.predict(points[scored])
             if bootstrap:
                 lo[scored], hi[scored] = obs.predict_interval(points[scored], level)
-        observed = pd_numeric(points[y])
+        observed = _numbers(points[y])
         doc["forecasts"] = []
         for i, r in enumerate(rows):
             f = {"row": int(r) + 1}
             if label:
-                v = points[label].iloc[i]
-                f["label"] = _json_default(v) if hasattr(v, "item") else v
+                f["label"] = _plain(points[label].iloc[i])
             f["y"] = float(values[i]) if scored[i] else None
             f["fitted"] = bool(fitted_rows[i])  # also among the --where models: not a forecast of the unseen
             f["observed"] = None if not np.isfinite(observed[i]) else float(observed[i])
@@ -892,16 +901,13 @@ def observe(
                 f.update(lo=float(lo[i]), hi=float(hi[i]), level=level)
             if not scored[i]:
                 f["missing"] = "a score in " + ", ".join(
-                    b for b in obs.basis.benchmarks if not np.isfinite(pd_numeric(points[b].iloc[[i]]))[0])
+                    b for b in obs.basis.benchmarks if not np.isfinite(_numbers(points[b].iloc[[i]]))[0])
             doc["forecasts"].append(f)
         seen = np.isfinite(observed) & scored & ~fitted_rows
         doc["mean_abs_error"] = float(np.mean(np.abs(values[seen] - observed[seen]))) if seen.any() else None
     text = _dumps(doc)
     if out_path is not None:
-        try:
-            out_path.write_text(_dumps(obs.to_dict()))
-        except OSError as exc:
-            _usage("--out", "must be a writable path", f"{out_path} ({exc.strerror})")
+        _write_out(out_path, _dumps(obs.to_dict()))
     if fmt == "json":
         sys.stdout.write(text)
         return
@@ -935,7 +941,8 @@ def observe(
                       f"{doc['mean_abs_error']:.4f}", markup=False)
 
 
-def pd_numeric(column):
+def _numbers(column):
+    """A column as floats, NaN where a cell is not a number."""
     import numpy as np
     import pandas as pd
 
@@ -962,10 +969,7 @@ def mcq(
 
     metrics = choice_metrics(read_runs(data, what="FILE").table, item=item, logprob=logprob, correct=correct, by=by)
     if out_path is not None:
-        try:
-            metrics.to_csv(out_path, index=False)
-        except OSError as exc:
-            _usage("--out", "must be a writable path", f"{out_path} ({exc.strerror or exc})")
+        _write_out(out_path, metrics.to_csv(index=False))
     records = json.loads(metrics.to_json(orient="records"))
     if fmt == "json":
         _print_json({"by": by, "metrics": list(METRICS), "groups": records})
@@ -1020,7 +1024,7 @@ def verify(
             _usage("--fp-rate", f"must be a number or a column ({', '.join(map(str, table.columns))})", fp_rate)
         if not note.startswith("counts"):  # a table of samples is counted per problem, re-ordered
             _usage("--fp-rate", "can name a column only in a table of counts (one row per problem)", fp_rate)
-        fp = pd_numeric(table[fp_rate])
+        fp = _numbers(table[fp_rate])
         bad = np.flatnonzero(~((fp >= 0) & (fp <= 1)))
         if bad.size:
             _usage("--fp-rate", f"column `{fp_rate}` must hold probabilities in [0, 1]",
@@ -1031,7 +1035,7 @@ def verify(
         r = pass_at_k(part["n"].to_numpy(), part["c"].to_numpy(), [1])[:, 0]  # c / n: each problem's pass rate
         one = resampling(r, fp[part.index.to_numpy()], ks.astype(int), completeness=completeness,
                          v_fp=reward_wrong)
-        groups.append((None if by is None else (_json_default(g) if hasattr(g, "item") else g), one))
+        groups.append((None if by is None else (_plain(g)), one))
     if fmt == "json":
         _print_json(groups[0][1] | {"note": note} if by is None else
                     {"by": by, "groups": [{"group": g, **one} for g, one in groups], "note": note})
@@ -1120,7 +1124,7 @@ def passk(
         if fit_law and len(failed) == len(groups):
             raise FitError(f"--fit: no `{by}` group could be fitted (the first, {failed[0]!r}: "
                                    f"{groups[0][1]['fit']['error']})")
-        doc = {"by": by, "groups": [{"group": _json_default(g) if hasattr(g, "item") else g, **one}
+        doc = {"by": by, "groups": [{"group": _plain(g), **one}
                                     for g, one in groups], "note": note}
     if fmt == "json":
         _print_json(doc)

@@ -225,7 +225,6 @@ def _whole(column: pd.Series, name: str) -> pd.Series:
     return values.astype(np.float64)
 
 
-
 def check_k(k, option: str = "--k") -> np.ndarray:
     """``k`` as whole numbers >= 1, in the order given; `InputError` naming ``option`` and the first
     bad one."""
@@ -249,7 +248,7 @@ def coverage_curve(counts: pd.DataFrame, k_max: int, *, n: str = "n", c: str = "
     """The coverage curve a law is fitted to: pass@k at about `FIT_K_PER_DECADE` whole values of k
     per decade from 1 to ``k_max``, averaged over the problems with at least ``k_max`` samples, so
     every k averages the same problems (a curve whose problems change with k is not one curve);
-    problems whose sampling stopped at a success count at every k.
+    under inverse sampling every problem, so ``k_max`` may not pass a budget (`_defined_up_to`).
     Returns the table (columns ``k``, ``coverage``) and the number of problems left out."""
     k_max = int(k_max)
     decades = np.log10(k_max)

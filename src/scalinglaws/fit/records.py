@@ -54,7 +54,7 @@ class Bootstrap:
     def interval(self, fn: Callable[[Mapping[str, np.ndarray]], np.ndarray], level: float | None = None):
         """Percentile interval of any derived quantity ``fn(params)`` (vectorised over replicates)."""
         level = self.level if level is None else level
-        _check_level("level", level)
+        check_level("level", level)
         q = np.asarray(fn(self.values()), dtype=np.float64)
         tail = (1.0 - level) / 2.0
         lo, hi = np.quantile(q, [tail, 1.0 - tail])
@@ -68,7 +68,7 @@ class Bootstrap:
         is the percentile range of those forecasts. For a law fitted in linear space, ``f + r_b``,
         and the interval is cut at the law's ``y_range`` (an accuracy interval ends at 0 and 1).
         """
-        _check_level("--interval", level)
+        check_level("--interval", level)
         values = self.values()
         n_rep = len(next(iter(values.values())))
         # laws are elementwise: replicates along axis 0, points along axis 1, in one evaluation
@@ -121,7 +121,7 @@ class Calibration:
 
     def half_width(self, decades: np.ndarray, level: float) -> np.ndarray:
         """Half-widths (natural log) of the calibrated interval at ``decades`` beyond the training range."""
-        _check_level("--interval", level)
+        check_level("--interval", level)
         if self.problem is not None:
             raise FitError(f"no calibrated interval beyond the training range: {self.problem}")
         scores = np.abs(np.asarray(self.errors)) / self.spread(np.asarray(self.distances))
@@ -210,7 +210,7 @@ def too_few_converged(converged: int, replicates: int) -> str | None:
             "converge)")
 
 
-def _check_level(option: str, level) -> None:
+def check_level(option: str, level) -> None:
     if not (isinstance(level, (int, float)) and 0.0 < level < 1.0):
         raise InputError(f"{option} must lie strictly between 0 and 1; got {level!r}")
 
