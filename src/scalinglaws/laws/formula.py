@@ -42,7 +42,9 @@ from pathlib import Path
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
+from .._jax import float64
 from ..errors import InputError
 from ._law import Law, Param, power
 
@@ -116,6 +118,23 @@ def _parse(text: str, reference: str = "", extras: tuple = ()) -> Law:
         space="linear" if y_range is not None else "log",
         family="yours",
     )
+
+
+def parse_expression(text: str, inputs: tuple[str, ...], what: str):
+    """A plain expression of ``inputs`` only (no parameters, no head), checked as a formula law's
+    expression is, as a function of a mapping of arrays: e.g. FLOPs per token ``6*N + 12*2048*N^0.5``.
+    ``what`` names the option in errors."""
+    text = " ".join(str(text).split())
+    if not text or len(text) > MAX_LENGTH or "#" in text:
+        raise InputError(f"{what} must be an expression of {', '.join(inputs)} of at most {MAX_LENGTH} characters "
+                         f"without `#`; got {text[:60]!r}")
+    expr = _tree(text.replace("^", "**"), what, shown=text)
+    unknown = [n for n in _checked_names(expr) if n not in inputs]
+    if unknown:
+        raise InputError(f"{what} may name only {', '.join(inputs)}; `{text}` names `{unknown[0]}`")
+    build = _builder(expr)
+    return float64(lambda x: np.asarray(build({k: np.asarray(v, dtype=np.float64) for k, v in x.items()}),
+                                        dtype=np.float64))
 
 
 def load_law_file(path: str | Path) -> Law:
@@ -409,4 +428,4 @@ def _builder(node: ast.AST):
     raise InputError(f"a formula law cannot hold `{ast.unparse(node)}`")  # unreachable: `_checked_names` ran first
 
 
-__all__ = ["FUNCTIONS", "default_start", "is_formula", "linear_parameters", "load_law_file", "parse_formula"]
+__all__ = ["FUNCTIONS", "default_start", "is_formula", "linear_parameters", "load_law_file", "parse_expression", "parse_formula"]

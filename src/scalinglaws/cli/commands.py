@@ -1,4 +1,5 @@
-"""The command-line interface. The only module that prints or sets exit codes.
+"""The command-line interface: the app, its shared helpers and the commands on runs. With the other
+modules of this package, the only code that prints or sets exit codes.
 
 Exit codes: 0 ok, 1 the input or the fit failed (one line on stderr, no traceback), 2 usage.
 """
@@ -19,7 +20,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ._jax import enable_compilation_cache
+from .._jax import enable_compilation_cache
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Fit, forecast and plan with neural scaling laws.")
 out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
@@ -33,7 +34,7 @@ def _guard(command):
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
-        from .errors import ScalingLawsError
+        from ..errors import ScalingLawsError
 
         try:
             return command(*args, **kwargs)
@@ -49,7 +50,7 @@ def _one_line(message) -> str:
 
 
 def _usage(option: str, rule: str, value) -> None:
-    from .errors import InputError
+    from ..errors import InputError
 
     raise InputError(f"{option} {rule}; got {value!r}")
 
@@ -66,7 +67,7 @@ def _choose(option: str, value: str, choices) -> None:
 
 def _check_space(space: str | None) -> None:
     if space is not None:
-        from .laws import SPACES
+        from ..laws import SPACES
 
         _choose("--space", space, SPACES)
 
@@ -83,8 +84,8 @@ def _check_format(fmt: str) -> None:
 
 
 def _check_engine_options(loss: str, method: str) -> None:
-    from .fit.losses import LOSSES
-    from .fit.methods import METHODS
+    from ..fit.losses import LOSSES
+    from ..fit.methods import METHODS
 
     _choose("--loss", loss, tuple(LOSSES))
     _choose("--method", method, tuple(METHODS))
@@ -120,7 +121,7 @@ def _number(option: str, text: str) -> float:
 
 def _dumps(doc) -> str:
     """The JSON text of ``doc``; a non-finite number in it is an error, never invalid JSON."""
-    from .errors import FitError
+    from ..errors import FitError
 
     try:
         return json.dumps(doc, indent=2, allow_nan=False, default=_json_default) + "\n"
@@ -214,7 +215,7 @@ def fit(
     if delta is not None and loss == "mse":
         _misuse("--delta is the Huber threshold; --loss mse has none")
     if resample is not None:
-        from .uncertainty import SCHEMES
+        from ..uncertainty import SCHEMES
 
         _choose("--resample", resample, SCHEMES)
     if resample == "clusters" and cluster is None:
@@ -230,9 +231,9 @@ def fit(
                 "--bootstrap uses none")
     if not bootstrap:
         _only_with("a bootstrap; add --bootstrap N", {"--resample": resample, "--cluster": cluster, "--level": level})
-    from . import fit as fit_law
-    from .data import load_runs
-    from .laws import get_law
+    from .. import fit as fit_law
+    from ..data import load_runs
+    from ..laws import get_law
 
     runs = load_runs(data, excluded=excluded)
     options = dict(x=_pairs("--x", x, numeric=False), y=y, where=where, include_excluded=include_excluded, dropna=dropna,
@@ -257,7 +258,7 @@ def fit(
         if by is not None:
             _misuse("--by fits one law per group; a chain (--then) is fitted on the whole table (select a group "
                     "with --where)")
-        from .chain import fit_chain
+        from ..chain import fit_chain
 
         with _spinner(f"fitting the chain {law} -> {then}"):
             chain_options = {k: v for k, v in options.items() if k not in ("y", "candidates")}
@@ -274,8 +275,8 @@ def fit(
                 _usage("--by", "must name a group on every row", f"row {int(runs.table[by].isna().to_numpy().argmax()) + 1} "
                        "is empty")
             fits, skipped, first_error = [], [], None
-            from .data.runs import select_rows
-            from .errors import ScalingLawsError
+            from ..data.runs import select_rows
+            from ..errors import ScalingLawsError
 
             for group, table in runs.table.groupby(by, sort=True):
                 sub = runs.with_table(table.reset_index(drop=True))
@@ -315,7 +316,7 @@ def _write_fit(doc: dict, out_path: Path | None, fmt: str) -> None:
 
 
 def _print_fit(doc: dict, by: str | None = None) -> None:
-    from .laws import get_law
+    from ..laws import get_law
 
     law = get_law(doc["law"])
     named = law.name if law.name.startswith(law.equation) else f"{law.name}: {law.equation}"  # a formula is its own name
@@ -366,7 +367,7 @@ def _print_selection(sel: dict) -> None:
     out.print(f"score: {sel.get('criterion', 'mean held-out RMSE of log y')}, over cut-offs along {sel['scale']} "
               f"(runs trained -> scored: {folds})")
     if sel.get("rivals"):
-        from .fit.records import RIVAL_FACTOR
+        from ..fit.records import RIVAL_FACTOR
 
         out.print(f"rivals: {', '.join(r['law'] for r in sel['rivals'])} scored within x{RIVAL_FACTOR:g} of {sel['law']} and can be "
                   f"trusted: the runs do not rule them out, so forecasts (predict, plan) are "
@@ -389,8 +390,8 @@ def _averaging_note(weights: dict[str, float]) -> str:
 
 def _load_fit(path: Path, chain: bool = False):
     """The fit document at ``path``; with ``chain``, a chain's document (`ChainResult`) too."""
-    from .errors import InputError
-    from .fit import FitResult
+    from ..errors import InputError
+    from ..fit import FitResult
 
     doc = _read_document(path)
     if isinstance(doc, dict) and "fits" in doc:
@@ -403,8 +404,8 @@ def _load_fit(path: Path, chain: bool = False):
             raise InputError(f"FIT `{path}` holds a " + ("chain (fit --then)" if "chain" in doc else
                                                           "benchmark forecast (observe)")
                              + "; this command needs one law's fit")
-        from .chain import ChainResult
-        from .observational import ObservationalFit
+        from ..chain import ChainResult
+        from ..observational import ObservationalFit
 
         return (ChainResult if "chain" in doc else ObservationalFit).from_dict(doc)
     return FitResult.from_dict(doc)
@@ -412,8 +413,8 @@ def _load_fit(path: Path, chain: bool = False):
 
 def _load_group_fits(path: Path) -> dict:
     """The fits of a `fit --by` document, by group (as text)."""
-    from .errors import InputError
-    from .fit import FitResult
+    from ..errors import InputError
+    from ..fit import FitResult
 
     doc = _read_document(path)
     if not isinstance(doc, dict) or not isinstance(doc.get("fits"), list):
@@ -425,7 +426,7 @@ def _load_group_fits(path: Path) -> dict:
 
 
 def _read_document(path: Path):
-    from .errors import InputError
+    from ..errors import InputError
 
     try:
         doc = json.loads(Path(path).read_text())
@@ -455,7 +456,7 @@ def predict(
     _check_format(fmt)
     import numpy as np
 
-    from .data import read_runs
+    from ..data import read_runs
 
     if bool(at) == (points is not None):
         _misuse(f"predict takes exactly one of --at or --points; got {'both' if at else 'neither'}")
@@ -544,7 +545,7 @@ def predict(
                   "when extrapolating, measured on nested cut-offs of the fitted runs; the rest is parameter "
                   "uncertainty and run-to-run noise (the bootstrap)", markup=False)
         if rivals:
-            from .fit.records import RIVAL_FACTOR
+            from ..fit.records import RIVAL_FACTOR
 
             out.print(f"from law choice: the share added to reach the forecasts of {', '.join(rivals)}, whose "
                       f"held-out scores lie within x{RIVAL_FACTOR:g} of the chosen law's (the runs do not rule "
@@ -658,8 +659,8 @@ def _print_mixes(pools: dict, mixes: list, rows: list, inputs, fmt: str) -> None
     """Each mix's forecast error at each point, and the best mix there (Goyal et al. 2024)."""
     import numpy as np
 
-    from .api import predict_mix
-    from .errors import FitError
+    from ..api import predict_mix
+    from ..errors import FitError
 
     names = ["+".join(m) for m in mixes]
     errors, beyond = {}, {}
@@ -758,8 +759,8 @@ def backtest(
     if along is None:
         _only_with("a backtest --along a curve", {"--train-fraction": train_fraction})
     _check_space(space)
-    from .data import load_runs
-    from .evaluate import backtest as run_backtest
+    from ..data import load_runs
+    from ..evaluate import backtest as run_backtest
 
     split = None if not train_where else train_where[0] if len(train_where) == 1 else train_where
     with _spinner(f"backtesting {', '.join(law)}"):
@@ -802,42 +803,6 @@ def backtest(
 
 @app.command()
 @_guard
-def plan(
-    fit_path: Optional[Path] = typer.Argument(None, metavar="[FIT.json]", help="a fit document"),
-    law: Optional[str] = typer.Option(None, "--law", help="a law name (with --params) instead of a fit"),
-    params: List[str] = typer.Option([], "--params", help="the law's parameters: K=V,..."),
-    compute: List[str] = typer.Option(..., "--compute", help="budgets in FLOP: C[,C...] (repeatable)"),
-    fmt: str = typer.Option("table", "--format", help="table | json"),
-):
-    """Compute-optimal N and D (C = 6 N D) for each budget."""
-    _check_format(fmt)
-    from .plan import compute_optimal
-
-    compute = ",".join(compute)  # --compute 1e21 --compute 1e23 is --compute 1e21,1e23
-    budgets = list(_pairs("--compute", [f"budget {i + 1}={c}" for i, c in enumerate(compute.split(",")) if c.strip()],
-                          numeric=True).values())
-    if not budgets:
-        _usage("--compute", "must list at least one budget in FLOP, e.g. 1e24", compute)
-    if (fit_path is None) == (law is None):
-        _misuse(f"plan takes exactly one of FIT.json or --law; got {'neither' if fit_path is None else 'both'}")
-    source = _load_fit(fit_path) if fit_path is not None else law
-    plans = compute_optimal(source, budgets, params=_pairs("--params", params, numeric=True) if law else None)
-    weights = _averaged(source) if fit_path is not None else {}
-    if fmt == "json":
-        _print_json({"plans": plans, **({"averaged": weights} if weights else {})})
-        return
-    table = Table(title="compute-optimal allocation (C = 6 N D)", title_justify="left")
-    for k in ("C", "N", "D", "loss", "tokens_per_param"):
-        table.add_column(k, justify="right")
-    for p in plans:
-        table.add_row(*(_fmt(p[k]) for k in ("C", "N", "D", "loss", "tokens_per_param")))
-    out.print(table)
-    if weights:
-        out.print(f"loss: {_averaging_note(weights)}, as `predict` gives it; N and D minimise it", markup=False)
-
-
-@app.command()
-@_guard
 def observe(
     data: str = typer.Argument(..., help="a table of models (one row each) and their benchmark scores"),
     y: str = typer.Option(..., "--y", help="the benchmark to forecast"),
@@ -859,9 +824,9 @@ def observe(
     _check_format(fmt)
     import numpy as np
 
-    from .data import load_runs
-    from .data.runs import select_rows
-    from .observational import fit_observational
+    from ..data import load_runs
+    from ..data.runs import select_rows
+    from ..observational import fit_observational
 
     if forecast_where is None:
         _only_with("--forecast-where", {"--label": label})
@@ -964,8 +929,8 @@ def mcq(
     """Multiple-choice metrics from log-probabilities: log p and p of the correct choice, its share of the
     choices, Brier score and accuracy, per model."""
     _check_format(fmt)
-    from .data import read_runs
-    from .mcq import METRICS, choice_metrics
+    from ..data import read_runs
+    from ..mcq import METRICS, choice_metrics
 
     metrics = choice_metrics(read_runs(data, what="FILE").table, item=item, logprob=logprob, correct=correct, by=by)
     if out_path is not None:
@@ -1010,9 +975,9 @@ def verify(
     _check_format(fmt)
     import numpy as np
 
-    from .data import read_runs
-    from .passk import check_k, pass_at_k, problem_counts
-    from .testtime import resampling
+    from ..data import read_runs
+    from ..passk import check_k, pass_at_k, problem_counts
+    from ..testtime import resampling
 
     ks = check_k([_number("--k", part) for item in k for part in item.split(",") if part.strip()])
     table = read_runs(data, what="FILE").table
@@ -1081,15 +1046,15 @@ def passk(
 ):
     """pass@k: the unbiased chance that one of k samples is correct, averaged over problems."""
     _check_format(fmt)
-    from .data import read_runs
-    from .errors import FitError, ScalingLawsError
-    from .passk import check_k, coverage, fit_coverage, left_out_warning, mark_stopped, problem_counts
+    from ..data import read_runs
+    from ..errors import FitError, ScalingLawsError
+    from ..passk import check_k, coverage, fit_coverage, left_out_warning, mark_stopped, problem_counts
 
     ks = check_k([_number("--k", part) for item in k for part in item.split(",") if part.strip()])
     if not fit_law:
         _only_with("--fit", {"--forecast": forecast or None, "--bootstrap": bootstrap, "--level": level})
     if fit_law:
-        from .uncertainty import check_options
+        from ..uncertainty import check_options
 
         bootstrap, level = 200 if bootstrap is None else bootstrap, 0.9 if level is None else level
         check_options(bootstrap, "rows", None, level)
@@ -1177,7 +1142,7 @@ def laws(
 ):
     """List the registered laws (or describe one)."""
     _check_format(fmt)
-    from .laws import FAMILIES, get_law, list_laws
+    from ..laws import FAMILIES, get_law, list_laws
 
     docs = [get_law(name).describe()] if name else [law.describe() for law in list_laws()]
     if fmt == "json":
@@ -1221,7 +1186,7 @@ def datasets(
 ):
     """List the bundled datasets (or show one's provenance)."""
     _check_format(fmt)
-    from .data import DATASETS, get_dataset, load_dataset
+    from ..data import DATASETS, get_dataset, load_dataset
 
     if name is not None:
         d = get_dataset(name)
@@ -1285,6 +1250,3 @@ def main() -> None:
     sys.stderr.flush()
     os._exit(code)
 
-
-if __name__ == "__main__":
-    main()
