@@ -14,7 +14,8 @@ from .fit import FitResult, Starts
 from .laws import Law, Param, get_law, list_laws, register_law
 from .observational import ObservationalFit, fit_observational
 from .passk import pass_at_k
-from .plan import compute_optimal
+from .inverse import compute_for_loss, critical_batch, epochs_worth_it, inference_aware, reach, smaller_model_overhead
+from .plan import compute_optimal, optimal_exponents
 
 __version__ = "0.1.0"
 
@@ -34,16 +35,23 @@ __all__ = [
     "__version__",
     "enable_compilation_cache",
     "backtest",
+    "compute_for_loss",
     "compute_optimal",
+    "critical_batch",
+    "epochs_worth_it",
     "fit",
     "fit_chain",
     "fit_observational",
     "get_law",
+    "inference_aware",
     "list_laws",
     "load_dataset",
     "load_runs",
     "pass_at_k",
+    "optimal_exponents",
     "predict_mix",
+    "reach",
     "read_runs",
     "register_law",
+    "smaller_model_overhead",
 ]

@@ -85,7 +85,7 @@ def compute_optimal(fit_or_law, compute, *, params: Mapping[str, float] | None =
 
     Returns:
         One dict per budget: ``C, N, D, loss, tokens_per_param, method`` ("closed form" or
-        "numeric"); from a fit, ``decades_beyond`` (per input, log10 of how far the plan lies
+        "numeric"); ``epochs`` (``D / U``) when ``U`` is held; from a fit, ``decades_beyond`` (per input, log10 of how far the plan lies
         outside the fitted runs, 0 inside); from a bootstrapped fit, ``interval``: ``N, D,
         tokens_per_param`` (percentiles of the plan made again for every replicate), ``loss`` (the
         prediction interval of a run at the planned ``N, D``, as `FitResult.predict_interval` gives
@@ -120,6 +120,9 @@ def compute_optimal(fit_or_law, compute, *, params: Mapping[str, float] | None =
     plans = [{"C": float(c), "N": float(n), "D": float(d), "loss": float(v), "tokens_per_param": float(d / n),
               "method": "closed form" if closed is not None else "numeric"}
              for c, n, d, v in zip(budgets, N, D, loss)]
+    if "U" in held:  # data-constrained: the epochs the plan trains over the unique tokens
+        for p in plans:
+            p["epochs"] = p["D"] / held["U"]
     if not is_fit:
         return plans
     fit = fit_or_law
@@ -133,7 +136,7 @@ def compute_optimal(fit_or_law, compute, *, params: Mapping[str, float] | None =
     return plans
 
 
-def exponents(fit_or_law, *, params: Mapping[str, float] | None = None, level: float = 0.9) -> dict | None:
+def optimal_exponents(fit_or_law, *, params: Mapping[str, float] | None = None, level: float = 0.9) -> dict | None:
     """``N_opt ∝ C^a`` and ``D_opt ∝ C^b`` of ``chinchilla`` (``a = beta/(alpha+beta)``, ``b = 1 - a``),
     with percentile intervals over bootstrap replicates where the fit has them; None for other laws."""
     law, values = _law_and_params(fit_or_law, params)
@@ -184,35 +187,43 @@ def _intervals(fit, law: Law, budgets, rule: FlopsRule, held, x, level) -> list[
 
 
 def _minimise(loss: Callable, C: np.ndarray, rule: FlopsRule) -> np.ndarray:
-    """``N`` minimising ``loss(N, D(N, C))`` for every entry of ``C`` (any shape): a grid of ``log N``
-    from 1 to where ``D = 1`` brackets the minimum, golden section refines it. All entries at once."""
+    """``N`` minimising ``loss(N, D(N, C))`` for every entry of ``C`` (any shape), over ``log N`` from
+    0 to where ``D = 1``. All entries at once."""
     C = np.asarray(C, dtype=np.float64)
     top = np.log(C / rule.per_token(1.0))  # N with f(N) = C/1 is below C / f(1) for f growing faster than N
-    grid = np.linspace(0.0, 1.0, GRID) * top[..., None]
 
-    def at(log_n):
+    def objective(log_n):
         N = np.exp(log_n)
         D = rule.tokens(N, C[..., None] if log_n.ndim > C.ndim else C)
         with np.errstate(all="ignore"):
             v = np.asarray(loss(N, D), dtype=np.float64)
         return np.where(np.isfinite(v) & (D >= 1.0), v, np.inf)
 
-    values = at(grid)
+    return np.exp(argmin(objective, np.zeros_like(C), top))
+
+
+def argmin(objective: Callable, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Elementwise minimiser of ``objective`` over ``[lo, hi]`` (arrays of one shape): a grid of
+    `GRID` points brackets the minimum, golden section refines it. ``objective`` maps an array of the
+    shape of ``lo`` (or with one more axis, the grid) to values there (inf where undefined)."""
+    lo, hi = np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64)
+    grid = lo[..., None] + np.linspace(0.0, 1.0, GRID) * (hi - lo)[..., None]
+    values = objective(grid)
     if not np.isfinite(values).any(axis=-1).all():
-        raise InputError("the law has no finite loss anywhere along a budget's curve (D >= 1)")
+        raise InputError("the law has no finite value anywhere along the curve searched")
     i = np.clip(np.argmin(values, axis=-1), 1, GRID - 2)[..., None]
     lo = np.take_along_axis(grid, i - 1, axis=-1)[..., 0]
     hi = np.take_along_axis(grid, i + 1, axis=-1)[..., 0]
     r = (math.sqrt(5.0) - 1.0) / 2.0
     a, b = hi - r * (hi - lo), lo + r * (hi - lo)
-    fa, fb = at(a), at(b)
+    fa, fb = objective(a), objective(b)
     for _ in range(GOLDEN_STEPS):
         left = fa <= fb  # the minimum lies in [lo, b]
         hi, lo = np.where(left, b, hi), np.where(left, lo, a)
         b, a = np.where(left, a, lo + r * (hi - lo)), np.where(left, hi - r * (hi - lo), b)
-        fnew = at(np.where(left, a, b))
+        fnew = objective(np.where(left, a, b))
         fa, fb = np.where(left, fnew, fb), np.where(left, fa, fnew)
-    return np.exp((lo + hi) / 2.0)
+    return (lo + hi) / 2.0
 
 
 def _budgets(compute) -> np.ndarray:

@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from .commands import (_averaged, _averaging_note, _check_format, _fmt, _guard, _load_fit, _misuse, _pairs,
-                       _percent, _print_json, _usage, app, out)
+                       _percent, _print_json, _spinner, _usage, app, out)
 
 
 def _budgets(option: str, items: List[str]) -> list[float]:
@@ -52,30 +52,74 @@ def plan(
     fit_path: Optional[Path] = typer.Argument(None, metavar="[FIT.json]", help="a fit document"),
     law: Optional[str] = typer.Option(None, "--law", help="a law name (with --params) instead of a fit"),
     params: List[str] = typer.Option([], "--params", help="the law's parameters: K=V,..."),
-    compute: List[str] = typer.Option(..., "--compute", help="budgets in FLOP: C[,C...] or START:STOP:COUNT "
+    compute: List[str] = typer.Option([], "--compute", help="budgets in FLOP: C[,C...] or START:STOP:COUNT "
                                       "(log-spaced; repeatable)"),
+    target_loss: Optional[float] = typer.Option(None, "--target-loss", help="instead of budgets: the least "
+                                                "compute whose compute-optimal run reaches this loss"),
+    served: Optional[float] = typer.Option(None, "--served", help="with --target-loss: tokens the model will "
+                                           "serve; the model of least training + inference FLOPs (Sardana et al.)"),
+    model_size: Optional[float] = typer.Option(None, "--model-size", help="with one --compute budget: the tokens "
+                                               "and extra compute a model of this N needs to reach that budget's "
+                                               "compute-optimal loss"),
     flops_per_token: str = typer.Option("6*N", "--flops-per-token", help="training FLOPs per token f(N), "
                                         "C = D f(N); e.g. 6*N + 6*2048*(N/12)^(2/3)/16 with attention"),
     hold: List[str] = typer.Option([], "--hold", help="other inputs of the law held fixed: K=V,... "
                                    "(U, the unique tokens, for data_constrained)"),
     level: float = typer.Option(0.9, "--level", help="of the intervals (from a fit with --bootstrap)"),
+    gpu: Optional[str] = typer.Option(None, "--gpu", help="cost each plan on this accelerator (a100, h100, h200, "
+                                      "b200, mi300x, tpu-v5p, tpu-v5e; see `scalinglaws cost --help`)"),
+    peak_flops: Optional[float] = typer.Option(None, "--peak-flops", help="or your accelerator's peak FLOP/s"),
+    utilization: float = typer.Option(0.4, "--utilization", help="share of peak achieved (MFU)"),
+    price: Optional[float] = typer.Option(None, "--price", help="per accelerator-hour, for the cost in money"),
+    gpus: int = typer.Option(1, "--gpus", help="accelerators in parallel, for the days"),
     fmt: str = typer.Option("table", "--format", help="table | json"),
 ):
     """Compute-optimal N and D for each budget, with intervals from a bootstrapped fit and the
-    distance of the plan from the runs fitted."""
+    distance of the plan from the runs fitted; or, with --target-loss, the compute a loss needs."""
     _check_format(fmt)
-    from ..plan import compute_optimal, exponents
+    from .. import inverse
+    from ..plan import compute_optimal, optimal_exponents
 
-    budgets = _budgets("--compute", compute)
+    if bool(compute) == (target_loss is not None):
+        _misuse("plan takes exactly one of --compute and --target-loss")
+    if served is not None and target_loss is None:
+        _misuse("--served goes with --target-loss")
+    if model_size is not None and not compute:
+        _misuse("--model-size goes with --compute")
     source = _source(fit_path, law, "plan")
+    costing = _costing(gpu, peak_flops, utilization, price, gpus)
     values = _pairs("--params", params, numeric=True) if law else None
-    plans = compute_optimal(source, budgets, params=values, flops_per_token=flops_per_token,
-                            hold=_pairs("--hold", hold, numeric=True), level=level)
-    slopes = exponents(source, params=values, level=level)
+    options = dict(params=values, flops_per_token=flops_per_token, hold=_pairs("--hold", hold, numeric=True),
+                   level=level)
+    if target_loss is not None:
+        with _spinner("solving for the compute"):
+            answer = (inverse.inference_aware(source, target_loss, served, **options) if served is not None
+                      else inverse.compute_for_loss(source, target_loss, **options))
+        if costing and answer.get("C" if served is None else "total_flops") is not None:
+            answer["cost"] = costing(answer["C" if served is None else "total_flops"])
+        _print_answer(answer, fmt, "least total FLOPs, training and inference" if served is not None
+                      else "least compute to reach the loss")
+        return
+    budgets = _budgets("--compute", compute)
+    if model_size is not None:
+        if len(budgets) != 1:
+            _usage("--compute", "must be one budget with --model-size", ",".join(compute))
+        with _spinner("solving for the tokens"):
+            answer = inverse.smaller_model_overhead(source, budgets[0], model_size, **options)
+        _print_answer(answer, fmt, "a model of the given size trained to the compute-optimal loss")
+        return
+    plans = compute_optimal(source, budgets, **options)
+    if costing:
+        for p in plans:
+            p["cost"] = costing(p["C"])
+    six_n = "".join(flops_per_token.split()) == "6*N"
+    slopes = optimal_exponents(source, params=values, level=level) if six_n else None
+    repetition = _repetition(source, values, level)
     weights = _averaged(source) if fit_path is not None else {}
     if fmt == "json":
-        _print_json({"plans": plans, "flops_per_token": flops_per_token,
-                     **({"exponents": slopes} if slopes else {}), **({"averaged": weights} if weights else {})})
+        _print_json({"plans": plans, "flops_per_token": flops_per_token, **({"exponents": slopes} if slopes else {}),
+                     **({"repetition": repetition} if repetition else {}),
+                     **({"averaged": weights} if weights else {})})
         return
     table = Table(title=f"compute-optimal allocation (C = D f(N), f(N) = {escape(flops_per_token)})",
                   title_justify="left")
@@ -89,6 +133,12 @@ def plan(
             table.add_column(f"{k} {_percent(level)}", justify="right")
     if beyond:
         table.add_column("decades beyond (N, D)", justify="right")
+    costed = "cost" in plans[0]
+    if costed:
+        table.add_column(f"{plans[0]['cost']['accelerator']}-hours", justify="right")
+        table.add_column(f"days on {plans[0]['cost']['gpus']}", justify="right")
+        if "cost" in plans[0]["cost"]:
+            table.add_column("cost", justify="right")
     for p in plans:
         row = [_fmt(p[k]) for k in cols]
         if interval:
@@ -96,6 +146,8 @@ def plan(
             row += ["-" if iv[k] is None else f"[{_fmt(iv[k][0])}, {_fmt(iv[k][1])}]" for k in ("N", "D", "loss")]
         if beyond:
             row.append(f"{p['decades_beyond']['N']:.2f}, {p['decades_beyond']['D']:.2f}")
+        if costed:
+            row += [_fmt(p["cost"][k]) for k in ("accelerator_hours", "days", "cost") if k in p["cost"]]
         table.add_row(*row)
     out.print(table)
     if slopes:
@@ -113,5 +165,145 @@ def plan(
     notes = {p["interval"].get("loss_note") for p in plans if "interval" in p} - {None}
     for note in notes:
         out.print(f"loss interval not given: {note}", markup=False)
+    if repetition:
+        out.print(f"repeated data (R_D* = {repetition['R_D_star']:.4g}): a token's value halves after "
+                  f"{repetition['half_value_epochs']:.3g} epochs; no number of epochs is worth more than "
+                  f"{repetition['max_effective_epochs']:.3g} epochs of new data", markup=False)
     if weights:
         out.print(f"loss: {_averaging_note(weights)}, as `predict` gives it; N and D minimise it", markup=False)
+
+
+def _costing(gpu, peak_flops, utilization, price, gpus):
+    """``flops -> training_cost(...)`` when an accelerator is named, else None."""
+    from ..cost import accelerator, training_cost
+
+    if gpu is None and peak_flops is None:
+        if price is not None:
+            _misuse("--price needs --gpu or --peak-flops")
+        return None
+    chip = accelerator(gpu, peak_flops=peak_flops)
+    training_cost(0.0, chip, utilization=utilization, price_per_hour=price, count=gpus)  # checks the options once
+    return lambda flops: training_cost(flops, chip, utilization=utilization, price_per_hour=price, count=gpus)
+
+
+@app.command()
+@_guard
+def cost(
+    flops: List[str] = typer.Option(..., "--flops", help="training FLOPs: C[,C...] or START:STOP:COUNT"),
+    gpu: Optional[str] = typer.Option(None, "--gpu", help="a100, h100, h200, b200, mi300x, tpu-v5p or tpu-v5e "
+                                      "(dense BF16 peaks from the vendors' datasheets)"),
+    peak_flops: Optional[float] = typer.Option(None, "--peak-flops", help="or your accelerator's peak FLOP/s"),
+    utilization: float = typer.Option(0.4, "--utilization", help="share of peak achieved (MFU)"),
+    price: Optional[float] = typer.Option(None, "--price", help="per accelerator-hour, for the cost in money"),
+    gpus: int = typer.Option(1, "--gpus", help="accelerators in parallel, for the days"),
+    fmt: str = typer.Option("table", "--format", help="table | json"),
+):
+    """Training FLOPs in accelerator-hours, days and money."""
+    _check_format(fmt)
+    from ..cost import ACCELERATORS
+
+    if gpu is None and peak_flops is None:
+        _misuse("cost needs --gpu NAME or --peak-flops X")
+    costing = _costing(gpu, peak_flops, utilization, price, gpus)
+    rows = [costing(c) for c in _budgets("--flops", flops)]
+    if fmt == "json":
+        _print_json({"costs": rows, **({"source": ACCELERATORS[rows[0]["accelerator"]].source}
+                                       if rows[0]["accelerator"] in ACCELERATORS else {})})
+        return
+    table = Table(title=f"{rows[0]['accelerator']} at {rows[0]['peak_flops']:.4g} FLOP/s peak, "
+                        f"{_percent(utilization)} utilisation", title_justify="left")
+    cols = ["flops", "accelerator_hours", "days"] + (["cost"] if price is not None else [])
+    for col in cols:
+        table.add_column(col if col != "days" else f"days on {gpus}", justify="right")
+    for r in rows:
+        table.add_row(*(_fmt(r[c]) for c in cols))
+    out.print(table)
+    if rows[0]["accelerator"] in ACCELERATORS:
+        out.print(f"peak: {ACCELERATORS[rows[0]['accelerator']].source}", markup=False)
+
+
+def _repetition(source, values, level):
+    from ..errors import InputError
+    from ..inverse import epochs_worth_it
+
+    try:
+        return epochs_worth_it(source, params=values, level=level)
+    except InputError:
+        return None  # not a data-constrained law
+
+
+def _print_answer(answer: dict, fmt: str, title: str) -> None:
+    """One answer of `scalinglaws.inverse`: JSON as it is, or a two-column table (value, interval)."""
+    if fmt == "json":
+        _print_json(answer)
+        return
+    interval = answer.get("interval") or {}
+    table = Table(title=title, title_justify="left")
+    for col in ("", "value") + ((f"{_percent(interval['level'])} interval",) if interval else ()):
+        table.add_column(col, justify="right" if col else "left")
+    for k, v in answer.items():
+        if k in ("interval", "tradeoff"):
+            continue
+        if isinstance(v, dict):
+            for kk, vv in v.items():
+                table.add_row(f"{k} {kk}", _fmt(vv), *(["" if interval else None] if interval else []))
+            continue
+        cells = [k, "never" if v is None else _fmt(v)]
+        if interval:
+            iv = interval.get(k)
+            cells.append("" if iv is None else "[" + ", ".join("never" if e is None else _fmt(e) for e in iv) + "]")
+        table.add_row(*cells)
+    out.print(table)
+    if answer.get("tradeoff"):
+        trade = Table(title="steps and tokens to reach the loss, by batch size", title_justify="left")
+        for col in ("B", "steps", "tokens"):
+            trade.add_column(col, justify="right")
+        for row in answer["tradeoff"]:
+            trade.add_row(*(_fmt(row[c]) for c in ("B", "steps", "tokens")))
+        out.print(trade)
+    if interval.get("unreachable"):
+        out.print(f"{100 * interval['unreachable']:.3g}% of the bootstrap replicates never reach the target; "
+                  "the interval counts them as never", markup=False)
+
+
+@app.command()
+@_guard
+def reach(
+    fit_path: Optional[Path] = typer.Argument(None, metavar="[FIT.json]", help="a fit document"),
+    law: Optional[str] = typer.Option(None, "--law", help="a law name (with --params) instead of a fit"),
+    params: List[str] = typer.Option([], "--params", help="the law's parameters: K=V,..."),
+    target: float = typer.Option(..., "--target", help="the value of the law's output to reach"),
+    along: str = typer.Option(..., "--along", help="the input to solve for (D, step, x, C, ...)"),
+    at: List[str] = typer.Option([], "--at", help="the other inputs: K=V,... (e.g. N=7e9)"),
+    level: float = typer.Option(0.9, "--level", help="of the interval (from a fit with --bootstrap)"),
+    fmt: str = typer.Option("table", "--format", help="table | json"),
+):
+    """The tokens, steps or compute at which the forecast reaches a target, the other inputs held."""
+    _check_format(fmt)
+    from ..inverse import reach as solve
+
+    source = _source(fit_path, law, "reach")
+    answer = solve(source, target, along, _pairs("--at", at, numeric=True),
+                   params=_pairs("--params", params, numeric=True) if law else None, level=level)
+    _print_answer(answer, fmt, f"{along} to reach {target:g}")
+
+
+@app.command()
+@_guard
+def batch(
+    fit_path: Optional[Path] = typer.Argument(None, metavar="[FIT.json]", help="a fit document (kaplan_bcrit, su_nsb)"),
+    law: Optional[str] = typer.Option(None, "--law", help="a law name (with --params) instead of a fit"),
+    params: List[str] = typer.Option([], "--params", help="the law's parameters: K=V,..."),
+    loss: float = typer.Option(..., "--loss", help="the loss the critical batch is asked at"),
+    model_size: Optional[float] = typer.Option(None, "--model-size", help="with su_nsb: N, for the least steps "
+                                               "and tokens to reach the loss and their trade-off"),
+    fmt: str = typer.Option("table", "--format", help="table | json"),
+):
+    """Kaplan's critical batch at a loss; with su_nsb and --model-size, the steps/tokens trade-off."""
+    _check_format(fmt)
+    from ..inverse import critical_batch
+
+    source = _source(fit_path, law, "batch")
+    answer = critical_batch(source, loss, params=_pairs("--params", params, numeric=True) if law else None,
+                            N=model_size)
+    _print_answer(answer, fmt, "critical batch size (tokens)")

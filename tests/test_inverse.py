@@ -1,0 +1,92 @@
+"""Questions asked backwards: checked against closed forms and against `compute_optimal`."""
+
+import math
+
+import numpy as np
+import pytest
+
+import scalinglaws as sl
+from scalinglaws import inverse
+
+EPOCH = {"E": 1.81686, "A": 482.006, "B": 2085.434, "alpha": 0.34781, "beta": 0.36585}
+
+
+def test_reach_inverts_the_law():
+    law = sl.get_law("chinchilla")
+    got = inverse.reach("chinchilla", 2.0, "D", {"N": 7e10}, params=EPOCH)
+    # closed form: B / D^beta = L - E - A / N^alpha
+    D = (EPOCH["B"] / (2.0 - EPOCH["E"] - EPOCH["A"] / 7e10 ** EPOCH["alpha"])) ** (1 / EPOCH["beta"])
+    assert got["D"] == pytest.approx(D, rel=1e-9)
+    assert law.predict(EPOCH, {"N": 7e10, "D": got["D"]}) == pytest.approx(2.0, rel=1e-12)
+    assert inverse.reach("chinchilla", 1.8, "D", {"N": 7e10}, params=EPOCH)["D"] == math.inf  # below E
+
+
+def test_reach_a_rising_metric():
+    p = {"y0": 0.25, "y_inf": 0.9, "x0": 1e21, "k": 1.5}
+    got = inverse.reach("sigmoid_log", 0.6, "x", {}, params=p)
+    assert sl.get_law("sigmoid_log").predict(p, {"x": got["x"]}) == pytest.approx(0.6, abs=1e-12)
+
+
+def test_compute_for_loss_is_the_inverse_of_the_plan():
+    (plan,) = sl.compute_optimal("chinchilla", 3e23, params=EPOCH)
+    got = inverse.compute_for_loss("chinchilla", plan["loss"], params=EPOCH)
+    assert got["C"] == pytest.approx(3e23, rel=1e-5)
+    assert inverse.compute_for_loss("chinchilla", 1.8, params=EPOCH)["C"] is None  # the floor E = 1.817
+
+
+def test_inference_aware_model_is_smaller_and_cheaper_overall():
+    """Sardana et al.: serving many tokens favours a smaller model trained longer; with none served
+    it is the compute-optimal model."""
+    none = inverse.inference_aware("chinchilla", 2.0, 0.0, params=EPOCH)
+    assert none["N"] == pytest.approx(none["compute_optimal"]["N"], rel=1e-4) and abs(none["saving"]) < 1e-6
+    many = inverse.inference_aware("chinchilla", 2.0, 1e13, params=EPOCH)
+    assert many["N"] < 0.7 * none["N"] and many["tokens_per_param"] > 2 * none["tokens_per_param"]
+    assert 0 < many["saving"] < 1
+    law = sl.get_law("chinchilla")
+    assert law.predict(EPOCH, {"N": many["N"], "D": many["D"]}) == pytest.approx(2.0, rel=1e-9)
+    # the optimum: nudging N either way costs more
+    for f in (0.97, 1.03):
+        N = many["N"] * f
+        D = inverse.reach("chinchilla", 2.0, "D", {"N": N}, params=EPOCH)["D"]
+        assert 6 * N * D + 2 * N * 1e13 > many["total_flops"]
+
+
+def test_smaller_model_overhead():
+    (opt,) = sl.compute_optimal("chinchilla", 1e23, params=EPOCH)
+    same = inverse.smaller_model_overhead("chinchilla", 1e23, opt["N"], params=EPOCH)
+    assert abs(same["overhead"]) < 1e-6
+    half = inverse.smaller_model_overhead("chinchilla", 1e23, opt["N"] / 2, params=EPOCH)
+    assert 0 < half["overhead"] < 1
+    tiny = inverse.smaller_model_overhead("chinchilla", 1e23, 1e6, params=EPOCH)
+    assert tiny["overhead"] is None and tiny["D"] is None  # never reaches that loss
+
+
+def test_epochs_worth_it():
+    p = {"E": 1.87, "A": 521, "B": 1488, "alpha": 0.353, "beta": 0.353, "R_D_star": 15.4, "R_N_star": 5.3}
+    got = inverse.epochs_worth_it("data_constrained", params=p)
+    assert got["half_value_epochs"] == pytest.approx(1 + 15.4 * math.log(2))
+    with pytest.raises(sl.InputError, match="need law data_constrained"):
+        inverse.epochs_worth_it("chinchilla", params=EPOCH)
+
+
+def test_critical_batch_and_tradeoff():
+    p = {"N_c": 6.5e13, "alpha_N": 0.077, "S_c": 2.1e3, "alpha_S": 0.76, "B_star": 2e8, "alpha_B": 0.21}
+    got = inverse.critical_batch("su_nsb", 3.0, params=p, N=1e9)
+    assert got["B_crit"] == pytest.approx(2e8 / 3.0 ** (1 / 0.21))
+    at_crit = next(r for r in got["tradeoff"] if r["B"] == pytest.approx(got["B_crit"]))
+    assert at_crit["steps"] == pytest.approx(2 * got["S_min"]) and at_crit["tokens"] == pytest.approx(2 * got["E_min"])
+    for r in got["tradeoff"]:  # Kaplan's hyperbola (S/S_min - 1)(E/E_min - 1) = 1
+        assert (r["steps"] / got["S_min"] - 1) * (r["tokens"] / got["E_min"] - 1) == pytest.approx(1.0)
+    with pytest.raises(sl.InputError, match="never reaches loss"):
+        inverse.critical_batch("su_nsb", 0.5, params=p, N=1e9)
+
+
+def test_intervals_from_replicates(chinchilla_runs):
+    fit = sl.fit("chinchilla", chinchilla_runs, bootstrap=50, rng=1)
+    got = inverse.compute_for_loss(fit, 2.0)
+    lo, hi = got["interval"]["C"]
+    assert lo < got["C"] < hi
+    reached = inverse.reach(fit, 2.0, "D", {"N": 7e10})
+    assert reached["interval"]["D"][0] < reached["D"] < reached["interval"]["D"][1]
+    far = inverse.compute_for_loss(fit, fit.params["E"] * 1.0005)
+    assert far["interval"]["unreachable"] > 0 and far["interval"]["C"][1] is None  # some replicates' floors lie above
