@@ -307,3 +307,66 @@ def batch(
     answer = critical_batch(source, loss, params=_pairs("--params", params, numeric=True) if law else None,
                             N=model_size)
     _print_answer(answer, fmt, "critical batch size (tokens)")
+
+
+@app.command()
+@_guard
+def isoflop(
+    data: str = typer.Argument(..., help="a table of runs: one row per run at its budget (or a bundled dataset)"),
+    budget: str = typer.Option(..., "--budget", help="the column of each run's FLOP budget"),
+    x: List[str] = typer.Option(["N=N"], "--x", help="N=COLUMN (required) and D=COLUMN (optional: D*(C) too)"),
+    y: str = typer.Option("loss", "--y", help="the loss column"),
+    noise: float = typer.Option(..., "--noise", help="seed-to-seed standard deviation of the loss (Porian et al.: "
+                                "0.002 RefinedWeb, 0.01 OpenWebText2)"),
+    method: str = typer.Option("interpolation", "--method", help="interpolation (Akima, robust) | parabola "
+                               "(biased; for comparison)"),
+    replicates: int = typer.Option(1000, "--replicates", help="noise-bootstrap replicates per budget"),
+    level: float = typer.Option(0.9, "--level", help="of the exponents' intervals"),
+    where: Optional[str] = typer.Option(None, "--where", help="the runs to use, e.g. \"dataset == 'rw'\""),
+    seed: int = typer.Option(0, "--seed", help="of the noise bootstrap"),
+    fmt: str = typer.Option("table", "--format", help="table | json"),
+):
+    """IsoFLOP analysis: per-budget optima by interpolation with a noise bootstrap and grid-edge
+    rejection (Porian et al. 2024), and the exponents of N*(C) and D*(C) with intervals."""
+    _check_format(fmt)
+    from ..data import load_runs
+    from ..data.runs import select_rows
+    from ..isoflop import isoflop as analyse
+
+    columns = _pairs("--x", x, numeric=False)
+    unknown = [k for k in columns if k not in ("N", "D")]
+    if unknown:
+        _usage("--x", "maps N and D only (N=COLUMN, D=COLUMN)", unknown[0])
+    runs = load_runs(data)
+    rows, _ = select_rows(runs, where, include_excluded=False)
+    table = runs.table.iloc[rows]
+    for option, col in (("--budget", budget), ("--y", y), *((f"--x {k}", c) for k, c in columns.items())):
+        if col not in table.columns:
+            _usage(option, f"must name a column ({', '.join(map(str, table.columns))})", col)
+    with _spinner("bootstrapping the iso-FLOP optima"):
+        result = analyse(table[budget].to_numpy(), table[columns.get("N", "N")].to_numpy(), table[y].to_numpy(),
+                         D=table[columns["D"]].to_numpy() if "D" in columns else None, noise=noise,
+                         replicates=replicates, level=level, method=method, rng=seed)
+    doc = result.to_dict()
+    if fmt == "json":
+        _print_json(doc)
+        return
+    t = Table(title=f"iso-FLOP optima ({method}, noise {noise:g}, {replicates} replicates)", title_justify="left")
+    along = [q for q in ("N", "D") if q in columns or q == "N"]
+    for col in ["C", "runs", "status", *along, "loss", *(f"{q} log-std" for q in along)]:
+        t.add_column(col, justify="right")
+    for o in doc["optima"]:
+        t.add_row(_fmt(o["C"]), str(o["n_points"]), o["status"], *(_fmt(o.get(q, "-")) for q in along),
+                  _fmt(o.get("loss", "-")), *(_fmt(o.get(f"{q}_log_std", "-")) for q in along))
+    out.print(t)
+    if not doc["fits"]:
+        out.print("no power law: fewer than 3 budgets have an optimum inside their runs", markup=False)
+    for q, f in doc["fits"].items():
+        out.print(f"{q}*(C) = {f['coef']:.4g} C^{f['exponent']:.4f}, exponent in [{f['interval'][0]:.4f}, "
+                  f"{f['interval'][1]:.4f}] ({_percent(level)}, {f['budgets']} budgets)", markup=False)
+    rejected = [o for o in doc["optima"] if o["status"] != "ok"]
+    if rejected:
+        out.print(f"left out: {len(rejected)} budgets (edge: the lowest loss is the smallest or largest model; "
+                  "unstable: most noise replicates put it there; too few points: under 3 sizes)", markup=False)
+    if doc["note"]:
+        out.print(f"note: {doc['note']}", markup=False)
