@@ -11,7 +11,7 @@ import numpy as np
 
 from .data import Runs
 from .data.runs import with_areas_for
-from .errors import FitError, InputError, MissingColumnError
+from .errors import FitError, InputError, MissingColumnError, ScalingLawsError
 from .fit import FitResult, prepare, solve
 from .fit.api import DEFAULT_METHOD
 from .laws import Law, get_law
@@ -152,6 +152,38 @@ def fit(
                                                             resample, clusters, level, gen),
                          calibration=calibrate(bt))
     return result if selection is None else replace(result, selection=selection)
+
+
+def fit_groups(law, runs, by: str, **options) -> tuple[dict, list[dict]]:
+    """`fit` once per value of column ``by`` (sorted): ``({group: FitResult}, skipped)``, where
+    ``skipped`` lists ``{"group", "reason"}`` for groups that could not be fitted (one bad group does
+    not stop the others). Groups that ``where`` leaves empty are not fitted. Raises the first group's
+    error when none could be fitted, and `InputError` when ``where`` leaves no rows at all."""
+    from .data.runs import select_rows
+
+    runs = Runs.coerce(runs)
+    if by not in runs.columns:
+        raise InputError(f"--by must name a column ({', '.join(runs.columns)}); got {by!r}")
+    if runs.table[by].isna().any():
+        raise InputError(f"--by must name a group on every row; row {int(runs.table[by].isna().to_numpy().argmax()) + 1} "
+                         "is empty")
+    fits, skipped, first_error = {}, [], None
+    for group, table in runs.table.groupby(by, sort=True):
+        sub = runs.with_table(table.reset_index(drop=True))
+        if not select_rows(sub, options.get("where"), options.get("include_excluded", False))[0].size:
+            continue
+        label = group.item() if hasattr(group, "item") else group
+        try:
+            fits[label] = fit(law, sub, **options)
+        except ScalingLawsError as exc:
+            skipped.append({"group": label, "reason": str(exc)})
+            first_error = first_error or exc
+    if not fits and first_error is not None:
+        raise type(first_error)(f"no `{by}` group could be fitted: " + "; ".join(
+            f"`{by}` = {s['group']!r}: {s['reason']}" for s in skipped))
+    if not fits:
+        raise InputError(f"--where leaves no rows in any `{by}` group; got {options.get('where')!r}")
+    return fits, skipped
 
 
 def _candidate_laws(candidates) -> list[Law] | None:

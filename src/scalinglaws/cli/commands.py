@@ -269,30 +269,10 @@ def fit(
         if by is None:
             doc = fit_law(law, runs, **options).summary()
         else:
-            if by not in runs.columns:
-                _usage("--by", f"must name a column ({', '.join(runs.columns)})", by)
-            if runs.table[by].isna().any():
-                _usage("--by", "must name a group on every row", f"row {int(runs.table[by].isna().to_numpy().argmax()) + 1} "
-                       "is empty")
-            fits, skipped, first_error = [], [], None
-            from ..data.runs import select_rows
-            from ..errors import ScalingLawsError
+            from ..api import fit_groups
 
-            for group, table in runs.table.groupby(by, sort=True):
-                sub = runs.with_table(table.reset_index(drop=True))
-                if not select_rows(sub, where, include_excluded)[0].size:
-                    continue  # --where leaves none of this group
-                label = _plain(group)
-                try:
-                    fits.append({"group": label, **fit_law(law, sub, **options).summary()})
-                except ScalingLawsError as exc:  # one group that cannot be fitted does not stop the others
-                    skipped.append({"group": label, "reason": str(exc)})
-                    first_error = first_error or exc
-            if not fits and first_error is not None:
-                raise type(first_error)(f"no `{by}` group could be fitted: " + "; ".join(
-                    f"`{by}` = {s['group']!r}: {s['reason']}" for s in skipped))
-            if not fits:
-                _usage("--where", f"leaves no rows in any `{by}` group", where)
+            groups, skipped = fit_groups(law, runs, by, **options)
+            fits = [{"group": g, **r.summary()} for g, r in groups.items()]
             doc = {"by": by, "fits": fits, "skipped": skipped}
     _write_fit(doc, out_path, fmt)
 

@@ -370,3 +370,67 @@ def isoflop(
                   "unstable: most noise replicates put it there; too few points: under 3 sizes)", markup=False)
     if doc["note"]:
         out.print(f"note: {doc['note']}", markup=False)
+
+
+@app.command()
+@_guard
+def compare(
+    data: str = typer.Argument(..., help="a table of runs of several families (or a bundled dataset)"),
+    law: str = typer.Option(..., "--law", help="the law fitted to each family"),
+    by: str = typer.Option(..., "--by", help="the column naming each run's family"),
+    at: List[str] = typer.Option(..., "--at", help="the target scale: VAR=VALUE[,VAR=VALUE...] (every input)"),
+    x: List[str] = typer.Option([], "--x", help="map a law input to a column: VAR=COLUMN (repeatable)"),
+    y: Optional[str] = typer.Option(None, "--y", help="the target column"),
+    where: Optional[str] = typer.Option(None, "--where", help="the runs to fit, e.g. \"C < 1e21\""),
+    along: Optional[str] = typer.Option(None, "--along", help="the input crossovers are searched along "
+                                        "(default: the first in --at)"),
+    higher_is_better: bool = typer.Option(False, "--higher-is-better", help="the metric rises as models improve "
+                                          "(accuracy); default: lower is better (loss, error)"),
+    bootstrap: int = typer.Option(200, "--bootstrap", help="replicates per family"),
+    level: float = typer.Option(0.9, "--level", help="of the intervals"),
+    seed: int = typer.Option(0, "--seed", help="of the bootstrap and the pairing of replicates"),
+    fmt: str = typer.Option("table", "--format", help="table | json"),
+):
+    """Fit one law per family, then: which family is best at the target and with what probability,
+    and where the families' curves cross (with intervals), or that they do not."""
+    _check_format(fmt)
+    from ..api import fit_groups
+    from ..compare import compare as run_compare
+    from ..data import load_runs
+
+    target = _pairs("--at", at, numeric=True)
+    columns = _pairs("--x", x, numeric=False)
+    runs = load_runs(data)
+    with _spinner(f"fitting {law} to each `{by}` family"):
+        fits, skipped = fit_groups(law, runs, by, x=columns or None, y=y, where=where, bootstrap=bootstrap, rng=seed)
+        doc = run_compare(fits, target, along=along, level=level, higher_is_better=higher_is_better, rng=seed)
+    doc["by"] = by
+    doc["skipped"] = skipped
+    if fmt == "json":
+        _print_json(doc)
+        return
+    shown = ", ".join(f"{k}={v:g}" for k, v in target.items())
+    t = Table(title=f"{escape(law)} by `{escape(by)}` at {escape(shown)}", title_justify="left")
+    for col in ("family", "forecast", f"{_percent(level)} interval", "P(best)", "decades beyond", "status"):
+        t.add_column(col, justify="left" if col in ("family", "status") else "right")
+    for f in doc["families"]:
+        iv = "-" if f["interval"] is None else f"[{_fmt(f['interval'][0])}, {_fmt(f['interval'][1])}]"
+        t.add_row(escape(str(f["family"])), _fmt(f["forecast"]), iv, f"{f['p_best']:.3f}",
+                  f"{f['decades_beyond']:.2f}", f["status"])
+    out.print(t)
+    if not doc["crossovers"]:
+        out.print(f"no crossover: no two families' curves cross along {doc['along']} between "
+                  f"{doc['searched'][0]:.3g} and {doc['searched'][1]:.3g}", markup=False)
+    for c in doc["crossovers"]:
+        lo, hi = c["interval"][doc["along"]]
+        iv = "no interval" if lo is None else f"[{lo:.3g}, {hi:.3g}]"
+        out.print(f"crossover: {c['between'][0]} and {c['between'][1]} cross at {doc['along']} = "
+                  f"{c['at'][doc['along']]:.3g} ({iv}, {c['where']}; "
+                  f"{100 * c['no_crossing_share']:.3g}% of replicate pairs do not cross)", markup=False)
+    if doc["ranking_changes"]:
+        out.print("warning: the order of the families at the target differs from their order at the largest "
+                  "fitted scale", markup=False)
+    for s in skipped:
+        out.print(f"not fitted: `{by}` = {s['group']!r}: {s['reason']}", markup=False)
+    out.print("P(best): share of joint bootstrap draws in which the family's curve is best at the target "
+              "(parameter uncertainty only; the intervals also widen for extrapolation)", markup=False)
