@@ -434,3 +434,41 @@ def compare(
         out.print(f"not fitted: `{by}` = {s['group']!r}: {s['reason']}", markup=False)
     out.print("P(best): share of joint bootstrap draws in which the family's curve is best at the target "
               "(parameter uncertainty only; the intervals also widen for extrapolation)", markup=False)
+
+
+@app.command()
+@_guard
+def rank(
+    data: Path = typer.Argument(..., metavar="FILE", help="a tidy table of scores: system, task[, instance], score"),
+    system: str = typer.Option("system", "--system", help="the column naming each system"),
+    task: str = typer.Option("task", "--task", help="the column naming each task"),
+    score: str = typer.Option("score", "--score", help="the score column"),
+    instance: Optional[str] = typer.Option(None, "--instance", help="the column naming each instance (two-level "
+                                           "Borda: instances within a task, then tasks)"),
+    lower_is_better: bool = typer.Option(False, "--lower-is-better", help="scores are losses or errors"),
+    missing: str = typer.Option("error", "--missing", help="error | drop-tasks (leave out tasks some system lacks)"),
+    fmt: str = typer.Option("table", "--format", help="table | json"),
+):
+    """Rank systems across tasks by aggregating per-task rankings (Borda count and Kemeny consensus,
+    Colombo et al. 2022), beside the ranking by mean score."""
+    _check_format(fmt)
+    from ..data import read_runs
+    from ..rank import rank_systems
+
+    table = read_runs(data, what="FILE").table
+    doc = rank_systems(table, system=system, task=task, score=score, instance=instance,
+                       higher_is_better=not lower_is_better, missing=missing)
+    if fmt == "json":
+        _print_json(doc)
+        return
+    t = Table(title=f"{len(doc['systems'])} systems over {doc['tasks']} tasks", title_justify="left")
+    for col in ("kemeny rank", "system", "borda", "borda rank", "mean score", "mean rank"):
+        t.add_column(col, justify="left" if col == "system" else "right")
+    for s in doc["systems"]:
+        t.add_row(str(s["kemeny_rank"]), escape(str(s["system"])), _fmt(s["borda"]), _fmt(s["borda_rank"]),
+                  _fmt(s["mean_score"]), _fmt(s["mean_rank"]))
+    out.print(t)
+    out.print(f"Kemeny consensus: {'exact' if doc['kemeny_exact'] else 'a local optimum from Borda (too many systems to enumerate)'}; "
+              f"{doc['disagreements']} pairwise disagreements with the task rankings", markup=False)
+    if doc["dropped_tasks"]:
+        out.print(f"left out (a system lacks a score): {', '.join(map(str, doc['dropped_tasks']))}", markup=False)
