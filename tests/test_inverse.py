@@ -90,3 +90,59 @@ def test_intervals_from_replicates(chinchilla_runs):
     assert reached["interval"]["D"][0] < reached["D"] < reached["interval"]["D"][1]
     far = inverse.compute_for_loss(fit, fit.params["E"] * 1.0005)
     assert far["interval"]["unreachable"] > 0 and far["interval"]["C"][1] is None  # some replicates' floors lie above
+
+
+def _cli_fit(tmp_path, chinchilla_runs, bootstrap=0):
+    import json as _json
+
+    path = tmp_path / "fit.json"
+    path.write_text(_json.dumps(sl.fit("chinchilla", chinchilla_runs, bootstrap=bootstrap, rng=0).to_dict()))
+    return str(path)
+
+
+def test_cli_questions(tmp_path, capsys, chinchilla_runs):
+    import json as _json
+
+    from scalinglaws.cli import run
+
+    fit = _cli_fit(tmp_path, chinchilla_runs, bootstrap=40)
+    assert run(["plan", fit, "--compute", "1e21:1e23:3", "--gpu", "h100", "--price", "2", "--format", "json"]) == 0
+    doc = _json.loads(capsys.readouterr().out)
+    assert len(doc["plans"]) == 3 and doc["plans"][0]["C"] == pytest.approx(1e21)
+    assert {"N", "D", "loss", "level"} <= set(doc["plans"][0]["interval"]) and "a" in doc["exponents"]
+    assert doc["plans"][2]["cost"]["accelerator_hours"] == pytest.approx(1e23 / (989e12 * 0.4) / 3600)
+    assert run(["plan", fit, "--target-loss", "2.0", "--served", "1e13", "--format", "json"]) == 0
+    doc = _json.loads(capsys.readouterr().out)
+    assert doc["N"] < doc["compute_optimal"]["N"] and "interval" in doc
+    for args in (["plan", fit, "--target-loss", "2.0"], ["plan", fit, "--compute", "1e23", "--model-size", "1e10"],
+                 ["reach", fit, "--target", "2.0", "--along", "D", "--at", "N=7e10"],
+                 ["plan", fit, "--compute", "5.88e23"]):
+        assert run(args) == 0, capsys.readouterr().err
+        assert "90%" in capsys.readouterr().out
+    assert run(["plan", fit, "--compute", "5.88e23"]) == 0
+    assert "warning: 1 of 1 plans lie beyond the fitted runs" in capsys.readouterr().out
+
+
+def test_cli_question_errors(tmp_path, capsys, chinchilla_runs):
+    from scalinglaws.cli import run
+
+    fit = _cli_fit(tmp_path, chinchilla_runs)
+    for args, code, message in (
+        (["plan", fit], 2, "exactly one of --compute and --target-loss"),
+        (["plan", fit, "--compute", "1e22", "--target-loss", "2"], 2, "exactly one of --compute and --target-loss"),
+        (["plan", fit, "--compute", "1e22", "--served", "1e12"], 2, "--served goes with --target-loss"),
+        (["plan", fit, "--compute", "1e22,1e23", "--model-size", "1e9"], 1, "must be one budget with --model-size"),
+        (["plan", fit, "--compute", "1e22:1e20:3"], 1, "needs 0 < START < STOP"),
+        (["plan", fit, "--compute", "1e20:1e22:x"], 1, "COUNT of START:STOP:COUNT must be a whole number"),
+        (["plan", fit, "--compute", "1e22", "--gpu", "tpu9"], 1, "--gpu must be one of"),
+        (["plan", fit, "--compute", "1e22", "--price", "2"], 2, "--price needs --gpu"),
+        (["plan", fit, "--target-loss", "-1"], 1, "--loss must be a finite positive"),
+        (["reach", fit, "--target", "2", "--along", "Q", "--at", "N=1e9"], 1, "--along must be an input"),
+        (["reach", fit, "--target", "2", "--along", "D"], 1, "--at must give every other input"),
+        (["batch", "--law", "chinchilla", "--params", "E=1,A=1,B=1,alpha=0.3,beta=0.3", "--loss", "2"], 1,
+         "needs a law with B_star and alpha_B"),
+        (["cost", "--flops", "1e23"], 2, "cost needs --gpu NAME or --peak-flops X"),
+        (["cost", "--flops", "1e23", "--gpu", "h100", "--utilization", "1.5"], 1, "--utilization must lie in (0, 1]"),
+    ):
+        assert run(args) == code, (args, capsys.readouterr())
+        assert message in capsys.readouterr().err, args

@@ -112,3 +112,12 @@ def test_plan_errors_name_the_rule():
         sl.compute_optimal("sigmoid_log", 1e20, params={"y0": 0.25, "y_inf": 1.0, "x0": 1e20, "k": 1.0})
     with pytest.raises(sl.InputError, match="--compute must be finite budgets"):
         sl.compute_optimal("chinchilla", [1e20, float("nan")], params=EPOCH)
+
+
+def test_data_constrained_plan_reproduces_the_datablations_readme():
+    """Muennighoff et al.'s README: C = 1e22 with 25B unique tokens -> about 7.0B parameters and
+    237B tokens (9.5 epochs), with their published C4 constants."""
+    p = {"E": math.exp(0.6254804), "A": math.exp(6.255414), "B": math.exp(7.3049974), "alpha": 0.3526596,
+         "beta": 0.3526596, "R_D_star": 15.387756, "R_N_star": 5.309743}
+    (plan,) = sl.compute_optimal("data_constrained", 1e22, params=p, hold={"U": 25e9})
+    assert round(plan["N"] / 1e9, 1) == 7.0 and round(plan["D"] / 1e9) == 237 and round(plan["epochs"], 1) == 9.5

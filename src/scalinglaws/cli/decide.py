@@ -472,3 +472,39 @@ def rank(
               f"{doc['disagreements']} pairwise disagreements with the task rankings", markup=False)
     if doc["dropped_tasks"]:
         out.print(f"left out (a system lacks a score): {', '.join(map(str, doc['dropped_tasks']))}", markup=False)
+
+
+@app.command()
+@_guard
+def design(
+    fit_path: Path = typer.Argument(..., metavar="FIT.json", help="a fit with bootstrap replicates (fit --bootstrap B)"),
+    budget: float = typer.Option(..., "--budget", help="FLOPs to spend on new runs"),
+    target: List[str] = typer.Option(..., "--target", help="the scale to forecast: N=...,D=..."),
+    flops_per_token: str = typer.Option("6*N", "--flops-per-token", help="training FLOPs per token f(N)"),
+    level: float = typer.Option(0.9, "--level", help="of the interval whose width is shrunk"),
+    fmt: str = typer.Option("table", "--format", help="table | json"),
+):
+    """The runs (N, D) to train next: those that shrink the forecast interval at the target the most
+    per FLOP, by the expected information each brings given the fit's bootstrap."""
+    _check_format(fmt)
+    from ..design import propose_runs
+
+    with _spinner("choosing runs"):
+        doc = propose_runs(_load_fit(fit_path), budget, _pairs("--target", target, numeric=True),
+                           flops_per_token=flops_per_token, level=level)
+    if fmt == "json":
+        _print_json(doc)
+        return
+    shown = ", ".join(f"{k}={v:g}" for k, v in doc["target"].items())
+    t = Table(title=f"runs to train next for the forecast at {shown} (budget {budget:g} FLOPs)", title_justify="left")
+    for col in ("#", "N", "D", "C", "tokens/param", f"{_percent(level)} width after"):
+        t.add_column(col, justify="right")
+    for i, r in enumerate(doc["runs"], 1):
+        t.add_row(str(i), _fmt(r["N"]), _fmt(r["D"]), _fmt(r["C"]), _fmt(r["D"] / r["N"]), _fmt(r["width_after"]))
+    out.print(t)
+    ratio = "hi / lo" if doc["width_now"] >= 1 and doc.get("width_after", 2) >= 1 else "hi - lo"
+    out.print(f"width of the law's {_percent(level)} interval at the target ({ratio}): now {_fmt(doc['width_now'])}, "
+              f"after these runs {_fmt(doc['width_after'])} (expected; spends {doc['spent']:.3g} of {budget:.3g} FLOPs)",
+              markup=False)
+    out.print("expected from the bootstrap read as Gaussian (parameter uncertainty; run-to-run noise and the widening "
+              "for distance are not in these widths)", markup=False)
