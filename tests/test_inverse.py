@@ -146,3 +146,29 @@ def test_cli_question_errors(tmp_path, capsys, chinchilla_runs):
     ):
         assert run(args) == code, (args, capsys.readouterr())
         assert message in capsys.readouterr().err, args
+
+
+def test_replicate_answers_are_each_replicates_own(chinchilla_runs):
+    """The vectorised replicate answers equal the answers of each replicate's parameters asked one
+    by one (no broadcasting across replicates)."""
+    fit = sl.fit("chinchilla", chinchilla_runs, bootstrap=12, rng=3)
+    reps = fit.bootstrap.values()
+    one_by_one = [{k: float(v[i]) for k, v in reps.items()} for i in range(len(reps["E"]))]
+    tail = [0.05, 0.95]
+
+    def check(vectorised, single, key):
+        values = np.array([single(p) for p in one_by_one], dtype=float)
+        values = np.where(np.isnan(values), np.inf, values)
+        expected = np.quantile(values, tail, method="inverted_cdf")
+        got = [np.inf if v is None else v for v in vectorised["interval"][key]]
+        assert got == pytest.approx(expected, rel=1e-6)
+
+    check(inverse.smaller_model_overhead(fit, 1e23, 2e10), lambda p: (lambda r: np.nan if r["overhead"] is None
+          else r["overhead"])(inverse.smaller_model_overhead("chinchilla", 1e23, 2e10, params=p)), "overhead")
+    check(inverse.inference_aware(fit, 2.0, 1e13), lambda p: inverse.inference_aware("chinchilla", 2.0, 1e13,
+                                                                                      params=p)["N"], "N")
+    check(inverse.compute_for_loss(fit, 2.0), lambda p: (lambda r: np.nan if r["C"] is None else r["C"])(
+        inverse.compute_for_loss("chinchilla", 2.0, params=p)), "C")
+    (plan,) = sl.compute_optimal(fit, 1e23, flops_per_token="6*N + 0")  # numeric, not the closed form
+    Ns = [sl.compute_optimal("chinchilla", 1e23, params=p)[0]["N"] for p in one_by_one]
+    assert plan["interval"]["N"] == pytest.approx(np.quantile(Ns, tail), rel=1e-5)

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import scalinglaws as sl
 from scalinglaws.cli import run
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -34,7 +35,7 @@ COMMANDS = _commands()
 
 def _files(folder: Path, chinchilla: pd.DataFrame) -> None:
     """The tables the README's examples read: runs.csv, curve.csv, curves.csv, evals.csv, samples.csv,
-    models.csv and logprobs.csv."""
+    models.csv, logprobs.csv, isoflop.csv, families.csv and scores.csv."""
     rng = np.random.default_rng(0)
     t = chinchilla[~chinchilla["excluded"].astype(bool)].reset_index(drop=True)
     step = np.tile(np.geomspace(1e3, 1e6, 60), 4)
@@ -62,6 +63,19 @@ def _files(folder: Path, chinchilla: pd.DataFrame) -> None:
                   for n in (1e8, 1e9, 1e10) for i in range(5)
                   for j, lp in enumerate([np.log(0.05 * (n / 1e8) ** 0.1), -3.0, -3.5, -4.0])]
                  ).to_csv(folder / "logprobs.csv", index=False)
+    law, p = sl.get_law("chinchilla"), {"E": 1.69, "A": 406.4, "B": 410.7, "alpha": 0.34, "beta": 0.28}
+    C = np.repeat(np.geomspace(1e18, 1e21, 5), 9)  # iso-FLOP runs around each budget's optimum
+    N = np.repeat([sl.compute_optimal("chinchilla", c, params=p)[0]["N"] for c in np.geomspace(1e18, 1e21, 5)], 9) \
+        * np.tile(np.geomspace(0.2, 5, 9), 5)
+    pd.DataFrame({"flops": C, "params": N, "tokens": C / (6 * N),
+                  "loss": law.predict(p, {"N": N, "D": C / (6 * N)}) * np.exp(0.002 * rng.standard_normal(45))}
+                 ).to_csv(folder / "isoflop.csv", index=False)
+    x = np.geomspace(1e6, 1e11, 12)
+    pd.DataFrame([(f, c, (E + a * c**-0.3) * np.exp(0.003 * rng.standard_normal())) for f, (E, a) in
+                  {"A": (2.0, 50.0), "B": (1.8, 200.0)}.items() for c in x], columns=["family", "C", "loss"]
+                 ).to_csv(folder / "families.csv", index=False)
+    pd.DataFrame([(m, t, rng.uniform()) for m in ("m1", "m2", "m3") for t in ("t1", "t2", "t3")],
+                 columns=["model", "task", "score"]).to_csv(folder / "scores.csv", index=False)
     step = np.geomspace(10, 1e5, 16)
     pd.concat([pd.DataFrame({"run": r, "step": step, "loss": E + a * step**-0.4})
                for r, (E, a) in enumerate([(0.3, 5.0), (0.5, 3.0)])]).to_csv(folder / "curves.csv", index=False)

@@ -138,7 +138,7 @@ def compute_for_loss(fit_or_law, target: float, *, params=None, flops_per_token:
 
         def loss(N, D):
             x = {"N": N, "D": D, **{k: np.full(np.shape(N), v) for k, v in held.items()}}
-            return law.predict({k: v.reshape(v.shape + (1,) * (np.ndim(N) - v.ndim)) for k, v in pp.items()}, x)
+            return law.predict(_lead(pp, np.ndim(N)), x)
 
         N = _minimise(loss, C, rule)
         return loss(N, rule.tokens(N, C))
@@ -158,6 +158,12 @@ def compute_for_loss(fit_or_law, target: float, *, params=None, flops_per_token:
         result["interval"] = {"C": [_finite(iv["lo"]), _finite(iv["hi"])], "level": level,
                               "unreachable": float(iv["unreachable"])}
     return result
+
+
+def _lead(p: Mapping[str, np.ndarray], ndim: int) -> dict:
+    """Replicate parameters (leading axis) with trailing axes added to broadcast against inputs of
+    ``ndim`` axes whose first axis is the replicates: never across them."""
+    return {k: v.reshape(v.shape + (1,) * (ndim - v.ndim)) for k, v in p.items()}
 
 
 def _finite(v) -> float | None:
@@ -204,8 +210,7 @@ def inference_aware(fit_or_law, target: float, served: float, *, params=None, fl
 
         def total(log_n):
             N = 10.0 ** log_n
-            q = {k: v.reshape(v.shape + (1,) * (np.ndim(N) - v.ndim)) for k, v in pp.items()}
-            D = _tokens_to_reach(law, q, N, target, held)
+            D = _tokens_to_reach(law, _lead(pp, np.ndim(N)), N, target, held)
             return np.where(np.isfinite(D), rule.compute(N, D) + INFERENCE_FLOPS_PER_TOKEN * N * T, np.inf)
 
         with np.errstate(all="ignore"):
@@ -257,9 +262,8 @@ def smaller_model_overhead(fit_or_law, compute: float, N: float, *, params=None,
 
     def needed(p, n_rep):
         pp = {k: np.asarray(v).reshape(n_rep, 1) for k, v in p.items()}
-        N_opt = _minimise(lambda n, d: law.predict(pp, {"N": n, "D": d, **{k: np.full(np.shape(n), v) for k, v in
-                                                                          held.items()}}),
-                          np.full((n_rep, 1), float(opt["C"])), rule)
+        N_opt = _minimise(lambda n, d: law.predict(_lead(pp, np.ndim(n)), {"N": n, "D": d, **{
+            k: np.full(np.shape(n), v) for k, v in held.items()}}), np.full((n_rep, 1), float(opt["C"])), rule)
         target = law.predict(pp, {"N": N_opt, "D": rule.tokens(N_opt, opt["C"]),
                                   **{k: np.full(N_opt.shape, v) for k, v in held.items()}})
         with np.errstate(all="ignore"):
