@@ -18,7 +18,11 @@ def test_reach_inverts_the_law():
     D = (EPOCH["B"] / (2.0 - EPOCH["E"] - EPOCH["A"] / 7e10 ** EPOCH["alpha"])) ** (1 / EPOCH["beta"])
     assert got["D"] == pytest.approx(D, rel=1e-9)
     assert law.predict(EPOCH, {"N": 7e10, "D": got["D"]}) == pytest.approx(2.0, rel=1e-12)
-    assert inverse.reach("chinchilla", 1.8, "D", {"N": 7e10}, params=EPOCH)["D"] == math.inf  # below E
+    assert inverse.reach("chinchilla", 1.8, "D", {"N": 7e10}, params=EPOCH)["D"] is None  # below E: never
+    with pytest.raises(sl.InputError, match="already reaches 3000 at D = 1"):
+        inverse.reach("chinchilla", 3000.0, "D", {"N": 7e10}, params=EPOCH)
+    with pytest.raises(sl.InputError, match="--at N must be finite and positive"):
+        inverse.reach("chinchilla", 2.0, "D", {"N": -7e10}, params=EPOCH)
 
 
 def test_reach_a_rising_metric():
@@ -32,6 +36,13 @@ def test_compute_for_loss_is_the_inverse_of_the_plan():
     got = inverse.compute_for_loss("chinchilla", plan["loss"], params=EPOCH)
     assert got["C"] == pytest.approx(3e23, rel=1e-5)
     assert inverse.compute_for_loss("chinchilla", 1.8, params=EPOCH)["C"] is None  # the floor E = 1.817
+    with pytest.raises(sl.InputError, match="is reached by the least budget searched"):
+        inverse.compute_for_loss("chinchilla", 3000.0, params=EPOCH)
+    # a FLOPs rule with a large cost per token at N = 1: the search starts where one token is affordable
+    rule = "6*N + 6*2048*(N/12)^(2/3)/16"
+    got = inverse.compute_for_loss("chinchilla", 2.0, params=EPOCH, flops_per_token=rule)
+    (plan,) = sl.compute_optimal("chinchilla", got["C"], params=EPOCH, flops_per_token=rule)
+    assert plan["loss"] == pytest.approx(2.0, rel=1e-9)
 
 
 def test_inference_aware_model_is_smaller_and_cheaper_overall():
@@ -57,6 +68,10 @@ def test_smaller_model_overhead():
     assert abs(same["overhead"]) < 1e-6
     half = inverse.smaller_model_overhead("chinchilla", 1e23, opt["N"] / 2, params=EPOCH)
     assert 0 < half["overhead"] < 1
+    with pytest.raises(sl.InputError, match="never reaches loss|no model"):
+        inverse.inference_aware("chinchilla", 1.8, 1e13, params=EPOCH)
+    near = inverse.inference_aware("chinchilla", 1.821, 0.0, params=EPOCH)  # the optimum beyond 1e15 parameters
+    assert near["N"] > 1e15
     tiny = inverse.smaller_model_overhead("chinchilla", 1e23, 1e6, params=EPOCH)
     assert tiny["overhead"] is None and tiny["D"] is None  # never reaches that loss
 
@@ -79,6 +94,9 @@ def test_critical_batch_and_tradeoff():
         assert (r["steps"] / got["S_min"] - 1) * (r["tokens"] / got["E_min"] - 1) == pytest.approx(1.0)
     with pytest.raises(sl.InputError, match="never reaches loss"):
         inverse.critical_batch("su_nsb", 0.5, params=p, N=1e9)
+    for bad in (0.0, -1.0, float("nan")):
+        with pytest.raises(sl.InputError, match="--model-size must be a finite positive"):
+            inverse.critical_batch("su_nsb", 3.0, params=p, N=bad)
 
 
 def test_intervals_from_replicates(chinchilla_runs):
@@ -136,7 +154,7 @@ def test_cli_question_errors(tmp_path, capsys, chinchilla_runs):
         (["plan", fit, "--compute", "1e20:1e22:x"], 1, "COUNT of START:STOP:COUNT must be a whole number"),
         (["plan", fit, "--compute", "1e22", "--gpu", "tpu9"], 1, "--gpu must be one of"),
         (["plan", fit, "--compute", "1e22", "--price", "2"], 2, "--price needs --gpu"),
-        (["plan", fit, "--target-loss", "-1"], 1, "--loss must be a finite positive"),
+        (["plan", fit, "--target-loss", "-1"], 1, "--target-loss must be a finite positive"),
         (["reach", fit, "--target", "2", "--along", "Q", "--at", "N=1e9"], 1, "--along must be an input"),
         (["reach", fit, "--target", "2", "--along", "D"], 1, "--at must give every other input"),
         (["batch", "--law", "chinchilla", "--params", "E=1,A=1,B=1,alpha=0.3,beta=0.3", "--loss", "2"], 1,

@@ -80,7 +80,7 @@ def test_a_budget_whose_minimum_is_on_the_edge_is_rejected():
 
 
 def test_errors_name_the_column():
-    with pytest.raises(sl.InputError, match="isoflop column `loss` must be finite and positive; row 2 has"):
+    with pytest.raises(sl.InputError, match="isoflop column `loss` must hold finite positive numbers; row 2 has -1.0"):
         isoflop([1e18, 1e18, 1e18], [1e6, 1e7, 1e8], [3.0, -1.0, 3.0], noise=0.01)
     with pytest.raises(sl.InputError, match="--noise must be"):
         isoflop([1e18] * 3, [1e6, 1e7, 1e8], [3.0, 2.9, 3.0], noise=-1)
@@ -103,3 +103,23 @@ def test_cli_isoflop(tmp_path, capsys):
     assert "N*(C) =" in capsys.readouterr().out
     assert run(["isoflop", str(path), "--budget", "flop", "--x", "N=params", "--noise", "0.001"]) == 1
     assert "--budget must name a column" in capsys.readouterr().err
+
+
+def test_a_budget_rejected_along_d_drops_its_n_draws_too():
+    """A budget whose D curve is rejected must not leave its N draws behind (they would misalign
+    the replicates of the exponent fit)."""
+    C, N, D, L = _chinchilla_grid([1e19, 1e20, 1e21, 1e22], np.geomspace(0.3, 3, 7), P)
+    last = C == 1e22  # its D column ordered so that the lowest loss has the largest D: an edge along D
+    D[last] = np.geomspace(1e9, 1e10, 7)[np.argsort(np.argsort(-L[last]))]
+    got = isoflop(C, N, L, D=D, noise=1e-3, replicates=100, rng=8)
+    assert [o["status"] for o in got.optima][-1] == "edge"
+    assert {o["status"] for o in got.optima} <= {"ok", "edge", "unstable"}
+    assert all(f["budgets"] == sum(o["status"] == "ok" for o in got.optima) for f in got.fits.values())
+
+
+def test_pooled_configurations_are_said():
+    C, N, D, L = _chinchilla_grid([1e19, 1e20, 1e21], np.geomspace(0.3, 3, 7), P)
+    got = isoflop(np.r_[C, C], np.r_[N, N], np.r_[L, L * 1.01], noise=1e-3, replicates=50)
+    assert "runs share a budget and a model size" in got.note
+    with pytest.raises(sl.InputError, match="--noise must be a finite loss standard deviation > 0"):
+        isoflop(C, N, L, noise=0.0)

@@ -40,7 +40,7 @@ def accelerator(name: str | None = None, *, peak_flops: float | None = None) -> 
     if peak_flops is not None:
         if not (math.isfinite(peak_flops) and peak_flops > 0):
             raise InputError(f"--peak-flops must be a positive number of FLOP/s; got {peak_flops!r}")
-        return Accelerator(name or "yours", float(peak_flops), "given")
+        return Accelerator("yours" if name is None else f"{name} (given peak)", float(peak_flops), "given (--peak-flops)")
     if name is None or name.lower() not in ACCELERATORS:
         raise InputError(f"--gpu must be one of {', '.join(ACCELERATORS)} (or give --peak-flops); got {name!r}")
     return ACCELERATORS[name.lower()]
@@ -51,7 +51,7 @@ def training_cost(flops, chip: Accelerator, *, utilization: float = DEFAULT_UTIL
     """Accelerator-hours, days on ``count`` accelerators and (with a price) money for ``flops``."""
     flops = float(flops)
     if not (math.isfinite(flops) and flops >= 0):
-        raise InputError(f"FLOPs to cost must be a finite number >= 0; got {flops!r}")
+        raise InputError(f"--flops must be a finite number of FLOPs >= 0; got {flops!r}")
     if not (0 < utilization <= 1):
         raise InputError(f"--utilization must lie in (0, 1]; got {utilization!r}")
     if price_per_hour is not None and not (math.isfinite(price_per_hour) and price_per_hour >= 0):
@@ -59,7 +59,8 @@ def training_cost(flops, chip: Accelerator, *, utilization: float = DEFAULT_UTIL
     if not (isinstance(count, int) and count >= 1):
         raise InputError(f"--gpus must be a whole number >= 1; got {count!r}")
     hours = flops / (chip.peak_flops * utilization) / 3600.0
-    out = {"flops": flops, "accelerator": chip.name, "peak_flops": chip.peak_flops, "utilization": utilization,
+    out = {"flops": flops, "accelerator": chip.name, "peak_flops": chip.peak_flops, "source": chip.source,
+           "utilization": utilization,
            "accelerator_hours": hours, "gpus": count, "days": hours / count / 24.0}
     if price_per_hour is not None:
         out["cost"] = hours * price_per_hour

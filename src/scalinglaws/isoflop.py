@@ -8,10 +8,15 @@
 2. Noise bootstrap: every loss gets Gaussian noise of the seed-to-seed size ``noise`` (absolute, in
    loss units) and the minimum is found again, ``replicates`` times. Replicates whose minimum falls
    on the edge are dropped; with fewer than half left the budget is rejected (``"unstable"``). The
-   spread of ``log N*`` (at least a third of the mean gap between runs, inflated by replicates / kept) weights the
-   budget, and the replicates' median is its optimum.
+   spread of ``log N*`` (at least a third of the mean gap between runs, inflated by replicates / kept)
+   weights the budget, and the replicates' median is its optimum.
 3. ``N*(C) = k C^a`` is a weighted least-squares line in log-log; its interval: the line fitted to
-   each replicate's optima (percentiles over replicates). ``D*`` the same way along ``log D``.
+   each replicate's optima (percentiles over replicates; every budget keeps as many replicates as the
+   budget that kept fewest). ``D*`` the same way along ``log D``.
+
+"On the edge" is the interpolated curve's lowest point at the smallest or largest size of the
+budget: a curve that dips between the two largest sizes has an inside minimum even when the largest
+run has the lowest loss.
 
 The parabola method (a quadratic in ``log N`` per budget) is offered for comparison only: its
 vertex is biased when the sizes are not placed symmetrically around the optimum or span a wide
@@ -22,6 +27,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Mapping
 
 import numpy as np
 
@@ -55,34 +61,40 @@ class IsoFlop:
 
 
 def isoflop(C, N, loss, *, D=None, noise: float, replicates: int = 1000, level: float = 0.9,
-            method: str = "interpolation", rng=0) -> IsoFlop:
+            method: str = "interpolation", rng=0, names: Mapping[str, str] | None = None) -> IsoFlop:
     """IsoFLOP optima and the exponents of ``N*(C)`` (and ``D*(C)`` when ``D`` is given); see the
     module docstring. Arrays are one entry per run; ``noise`` is the seed-to-seed standard deviation of
-    the loss (Porian et al. use 0.002 on RefinedWeb, 0.01 on OpenWebText2)."""
+    the loss (Porian et al. use 0.002 on RefinedWeb, 0.01 on OpenWebText2); ``names``: the columns
+    behind ``budget, N, D, loss``, for errors."""
     from scipy.interpolate import Akima1DInterpolator  # noqa: F401  (fail early when scipy lacks it)
 
     from .fit.records import check_level
 
+    names = {"budget": "budget", "N": "N", "D": "D", "loss": "loss", **(names or {})}
     columns = {"budget": C, "N": N, "loss": loss, **({"D": D} if D is not None else {})}
-    arrays = {k: _positive(k, v) for k, v in columns.items()}
+    arrays = {k: _positive(names[k], v) for k, v in columns.items()}
+    if arrays["budget"].size == 0:
+        raise InputError("isoflop needs runs; the table (after --where) has none")
     sizes = {v.size for v in arrays.values()}
     if len(sizes) != 1:
         raise InputError(f"isoflop columns must have one length each; got {sorted(sizes)}")
     if method not in METHODS:
         raise InputError(f"--method must be one of {', '.join(METHODS)}; got {method!r}")
-    if not (math.isfinite(noise) and noise >= 0):
-        raise InputError(f"--noise must be a finite loss standard deviation >= 0; got {noise!r}")
+    if not (math.isfinite(noise) and noise > 0):
+        raise InputError(f"--noise must be a finite loss standard deviation > 0 (the seed-to-seed spread of the loss; "
+                         f"0 would make every interval a point); got {noise!r}")
     if not (isinstance(replicates, int) and 20 <= replicates <= 100_000):
         raise InputError(f"--replicates must be a whole number from 20 to 100000; got {replicates!r}")
     check_level("--level", level)
     gen = np.random.default_rng(rng)
     along = ["N"] + (["D"] if D is not None else [])
-    optima, draws = [], {q: [] for q in along}
+    optima, draws, shared = [], {q: [] for q in along}, 0
     for c in np.unique(arrays["budget"]):
         rows = arrays["budget"] == c
-        entry = {"C": float(c)}
+        entry, found_all = {"C": float(c)}, {}
         for q in along:
-            x, y = _lowest_per_size(arrays[q][rows], arrays["loss"][rows])
+            x, y, repeated = _lowest_per_size(arrays[q][rows], arrays["loss"][rows])
+            shared += repeated if q == "N" else 0
             entry["n_points"] = int(x.size)
             found = _optimum(np.log(x), y, noise, replicates, gen, method)
             if found["status"] != "ok":
@@ -90,7 +102,10 @@ def isoflop(C, N, loss, *, D=None, noise: float, replicates: int = 1000, level: 
                 break
             entry.update({q: float(np.exp(found["center"])), f"{q}_log_std": found["std"], "loss": found["loss"],
                           "status": "ok"})
-            draws[q].append(found["draws"])
+            found_all[q] = found["draws"]
+        if entry["status"] == "ok":  # every quantity of the budget found: its draws count
+            for q, d in found_all.items():
+                draws[q].append(d)
         optima.append(entry)
     fits = {}
     kept = [o for o in optima if o["status"] == "ok"]
@@ -100,14 +115,21 @@ def isoflop(C, N, loss, *, D=None, noise: float, replicates: int = 1000, level: 
             log_q = np.log([o[q] for o in kept])
             w = 1.0 / np.array([o[f"{q}_log_std"] for o in kept]) ** 2
             slope, intercept = _weighted_line(log_c, log_q, w)
-            per_rep = np.stack(draws[q], axis=1)  # replicates x budgets, log q*
+            m = min(d.size for d in draws[q])  # replicates kept at every budget (Porian et al. truncate so)
+            per_rep = np.stack([d[:m] for d in draws[q]], axis=1)  # replicates x budgets, log q*
             slopes = np.array([_weighted_line(log_c, row, w)[0] for row in per_rep])
             tail = (1.0 - level) / 2.0
             lo, hi = np.quantile(slopes, [tail, 1.0 - tail])
             fits[q] = {"exponent": float(slope), "coef": float(np.exp(intercept)),
                        "interval": [float(lo), float(hi)], "budgets": len(kept)}
-    note = ("parabola vertices are biased when the sizes are not symmetric around the optimum or span a wide range; "
-            "use for comparison only" if method == "parabola" else "")
+    notes = []
+    if method == "parabola":
+        notes.append("parabola vertices are biased when the sizes are not symmetric around the optimum or span a "
+                     "wide range; use for comparison only")
+    if shared:
+        notes.append(f"{shared} runs share a budget and a model size with another run: the lowest loss of each was "
+                     "kept (several configurations pooled? select one with --where)")
+    note = "; ".join(notes)
     return IsoFlop(optima, fits, method, float(noise), replicates, level, note)
 
 
@@ -127,13 +149,11 @@ def _optimum(log_x, y, noise, replicates, gen, method) -> dict:
     kept = inside[1:]
     if kept.sum() < replicates / 2:
         return {"status": "unstable"}
-    draws = grid[at[1:]]
+    draws = grid[at[1:]][kept]  # replicates whose minimum falls on the edge are dropped
     step = grid[1] - grid[0]
-    std = max(float(np.std(draws[kept])), MIN_STD_GAPS * REFINE * step) * replicates / kept.sum()
-    center = float(np.median(draws[kept]))
-    # a rejected replicate's optimum is its budget's median: the exponent's replicates keep every budget
-    return {"status": "ok", "center": center, "std": std, "loss": float(np.exp(curves[0, at[0]])),
-            "draws": np.where(kept, draws, center)}
+    std = max(float(np.std(draws)), MIN_STD_GAPS * REFINE * step) * replicates / kept.sum()
+    return {"status": "ok", "center": float(np.median(draws)), "std": std, "loss": float(np.exp(curves[0, at[0]])),
+            "draws": draws}
 
 
 def _curves(log_x, log_y, grid, method) -> np.ndarray:
@@ -148,10 +168,11 @@ def _curves(log_x, log_y, grid, method) -> np.ndarray:
 
 
 def _lowest_per_size(x, y):
+    """One run per size (the lowest loss), sorted by size, and how many runs were set aside."""
     order = np.lexsort((y, x))
     x, y = x[order], y[order]
     first = np.concatenate([[True], np.diff(x) > 0])
-    return x[first], y[first]
+    return x[first], y[first], int((~first).sum())
 
 
 def _weighted_line(x, y, w):
@@ -161,12 +182,17 @@ def _weighted_line(x, y, w):
 
 
 def _positive(name, values) -> np.ndarray:
-    raw = np.asarray(values)
-    try:
-        v = raw.astype(np.float64).ravel()
-    except (TypeError, ValueError):
-        raise InputError(f"isoflop column `{name}` must hold numbers") from None
+    raw = np.asarray(values, dtype=object).ravel()
+    v = np.array([_as_float(e) for e in raw], dtype=np.float64)
     bad = np.flatnonzero(~(np.isfinite(v) & (v > 0)))
     if bad.size:
-        raise InputError(f"isoflop column `{name}` must be finite and positive; row {bad[0] + 1} has {v[bad[0]]!r}")
+        raise InputError(f"isoflop column `{name}` must hold finite positive numbers; row {bad[0] + 1} has "
+                         f"{raw[bad[0]].item() if hasattr(raw[bad[0]], 'item') else raw[bad[0]]!r}")
     return v
+
+
+def _as_float(e) -> float:
+    try:
+        return float(e)
+    except (TypeError, ValueError):
+        return math.nan

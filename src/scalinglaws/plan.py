@@ -22,7 +22,8 @@ from .laws.formula import parse_expression
 
 SIX_N = "6*N"
 GRID = 512  # points of log N per budget before the golden-section refinement
-GOLDEN_STEPS = 64  # each step keeps 0.618 of the bracket: 2 grid steps shrink below 1e-12 in log N
+GOLDEN_STEPS = 64  # each step keeps 0.618 of the bracket: 2 grid steps shrink below 1e-12 in log N,
+# far below the flatness of a loss minimum (which limits the answer to about 1e-7)
 
 
 @dataclass(frozen=True)
@@ -100,8 +101,8 @@ def compute_optimal(fit_or_law, compute, *, params: Mapping[str, float] | None =
     is_fit = hasattr(fit_or_law, "forecast")
     rule = FlopsRule(flops_per_token)
     held = _held(law, hold)
-    budgets = _budgets(compute)
-    averaged = is_fit and fit_or_law.selection is not None and len(fit_or_law.selection.weights()) > 1
+    budgets = _budgets(compute, rule)
+    averaged = is_fit and is_averaged(fit_or_law)
 
     def forecast(N, D):
         x = {"N": N, "D": D, **{k: np.full(np.shape(N), v) for k, v in held.items()}}
@@ -110,13 +111,15 @@ def compute_optimal(fit_or_law, compute, *, params: Mapping[str, float] | None =
     closed = CLOSED_FORMS.get(law.name) if rule.six_n and not averaged else None
     if closed is not None:
         N = np.asarray(closed(values, budgets), dtype=np.float64)
+        edge = ~((N >= 1.0) & (rule.tokens(N, budgets) >= 1.0))
     else:
-        N = _minimise(lambda n, d: forecast(n, d), budgets[None, :], rule)[0]
+        N, edge = _minimise(lambda n, d: forecast(n, d), budgets[None, :], rule)
+        N, edge = N[0], edge[0]
+    if edge.any():
+        raise InputError(f"law {law.name} with these parameters has no optimum inside N >= 1, D >= 1 at budget "
+                         f"{budgets[edge][0]:g}: its loss keeps falling toward N = 1 or D = 1 there")
     D = rule.tokens(N, budgets)
     loss = np.asarray(forecast(N, D), dtype=np.float64)
-    if not np.all(np.isfinite(loss)):
-        raise InputError(f"law {law.name} with these parameters has no finite loss at budget "
-                         f"{budgets[~np.isfinite(loss)][0]:g}")
     plans = [{"C": float(c), "N": float(n), "D": float(d), "loss": float(v), "tokens_per_param": float(d / n),
               "method": "closed form" if closed is not None else "numeric"}
              for c, n, d, v in zip(budgets, N, D, loss)]
@@ -131,16 +134,26 @@ def compute_optimal(fit_or_law, compute, *, params: Mapping[str, float] | None =
     for i, p in enumerate(plans):
         p["decades_beyond"] = {k: float(decades[k][i]) for k in ("N", "D")}
     if fit.bootstrap is not None:
-        for p, interval in zip(plans, _intervals(fit, law, budgets, rule, held, x, level)):
+        for p, interval in zip(plans, _intervals(fit, law, budgets, rule, held, x, level, averaged)):
             p["interval"] = interval
     return plans
+
+
+def is_averaged(fit) -> bool:
+    """A ``--law auto`` fit whose forecasts average the chosen law with rivals: its bootstrap holds
+    the chosen law's replicates only, so they cannot say how uncertain the average is."""
+    return fit.selection is not None and len(fit.selection.weights()) > 1
+
+
+AVERAGED_NOTE = ("the forecast averages laws (--law auto with rivals) while the bootstrap holds the chosen law's "
+                 "replicates only; fit one law (--law NAME) for this interval")
 
 
 def optimal_exponents(fit_or_law, *, params: Mapping[str, float] | None = None, level: float = 0.9) -> dict | None:
     """``N_opt ∝ C^a`` and ``D_opt ∝ C^b`` of ``chinchilla`` (``a = beta/(alpha+beta)``, ``b = 1 - a``),
     with percentile intervals over bootstrap replicates where the fit has them; None for other laws."""
     law, values = _law_and_params(fit_or_law, params)
-    if law.name not in CLOSED_FORMS:
+    if law.name not in CLOSED_FORMS or (hasattr(fit_or_law, "selection") and is_averaged(fit_or_law)):
         return None
     a = float(values["beta"] / (values["alpha"] + values["beta"]))
     out = {"a": a, "b": 1.0 - a}
@@ -151,44 +164,57 @@ def optimal_exponents(fit_or_law, *, params: Mapping[str, float] | None = None, 
     return out
 
 
-def _intervals(fit, law: Law, budgets, rule: FlopsRule, held, x, level) -> list[dict]:
+def _intervals(fit, law: Law, budgets, rule: FlopsRule, held, x, level, averaged) -> list[dict]:
+    """Per budget: the percentile interval of the plan made again for every replicate (``N, D,
+    tokens_per_param``: parameter uncertainty only) and the prediction interval of the loss there."""
     from .fit.records import check_level
 
     check_level("--level", level)
-    reps = fit.bootstrap.values()
-    closed = CLOSED_FORMS.get(law.name) if rule.six_n else None
-    n_rep = len(next(iter(reps.values())))
-    column = {k: v[:, None] for k, v in reps.items()}
-
-    def replicate_loss(N, D):
-        z = {"N": N, "D": D, **{k: np.full(np.shape(N), v) for k, v in held.items()}}
-        with np.errstate(all="ignore"):
-            return law.predict({k: v.reshape((n_rep,) + (1,) * (np.ndim(N) - 1)) for k, v in reps.items()}, z)
-
-    C = np.broadcast_to(budgets, (n_rep, budgets.size))
-    N = closed(column, C) if closed is not None else _minimise(replicate_loss, C, rule)
-    D = rule.tokens(N, C)
-    tail = (1.0 - level) / 2.0
-    q = {k: np.quantile(v, [tail, 1.0 - tail], axis=0) for k, v in (("N", N), ("D", D), ("tokens_per_param", D / N))}
     try:
         loss_lo, loss_hi = fit.predict_interval(x, level)
         note = None
     except FitError as exc:
         loss_lo = loss_hi = None
         note = str(exc)
+    reps = fit.bootstrap.values()
+    n_rep = len(next(iter(reps.values())))
+    closed = CLOSED_FORMS.get(law.name) if rule.six_n else None
+    tail = (1.0 - level) / 2.0
     out = []
-    for i in range(budgets.size):
-        interval = {k: [float(q[k][0, i]), float(q[k][1, i])] for k in ("N", "D", "tokens_per_param")}
+    for i, c in enumerate(budgets):  # one budget at a time: replicates x grid, never x budgets too
+        interval = {"level": level, "replicates": n_rep, "parameters_only": ["N", "D", "tokens_per_param"]}
+        if averaged:
+            interval.update({"N": None, "D": None, "tokens_per_param": None, "note": AVERAGED_NOTE})
+        else:
+            C = np.full(n_rep, c)
+            if closed is not None:
+                N = closed(reps, C)
+                edge = ~((N >= 1.0) & (rule.tokens(N, C) >= 1.0))
+            else:
+                N, edge = _minimise(lambda n, d: _replicate_loss(law, reps, held, n, d), C, rule)
+            N = np.where(edge, np.nan, N)
+            D = rule.tokens(N, C)
+            for k, v in (("N", N), ("D", D), ("tokens_per_param", D / N)):
+                lo, hi = np.nanquantile(v, [tail, 1.0 - tail]) if np.isfinite(v).any() else (np.nan, np.nan)
+                interval[k] = [float(lo), float(hi)] if np.isfinite(lo) else None
+            interval["no_optimum"] = float(np.mean(edge))  # replicates whose loss keeps falling to N or D = 1
         interval["loss"] = None if loss_lo is None else [float(loss_lo[i]), float(loss_hi[i])]
         if note:
             interval["loss_note"] = note
-        out.append({**interval, "level": level, "replicates": n_rep})
+        out.append(interval)
     return out
 
 
-def _minimise(loss: Callable, C: np.ndarray, rule: FlopsRule) -> np.ndarray:
+def _replicate_loss(law: Law, reps, held, N, D):
+    """Every replicate's loss at ``N, D`` whose leading axis is the replicates."""
+    z = {"N": N, "D": D, **{k: np.full(np.shape(N), v) for k, v in held.items()}}
+    with np.errstate(all="ignore"):
+        return law.predict({k: v.reshape(v.shape + (1,) * (np.ndim(N) - 1)) for k, v in reps.items()}, z)
+
+
+def _minimise(loss: Callable, C: np.ndarray, rule: FlopsRule) -> tuple[np.ndarray, np.ndarray]:
     """``N`` minimising ``loss(N, D(N, C))`` for every entry of ``C`` (any shape), over ``log N`` from
-    0 to where ``D = 1``. All entries at once."""
+    0 to where ``D = 1``, all entries at once; and where no minimum lies inside (`argmin`)."""
     C = np.asarray(C, dtype=np.float64)
     top = np.log(C / rule.per_token(1.0))  # N with f(N) = C/1 is below C / f(1) for f growing faster than N
 
@@ -199,19 +225,24 @@ def _minimise(loss: Callable, C: np.ndarray, rule: FlopsRule) -> np.ndarray:
             v = np.asarray(loss(N, D), dtype=np.float64)
         return np.where(np.isfinite(v) & (D >= 1.0), v, np.inf)
 
-    return np.exp(argmin(objective, np.zeros_like(C), top))
+    log_n, edge = argmin(objective, np.zeros_like(C), top)
+    return np.exp(log_n), edge
 
 
-def argmin(objective: Callable, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+def argmin(objective: Callable, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Elementwise minimiser of ``objective`` over ``[lo, hi]`` (arrays of one shape): a grid of
-    `GRID` points brackets the minimum, golden section refines it. ``objective`` maps an array of the
-    shape of ``lo`` (or with one more axis, the grid) to values there (inf where undefined)."""
+    `GRID` points brackets the minimum, golden section refines it (to the flatness of the minimum:
+    about 1e-7 relative in the argument for a loss near 2). ``objective`` maps an array of the
+    shape of ``lo`` (or with one more axis, the grid) to values there (inf where undefined).
+
+    Returns the minimiser and ``edge``: True where there is none inside (the lowest grid value is an
+    end of the range, or no value is finite); the minimiser is NaN there."""
     lo, hi = np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64)
     grid = lo[..., None] + np.linspace(0.0, 1.0, GRID) * (hi - lo)[..., None]
     values = objective(grid)
-    if not np.isfinite(values).any(axis=-1).all():
-        raise InputError("the law has no finite value anywhere along the curve searched")
-    i = np.clip(np.argmin(values, axis=-1), 1, GRID - 2)[..., None]
+    i = np.argmin(values, axis=-1)
+    edge = (i == 0) | (i == GRID - 1) | ~np.isfinite(values).any(axis=-1)
+    i = np.clip(i, 1, GRID - 2)[..., None]
     lo = np.take_along_axis(grid, i - 1, axis=-1)[..., 0]
     hi = np.take_along_axis(grid, i + 1, axis=-1)[..., 0]
     r = (math.sqrt(5.0) - 1.0) / 2.0
@@ -223,14 +254,15 @@ def argmin(objective: Callable, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
         b, a = np.where(left, a, lo + r * (hi - lo)), np.where(left, hi - r * (hi - lo), b)
         fnew = objective(np.where(left, a, b))
         fa, fb = np.where(left, fnew, fb), np.where(left, fa, fnew)
-    return (lo + hi) / 2.0
+    return np.where(edge, np.nan, (lo + hi) / 2.0), edge
 
 
-def _budgets(compute) -> np.ndarray:
+def _budgets(compute, rule: FlopsRule) -> np.ndarray:
     budgets = np.atleast_1d(np.asarray(compute, dtype=np.float64))
-    if budgets.ndim != 1 or budgets.size == 0 or not np.all(np.isfinite(budgets) & (budgets > 6.0)):
-        raise InputError(f"--compute must be finite budgets above 6 FLOP (one token through one parameter); "
-                         f"got {budgets.tolist()}")
+    least = float(rule.per_token(1.0))  # one token through a model of one parameter
+    if budgets.ndim != 1 or budgets.size == 0 or not np.all(np.isfinite(budgets) & (budgets > least)):
+        raise InputError(f"--compute must be finite budgets above {least:g} FLOP (one token through one parameter "
+                         f"under f(N) = {rule.per_token_text}); got {budgets.tolist()}")
     return budgets
 
 

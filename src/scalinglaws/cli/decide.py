@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from .commands import (_averaged, _averaging_note, _check_format, _fmt, _guard, _load_fit, _misuse, _pairs,
+from .commands import (_averaged, _averaging_note, _check_format, _choose, _fmt, _guard, _load_fit, _misuse, _pairs,
                        _percent, _print_json, _spinner, _usage, app, out)
 
 
@@ -69,9 +69,10 @@ def plan(
     gpu: Optional[str] = typer.Option(None, "--gpu", help="cost each plan on this accelerator (a100, h100, h200, "
                                       "b200, mi300x, tpu-v5p, tpu-v5e; see `scalinglaws cost --help`)"),
     peak_flops: Optional[float] = typer.Option(None, "--peak-flops", help="or your accelerator's peak FLOP/s"),
-    utilization: float = typer.Option(0.4, "--utilization", help="share of peak achieved (MFU)"),
+    utilization: Optional[float] = typer.Option(None, "--utilization", help="share of peak achieved (MFU; "
+                                                "default 0.4)"),
     price: Optional[float] = typer.Option(None, "--price", help="per accelerator-hour, for the cost in money"),
-    gpus: int = typer.Option(1, "--gpus", help="accelerators in parallel, for the days"),
+    gpus: Optional[int] = typer.Option(None, "--gpus", help="accelerators in parallel, for the days (default 1)"),
     fmt: str = typer.Option("table", "--format", help="table | json"),
 ):
     """Compute-optimal N and D for each budget, with intervals from a bootstrapped fit and the
@@ -95,8 +96,8 @@ def plan(
         with _spinner("solving for the compute"):
             answer = (inverse.inference_aware(source, target_loss, served, **options) if served is not None
                       else inverse.compute_for_loss(source, target_loss, **options))
-        if costing and answer.get("C" if served is None else "total_flops") is not None:
-            answer["cost"] = costing(answer["C" if served is None else "total_flops"])
+        if costing and answer.get("C" if served is None else "train_flops") is not None:
+            answer["cost"] = costing(answer["C" if served is None else "train_flops"])  # training: it runs at MFU
         _print_answer(answer, fmt, "least total FLOPs, training and inference" if served is not None
                       else "least compute to reach the loss")
         return
@@ -106,6 +107,8 @@ def plan(
             _usage("--compute", "must be one budget with --model-size", ",".join(compute))
         with _spinner("solving for the tokens"):
             answer = inverse.smaller_model_overhead(source, budgets[0], model_size, **options)
+        if costing and answer.get("compute") is not None:
+            answer["cost"] = costing(answer["compute"])
         _print_answer(answer, fmt, "a model of the given size trained to the compute-optimal loss")
         return
     plans = compute_optimal(source, budgets, **options)
@@ -125,31 +128,37 @@ def plan(
                   title_justify="left")
     interval = any("interval" in p for p in plans)
     beyond = any("decades_beyond" in p for p in plans)
-    cols = ["C", "N", "D", "loss", "tokens_per_param"]
+    cols = ["C", "N", "D", "loss", "tokens_per_param"] + (["epochs"] if "epochs" in plans[0] else [])
     for k in cols:
         table.add_column(k, justify="right")
     if interval:
         for k in ("N", "D", "loss"):
             table.add_column(f"{k} {_percent(level)}", justify="right")
     if beyond:
-        table.add_column("decades beyond (N, D)", justify="right")
-    costed = "cost" in plans[0]
-    if costed:
-        table.add_column(f"{plans[0]['cost']['accelerator']}-hours", justify="right")
-        table.add_column(f"days on {plans[0]['cost']['gpus']}", justify="right")
-        if "cost" in plans[0]["cost"]:
-            table.add_column("cost", justify="right")
+        table.add_column("beyond (N, D)", justify="right")
     for p in plans:
         row = [_fmt(p[k]) for k in cols]
         if interval:
             iv = p["interval"]
-            row += ["-" if iv[k] is None else f"[{_fmt(iv[k][0])}, {_fmt(iv[k][1])}]" for k in ("N", "D", "loss")]
+            row += [_span(iv[k]) for k in ("N", "D", "loss")]
         if beyond:
             row.append(f"{p['decades_beyond']['N']:.2f}, {p['decades_beyond']['D']:.2f}")
-        if costed:
-            row += [_fmt(p["cost"][k]) for k in ("accelerator_hours", "days", "cost") if k in p["cost"]]
         table.add_row(*row)
     out.print(table)
+    if interval:
+        out.print(f"{_percent(level)} intervals: N and D the plan made again for every bootstrap replicate (parameter "
+                  "uncertainty only); loss the prediction interval of a run at the planned N, D; beyond: decades "
+                  "outside the fitted runs", markup=False)
+    if "cost" in plans[0]:
+        c0 = plans[0]["cost"]
+        costs = Table(title=f"cost on {escape(c0['accelerator'])} ({c0['peak_flops']:.4g} FLOP/s peak, "
+                            f"{_percent(c0['utilization'])} utilisation)", title_justify="left")
+        cols_cost = ["accelerator_hours", "days", "cost"][: 3 if "cost" in c0 else 2]
+        for col in ["C"] + cols_cost:
+            costs.add_column(col if col != "days" else f"days on {c0['gpus']} accelerators", justify="right")
+        for p in plans:
+            costs.add_row(_fmt(p["C"]), *(_fmt(p["cost"][k]) for k in cols_cost))
+        out.print(costs)
     if slopes:
         line = f"N_opt ∝ C^a, D_opt ∝ C^b: a = {slopes['a']:.4f}, b = {slopes['b']:.4f}"
         if "interval" in slopes:
@@ -165,6 +174,12 @@ def plan(
     notes = {p["interval"].get("loss_note") for p in plans if "interval" in p} - {None}
     for note in notes:
         out.print(f"loss interval not given: {note}", markup=False)
+    for note in {p["interval"].get("note") for p in plans if "interval" in p} - {None}:
+        out.print(f"no N, D intervals: {note}", markup=False)
+    edge = max((p["interval"].get("no_optimum", 0.0) for p in plans if "interval" in p), default=0.0)
+    if edge:
+        out.print(f"{100 * edge:.3g}% of the replicates have no optimum inside N, D >= 1 at some budget; the "
+                  "intervals leave them out", markup=False)
     if repetition:
         out.print(f"repeated data (R_D* = {repetition['R_D_star']:.4g}): a token's value halves after "
                   f"{repetition['half_value_epochs']:.3g} epochs; no number of epochs is worth more than "
@@ -175,12 +190,15 @@ def plan(
 
 def _costing(gpu, peak_flops, utilization, price, gpus):
     """``flops -> training_cost(...)`` when an accelerator is named, else None."""
-    from ..cost import accelerator, training_cost
+    from ..cost import DEFAULT_UTILIZATION, accelerator, training_cost
 
     if gpu is None and peak_flops is None:
-        if price is not None:
-            _misuse("--price needs --gpu or --peak-flops")
+        given = [o for o, v in (("--price", price), ("--utilization", utilization), ("--gpus", gpus)) if v is not None]
+        if given:
+            _misuse(f"{given[0]} needs --gpu or --peak-flops")
         return None
+    utilization = DEFAULT_UTILIZATION if utilization is None else utilization
+    gpus = 1 if gpus is None else gpus
     chip = accelerator(gpu, peak_flops=peak_flops)
     training_cost(0.0, chip, utilization=utilization, price_per_hour=price, count=gpus)  # checks the options once
     return lambda flops: training_cost(flops, chip, utilization=utilization, price_per_hour=price, count=gpus)
@@ -193,33 +211,31 @@ def cost(
     gpu: Optional[str] = typer.Option(None, "--gpu", help="a100, h100, h200, b200, mi300x, tpu-v5p or tpu-v5e "
                                       "(dense BF16 peaks from the vendors' datasheets)"),
     peak_flops: Optional[float] = typer.Option(None, "--peak-flops", help="or your accelerator's peak FLOP/s"),
-    utilization: float = typer.Option(0.4, "--utilization", help="share of peak achieved (MFU)"),
+    utilization: Optional[float] = typer.Option(None, "--utilization", help="share of peak achieved (MFU; "
+                                                "default 0.4)"),
     price: Optional[float] = typer.Option(None, "--price", help="per accelerator-hour, for the cost in money"),
-    gpus: int = typer.Option(1, "--gpus", help="accelerators in parallel, for the days"),
+    gpus: Optional[int] = typer.Option(None, "--gpus", help="accelerators in parallel, for the days (default 1)"),
     fmt: str = typer.Option("table", "--format", help="table | json"),
 ):
     """Training FLOPs in accelerator-hours, days and money."""
     _check_format(fmt)
-    from ..cost import ACCELERATORS
 
     if gpu is None and peak_flops is None:
         _misuse("cost needs --gpu NAME or --peak-flops X")
     costing = _costing(gpu, peak_flops, utilization, price, gpus)
     rows = [costing(c) for c in _budgets("--flops", flops)]
     if fmt == "json":
-        _print_json({"costs": rows, **({"source": ACCELERATORS[rows[0]["accelerator"]].source}
-                                       if rows[0]["accelerator"] in ACCELERATORS else {})})
+        _print_json({"costs": rows})
         return
     table = Table(title=f"{rows[0]['accelerator']} at {rows[0]['peak_flops']:.4g} FLOP/s peak, "
-                        f"{_percent(utilization)} utilisation", title_justify="left")
+                        f"{_percent(rows[0]['utilization'])} utilisation", title_justify="left")
     cols = ["flops", "accelerator_hours", "days"] + (["cost"] if price is not None else [])
     for col in cols:
-        table.add_column(col if col != "days" else f"days on {gpus}", justify="right")
+        table.add_column(col if col != "days" else f"days on {rows[0]['gpus']} accelerators", justify="right")
     for r in rows:
         table.add_row(*(_fmt(r[c]) for c in cols))
     out.print(table)
-    if rows[0]["accelerator"] in ACCELERATORS:
-        out.print(f"peak: {ACCELERATORS[rows[0]['accelerator']].source}", markup=False)
+    out.print(f"peak: {rows[0]['source']}", markup=False)
 
 
 def _repetition(source, values, level):
@@ -232,26 +248,33 @@ def _repetition(source, values, level):
         return None  # not a data-constrained law
 
 
+def _span(pair) -> str:
+    """``[lo, hi]`` for a table cell (None: never reached), escaped for rich."""
+    if pair is None:
+        return "-"
+    return escape("[" + ", ".join("never" if e is None else f"{e:.4g}" for e in pair) + "]")
+
+
 def _print_answer(answer: dict, fmt: str, title: str) -> None:
-    """One answer of `scalinglaws.inverse`: JSON as it is, or a two-column table (value, interval)."""
+    """One answer of `scalinglaws.inverse`: JSON as it is, or a table (value, interval) and notes."""
     if fmt == "json":
         _print_json(answer)
         return
     interval = answer.get("interval") or {}
     table = Table(title=title, title_justify="left")
-    for col in ("", "value") + ((f"{_percent(interval['level'])} interval",) if interval else ()):
+    head = f"{_percent(interval['level'])} interval" + (" (parameters only)" if interval.get("parameters_only") else "")
+    for col in ("", "value") + ((head,) if interval else ()):
         table.add_column(col, justify="right" if col else "left")
     for k, v in answer.items():
-        if k in ("interval", "tradeoff"):
+        if k in ("interval", "tradeoff", "interval_note", "decades_beyond"):
             continue
         if isinstance(v, dict):
             for kk, vv in v.items():
-                table.add_row(f"{k} {kk}", _fmt(vv), *(["" if interval else None] if interval else []))
+                table.add_row(f"{k} {kk}", _fmt(vv), *([""] if interval else []))
             continue
         cells = [k, "never" if v is None else _fmt(v)]
         if interval:
-            iv = interval.get(k)
-            cells.append("" if iv is None else "[" + ", ".join("never" if e is None else _fmt(e) for e in iv) + "]")
+            cells.append(_span(interval[k]) if k in interval else "")
         table.add_row(*cells)
     out.print(table)
     if answer.get("tradeoff"):
@@ -262,8 +285,17 @@ def _print_answer(answer: dict, fmt: str, title: str) -> None:
             trade.add_row(*(_fmt(row[c]) for c in ("B", "steps", "tokens")))
         out.print(trade)
     if interval.get("unreachable"):
-        out.print(f"{100 * interval['unreachable']:.3g}% of the bootstrap replicates never reach the target; "
-                  "the interval counts them as never", markup=False)
+        out.print(f"{100 * interval['unreachable']:.3g}% of the bootstrap replicates never reach the target in the "
+                  "range searched; the interval counts them as never", markup=False)
+    if interval.get("parameters_only"):
+        out.print("the interval is the law's parameter uncertainty only: run-to-run noise and the widening for "
+                  "distance beyond the runs (predict --interval) are not in it", markup=False)
+    if answer.get("interval_note"):
+        out.print(f"no interval: {answer['interval_note']}", markup=False)
+    beyond = {k: v for k, v in (answer.get("decades_beyond") or {}).items() if v > 0}
+    if beyond:
+        out.print("warning: the answer lies beyond the fitted runs (" + ", ".join(f"{k} by {v:.2f} decades" for k, v
+                  in beyond.items()) + "): an extrapolation of the law", markup=False)
 
 
 @app.command()
@@ -333,10 +365,14 @@ def isoflop(
     from ..data.runs import select_rows
     from ..isoflop import isoflop as analyse
 
+    from ..isoflop import METHODS
+
+    _choose("--method", method, METHODS)
     columns = _pairs("--x", x, numeric=False)
     unknown = [k for k in columns if k not in ("N", "D")]
     if unknown:
         _usage("--x", "maps N and D only (N=COLUMN, D=COLUMN)", unknown[0])
+    columns.setdefault("N", "N")
     runs = load_runs(data)
     rows, _ = select_rows(runs, where, include_excluded=False)
     table = runs.table.iloc[rows]
@@ -344,15 +380,16 @@ def isoflop(
         if col not in table.columns:
             _usage(option, f"must name a column ({', '.join(map(str, table.columns))})", col)
     with _spinner("bootstrapping the iso-FLOP optima"):
-        result = analyse(table[budget].to_numpy(), table[columns.get("N", "N")].to_numpy(), table[y].to_numpy(),
+        result = analyse(table[budget].to_numpy(), table[columns["N"]].to_numpy(), table[y].to_numpy(),
                          D=table[columns["D"]].to_numpy() if "D" in columns else None, noise=noise,
-                         replicates=replicates, level=level, method=method, rng=seed)
+                         replicates=replicates, level=level, method=method, rng=seed,
+                         names={"budget": budget, "loss": y, **columns})
     doc = result.to_dict()
     if fmt == "json":
         _print_json(doc)
         return
     t = Table(title=f"iso-FLOP optima ({method}, noise {noise:g}, {replicates} replicates)", title_justify="left")
-    along = [q for q in ("N", "D") if q in columns or q == "N"]
+    along = [q for q in ("N", "D") if q in columns]
     for col in ["C", "runs", "status", *along, "loss", *(f"{q} log-std" for q in along)]:
         t.add_column(col, justify="right")
     for o in doc["optima"]:
@@ -366,8 +403,9 @@ def isoflop(
                   f"{f['interval'][1]:.4f}] ({_percent(level)}, {f['budgets']} budgets)", markup=False)
     rejected = [o for o in doc["optima"] if o["status"] != "ok"]
     if rejected:
-        out.print(f"left out: {len(rejected)} budgets (edge: the lowest loss is the smallest or largest model; "
-                  "unstable: most noise replicates put it there; too few points: under 3 sizes)", markup=False)
+        out.print(f"left out: {len(rejected)} budgets (edge: the interpolated curve is lowest at the smallest or "
+                  "largest size; unstable: most noise replicates put it there; too few points: under 3 sizes)",
+                  markup=False)
     if doc["note"]:
         out.print(f"note: {doc['note']}", markup=False)
 
