@@ -100,7 +100,7 @@ def design(study, per_flop=True):
         budget = 0.5 * (study.seed_cost + spent)
         try:
             r = propose_runs(fitted(N, D, y, len(N)), budget, {"N": TARGET[0], "D": TARGET[1]}, per_flop=per_flop,
-                             max_runs=64 if per_flop else 1)
+                             max_runs=200 if per_flop else 1)
         except sl.ScalingLawsError:
             return None
         return [(run["N"], run["D"]) for run in r["runs"]]

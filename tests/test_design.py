@@ -32,6 +32,9 @@ def test_proposal_fits_the_budget_and_narrows_the_interval(small_fit):
     assert doc["width_after"] < doc["width_now"]
     for r in runs:
         assert r["C"] == pytest.approx(6 * r["N"] * r["D"])
+    assert sum(c["count"] for c in doc["configurations"]) == len(runs)
+    assert max(c["count"] for c in doc["configurations"]) <= 3  # at most 3 seeds of one configuration
+    assert doc["stopped"] in ("budget", "nothing to learn", "max runs") and doc["width_kind"] == "ratio"
     # per FLOP beats spending the budget on the single most informative run
     one = propose_runs(small_fit, 3e19, TARGET, per_flop=False, max_runs=1)
     assert doc["width_after"] < one["width_after"]
@@ -48,6 +51,12 @@ def test_design_errors(small_fit, chinchilla_runs):
         propose_runs(sl.fit("chinchilla", chinchilla_runs), 1e20, TARGET)
     with pytest.raises(sl.InputError, match="--target must give N and D"):
         propose_runs(small_fit, 1e20, {"N": 1e10})
+    with pytest.raises(sl.InputError, match="--target must give N and D \\(and nothing else\\); got N, D, U"):
+        propose_runs(small_fit, 1e20, {"N": 1e10, "D": 1e11, "U": 3})
+    with pytest.raises(sl.InputError, match="--target N must be a finite positive number"):
+        propose_runs(small_fit, 1e20, {"N": -1e10, "D": 1e11})
+    few = propose_runs(small_fit, 1e21, TARGET, max_runs=5)
+    assert len(few["runs"]) == 5 and few["stopped"] == "max runs"
     with pytest.raises(sl.InputError, match="no candidate run fits a budget"):
         propose_runs(small_fit, 1e10, TARGET)
     with pytest.raises(sl.InputError, match="--budget must be a positive number"):

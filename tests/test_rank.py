@@ -63,6 +63,13 @@ def test_missing_scores_are_refused_or_their_tasks_dropped():
         rank_systems(scores, system="system", task="task", score="score")
     doc = rank_systems(scores, system="system", task="task", score="score", missing="drop-tasks")
     assert doc["dropped_tasks"] == ["t2"] and doc["tasks"] == 1
+    assert {s["system"]: s["mean_score"] for s in doc["systems"]} == {"a": 1.0, "b": 2.0}  # t2 left out of the mean
+    text = scores.astype({"score": object})
+    text.loc[text.index[0], "score"] = "high"
+    with pytest.raises(sl.InputError, match="must hold finite numbers; row 1 has 'high'"):
+        rank_systems(text, system="system", task="task", score="score", missing="drop-tasks")
+    with pytest.raises(sl.InputError, match="must name different columns"):
+        rank_systems(scores, system="system", task="task", score="score", instance="task")
     with pytest.raises(sl.InputError, match="--score must name a column"):
         rank_systems(scores, system="system", task="task", score="acc")
 
@@ -75,5 +82,5 @@ def test_cli_rank(tmp_path, capsys):
     assert [s["system"] for s in doc["systems"]] == ["a", "b"]
     assert run(["rank", str(path)]) == 0
     assert "Kemeny consensus: exact" in capsys.readouterr().out
-    assert run(["rank", str(path), "--missing", "skip"]) == 1
-    assert "--missing must be error or drop-tasks" in capsys.readouterr().err
+    assert run(["rank", str(path), "--missing", "skip"]) == 2
+    assert "--missing must be one of error, drop-tasks" in capsys.readouterr().err

@@ -179,8 +179,10 @@ def fit_groups(law, runs, by: str, **options) -> tuple[dict, list[dict]]:
             skipped.append({"group": label, "reason": str(exc)})
             first_error = first_error or exc
     if not fits and first_error is not None:
-        raise type(first_error)(f"no `{by}` group could be fitted: " + "; ".join(
-            f"`{by}` = {s['group']!r}: {s['reason']}" for s in skipped))
+        reasons = {s["reason"] for s in skipped}
+        raise type(first_error)(f"no `{by}` group could be fitted: " + (
+            f"every group: {reasons.pop()}" if len(reasons) == 1 else
+            "; ".join(f"`{by}` = {s['group']!r}: {s['reason']}" for s in skipped)))
     if not fits:
         raise InputError(f"--where leaves no rows in any `{by}` group; got {options.get('where')!r}")
     return fits, skipped

@@ -13,7 +13,8 @@ probability, and where two families' curves cross.
   value of either family to ten times the larger of the target and the largest fitted value, and
   each root refined by Brent's method. Every replicate pair is searched the same way; a crossover's
   interval is the percentile interval of the replicates' crossings nearest it, and
-  ``no_crossing_share`` the share of replicate pairs with none in the range. ``where`` says whether
+  ``no_crossing_share`` the share of replicate pairs with none in the range. Where two curves cross
+  more than once, each crossing owns the stretch between the geometric midpoints to its neighbours. ``where`` says whether
   it lies inside the fitted runs of both families, or beyond.
 """
 
@@ -52,6 +53,12 @@ def compare(fits: Mapping, at: Mapping[str, float], *, along: str | None = None,
     missing = [k for k in law.inputs if k not in at]
     if missing:
         raise InputError(f"--at must give every input of law {law.name} ({', '.join(law.inputs)}); it lacks {missing[0]}")
+    extra = [k for k in at if k not in law.inputs]
+    if extra:
+        raise InputError(f"--at names `{extra[0]}`, which is not an input of law {law.name} ({', '.join(law.inputs)})")
+    for k, v in at.items():
+        if not (math.isfinite(v) and (v > 0 or k not in law.log_inputs)):
+            raise InputError(f"--at {k} must be finite{' and positive' if k in law.log_inputs else ''}; got {v!r}")
     along = along or next(iter(at))
     if along not in law.inputs:
         raise InputError(f"the crossover is searched along an input of law {law.name}; got {along!r}")
@@ -86,8 +93,10 @@ def compare(fits: Mapping, at: Mapping[str, float], *, along: str | None = None,
         point = _crossings(lambda z: fits[a].predict(z) - fits[b].predict(z), grid, along, at)
         rep_a, rep_b = draws[a], draws[b]
         diff = (_curve(fits[a], rep_a, _along(grid, along, at)) - _curve(fits[b], rep_b, _along(grid, along, at)))
-        for c in point:
-            nearest = _nearest_roots(diff, grid, c)
+        # each crossing owns the stretch between the geometric midpoints to its neighbours
+        cuts = [grid[0]] + [math.sqrt(u * v) for u, v in zip(point, point[1:])] + [grid[-1]]
+        for j, c in enumerate(point):
+            nearest = _nearest_roots(diff, grid, c, cuts[j], cuts[j + 1])
             found = np.isfinite(nearest)
             tail = (1.0 - level) / 2.0
             iv = (np.quantile(nearest[found], [tail, 1.0 - tail]).tolist() if found.sum() >= 2 else [None, None])
@@ -142,16 +151,17 @@ def _crossings(diff, grid, along, at) -> list[float]:
     return roots
 
 
-def _nearest_roots(diff: np.ndarray, grid: np.ndarray, c: float) -> np.ndarray:
-    """Per replicate (rows of ``diff`` on ``grid``), the sign change nearest ``c`` in log, located by
-    linear interpolation in log x; NaN where a row has none."""
+def _nearest_roots(diff: np.ndarray, grid: np.ndarray, c: float, lo: float, hi: float) -> np.ndarray:
+    """Per replicate (rows of ``diff`` on ``grid``), the sign change nearest ``c`` in log within
+    ``[lo, hi]``, located by linear interpolation in log x; NaN where a row has none there."""
     s = np.sign(diff)
     change = (s[:, :-1] * s[:, 1:]) < 0
     lg = np.log(grid)
     with np.errstate(all="ignore"):
         t = diff[:, :-1] / (diff[:, :-1] - diff[:, 1:])
         where = lg[:-1] + t * (lg[1:] - lg[:-1])
-    dist = np.where(change, np.abs(where - math.log(c)), np.inf)
+    inside = (where >= math.log(lo)) & (where <= math.log(hi))
+    dist = np.where(change & inside, np.abs(where - math.log(c)), np.inf)
     j = np.argmin(dist, axis=1)
     found = np.isfinite(dist[np.arange(len(j)), j])
     return np.where(found, np.exp(where[np.arange(len(j)), j]), np.nan)

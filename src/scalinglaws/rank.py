@@ -11,7 +11,8 @@ vote by their ranking alone.
   systems; beyond, Borda's ranking improved by swapping neighbours until no swap helps (a local
   optimum, marked ``kemeny_exact: false``).
 
-Missing scores are refused by default (a system without a task's score would lose or win that vote
+The mean score beside them is over the same tasks, each task's mean counting once (instances are
+averaged within their task first). Missing scores are refused by default (a system without a task's score would lose or win that vote
 by accident); ``missing="drop-tasks"`` leaves out every task some system lacks, and says which.
 """
 
@@ -25,6 +26,7 @@ import pandas as pd
 from .errors import InputError
 
 KEMENY_EXACT = 8  # systems: 8! = 40,320 orders
+MISSING = ("error", "drop-tasks")
 
 
 def rank_systems(table: pd.DataFrame, *, system: str, task: str, score: str, instance: str | None = None,
@@ -38,18 +40,24 @@ def rank_systems(table: pd.DataFrame, *, system: str, task: str, score: str, ins
                         *((("--instance", instance),) if instance else ())):
         if col not in table.columns:
             raise InputError(f"{option} must name a column ({', '.join(map(str, table.columns))}); got {col!r}")
-    if missing not in ("error", "drop-tasks"):
+    if missing not in MISSING:
         raise InputError(f"--missing must be error or drop-tasks; got {missing!r}")
     keys = [system, task] + ([instance] if instance else [])
+    if len(set(keys)) < len(keys):
+        raise InputError(f"--system, --task and --instance must name different columns; got {', '.join(keys)}")
     empty = table[keys].isna().any(axis=1).to_numpy()
     if empty.any():
         raise InputError(f"columns {', '.join(keys)} must name every row; row {int(np.argmax(empty)) + 1} has an empty one")
     values = pd.to_numeric(table[score], errors="coerce")
     bad = ~np.isfinite(values.to_numpy(dtype=np.float64))
-    if bad.any() and missing == "error":
-        i = int(np.argmax(bad))
-        raise InputError(f"--score column `{score}` must hold finite numbers; row {i + 1} has {table[score].iloc[i]!r}"
-                         " (or --missing drop-tasks)")
+    empty = table[score].isna().to_numpy()
+    text = bad & ~empty
+    if text.any() or (bad.any() and missing == "error"):
+        i = int(np.argmax(text if text.any() else bad))
+        shown = table[score].iloc[i]
+        shown = shown.item() if hasattr(shown, "item") else shown
+        raise InputError(f"--score column `{score}` must hold finite numbers; row {i + 1} has {shown!r}"
+                         + ("" if text.any() else " (or --missing drop-tasks to leave out tasks without a score)"))
     data = table.assign(_score=values)[~bad]
     if data.duplicated(keys).any():
         i = int(np.argmax(data.duplicated(keys).to_numpy()))
@@ -79,7 +87,9 @@ def rank_systems(table: pd.DataFrame, *, system: str, task: str, score: str, ins
     borda = R.sum(axis=0)
     wins = (R[:, :, None] > R[:, None, :]).sum(axis=0)  # wins[i, j]: tasks ranking i above j
     order, exact = _kemeny(wins, borda)
-    mean = np.array([data.loc[data[system] == s, "_score"].mean() for s in systems])
+    kept = data[data[task].isin(list(task_ranks))]  # the mean over the same tasks the rankings use, each task once
+    per_task = kept.groupby([system, task])["_score"].mean().unstack(task)
+    mean = per_task.reindex(systems).mean(axis=1).to_numpy()
     out = []
     borda_rank = _positions(-borda)
     mean_rank = _positions(-sign * mean)

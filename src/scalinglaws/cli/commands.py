@@ -374,7 +374,9 @@ def _load_fit(path: Path, chain: bool = False):
     from ..fit import FitResult
 
     doc = _read_document(path)
-    if isinstance(doc, dict) and "fits" in doc:
+    if isinstance(doc, dict) and "optima" in doc:
+        raise InputError(f"FIT `{path}` holds an iso-FLOP analysis (isoflop); this command needs a fit document")
+    if isinstance(doc, dict) and isinstance(doc.get("fits"), list):
         raise InputError(f"FIT `{path}` holds several fits (--by); this command needs one (write one group's fit "
                          "with fit --where instead)")
     if not isinstance(doc, dict):

@@ -427,6 +427,7 @@ def compare(
     bootstrap: int = typer.Option(200, "--bootstrap", help="replicates per family"),
     level: float = typer.Option(0.9, "--level", help="of the intervals"),
     seed: int = typer.Option(0, "--seed", help="of the bootstrap and the pairing of replicates"),
+    dropna: bool = typer.Option(False, "--dropna", help="leave out rows with an empty input or target"),
     fmt: str = typer.Option("table", "--format", help="table | json"),
 ):
     """Fit one law per family, then: which family is best at the target and with what probability,
@@ -438,9 +439,13 @@ def compare(
 
     target = _pairs("--at", at, numeric=True)
     columns = _pairs("--x", x, numeric=False)
+    if bootstrap < 20:
+        _usage("--bootstrap", "must be at least 20 replicates per family (the probabilities and intervals come "
+               "from them)", bootstrap)
     runs = load_runs(data)
     with _spinner(f"fitting {law} to each `{by}` family"):
-        fits, skipped = fit_groups(law, runs, by, x=columns or None, y=y, where=where, bootstrap=bootstrap, rng=seed)
+        fits, skipped = fit_groups(law, runs, by, x=columns or None, y=y, where=where, bootstrap=bootstrap, rng=seed,
+                                   dropna=dropna)
         doc = run_compare(fits, target, along=along, level=level, higher_is_better=higher_is_better, rng=seed)
     doc["by"] = by
     doc["skipped"] = skipped
@@ -456,9 +461,13 @@ def compare(
         t.add_row(escape(str(f["family"])), _fmt(f["forecast"]), iv, f"{f['p_best']:.3f}",
                   f"{f['decades_beyond']:.2f}", f["status"])
     out.print(t)
+    held = ", ".join(f"{k}={v:g}" for k, v in target.items() if k != doc["along"])
+    along_text = doc["along"] + (f" (with {held} held)" if held else "")
     if not doc["crossovers"]:
-        out.print(f"no crossover: no two families' curves cross along {doc['along']} between "
+        out.print(f"no crossover: no two families' curves cross along {along_text} between "
                   f"{doc['searched'][0]:.3g} and {doc['searched'][1]:.3g}", markup=False)
+    elif held:
+        out.print(f"crossovers are searched along {along_text}", markup=False)
     for c in doc["crossovers"]:
         lo, hi = c["interval"][doc["along"]]
         iv = "no interval" if lo is None else f"[{lo:.3g}, {hi:.3g}]"
@@ -491,8 +500,9 @@ def rank(
     Colombo et al. 2022), beside the ranking by mean score."""
     _check_format(fmt)
     from ..data import read_runs
-    from ..rank import rank_systems
+    from ..rank import MISSING, rank_systems
 
+    _choose("--missing", missing, MISSING)
     table = read_runs(data, what="FILE").table
     doc = rank_systems(table, system=system, task=task, score=score, instance=instance,
                        higher_is_better=not lower_is_better, missing=missing)
@@ -519,6 +529,8 @@ def design(
     budget: float = typer.Option(..., "--budget", help="FLOPs to spend on new runs"),
     target: List[str] = typer.Option(..., "--target", help="the scale to forecast: N=...,D=..."),
     flops_per_token: str = typer.Option("6*N", "--flops-per-token", help="training FLOPs per token f(N)"),
+    max_runs: int = typer.Option(200, "--max-runs", help="runs proposed at most"),
+    max_repeats: int = typer.Option(3, "--max-repeats", help="runs of one configuration (seeds) at most"),
     level: float = typer.Option(0.9, "--level", help="of the interval whose width is shrunk"),
     fmt: str = typer.Option("table", "--format", help="table | json"),
 ):
@@ -529,20 +541,25 @@ def design(
 
     with _spinner("choosing runs"):
         doc = propose_runs(_load_fit(fit_path), budget, _pairs("--target", target, numeric=True),
-                           flops_per_token=flops_per_token, level=level)
+                           flops_per_token=flops_per_token, level=level, max_runs=max_runs, max_repeats=max_repeats)
     if fmt == "json":
         _print_json(doc)
         return
     shown = ", ".join(f"{k}={v:g}" for k, v in doc["target"].items())
-    t = Table(title=f"runs to train next for the forecast at {shown} (budget {budget:g} FLOPs)", title_justify="left")
-    for col in ("#", "N", "D", "C", "tokens/param", f"{_percent(level)} width after"):
+    t = Table(title=f"runs to train next for the forecast at {shown} (budget {budget:g} FLOPs), in the order chosen",
+              title_justify="left")
+    for col in ("N", "D", "C", "tokens/param", "runs"):
         t.add_column(col, justify="right")
-    for i, r in enumerate(doc["runs"], 1):
-        t.add_row(str(i), _fmt(r["N"]), _fmt(r["D"]), _fmt(r["C"]), _fmt(r["D"] / r["N"]), _fmt(r["width_after"]))
+    for r in doc["configurations"]:
+        t.add_row(_fmt(r["N"]), _fmt(r["D"]), _fmt(r["C"]), _fmt(r["D"] / r["N"]), str(r["count"]))
     out.print(t)
-    ratio = "hi / lo" if doc["width_now"] >= 1 and doc.get("width_after", 2) >= 1 else "hi - lo"
-    out.print(f"width of the law's {_percent(level)} interval at the target ({ratio}): now {_fmt(doc['width_now'])}, "
-              f"after these runs {_fmt(doc['width_after'])} (expected; spends {doc['spent']:.3g} of {budget:.3g} FLOPs)",
-              markup=False)
+    kind = "hi / lo" if doc["width_kind"] == "ratio" else "hi - lo"
+    after = "no run proposed" if doc["width_after"] is None else f"after these runs {_fmt(doc['width_after'])}"
+    reason = {"budget": "the budget is spent (nothing more is affordable)",
+              "nothing to learn": "no affordable run would narrow the interval further",
+              "max runs": f"--max-runs {max_runs} reached"}[doc["stopped"]]
+    out.print(f"width of the law's {_percent(level)} interval at the target ({kind}): now {_fmt(doc['width_now'])}, "
+              f"{after} (expected; {len(doc['runs'])} runs, {doc['spent']:.3g} of {budget:.3g} FLOPs; stopped: "
+              f"{reason})", markup=False)
     out.print("expected from the bootstrap read as Gaussian (parameter uncertainty; run-to-run noise and the widening "
               "for distance are not in these widths)", markup=False)
