@@ -95,8 +95,8 @@ data_constrained = register_law(
             Param("B", (0.0, INF), (1.0, 1e4), "log", "data amplitude"),
             Param("alpha", **_EXPONENT, description="model-size exponent"),
             Param("beta", **_EXPONENT, description="data exponent"),
-            Param("R_D_star", (0.0, 1e4), (1.0, 100.0), "log", "repeated-data half-life (epochs beyond the first)"),
-            Param("R_N_star", (0.0, 1e4), (1.0, 100.0), "log", "excess-parameter half-life (multiples of N_opt(U))"),
+            Param("R_D_star", (0.0, 1e4), (1.0, 100.0), "log", "repeated-data decay constant: a repeat is worth exp(-R_D / R_D*) of a new token (the paper's \"half-life\"; epochs beyond the first)"),
+            Param("R_N_star", (0.0, 1e4), (1.0, 100.0), "log", "excess-parameter decay constant, as R_D* (the paper's \"half-life\"; multiples of N_opt(U))"),
         ),
         fn=_data_constrained,
         equation="L = E + A / N'^alpha + B / D'^beta,  D' = U_D + U_D R_D* (1 - exp(-R_D / R_D*)),  "
