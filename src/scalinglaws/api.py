@@ -181,7 +181,7 @@ def fit_groups(law, runs, by: str, **options) -> tuple[dict, list[dict]]:
     if not fits and first_error is not None:
         reasons = {s["reason"] for s in skipped}
         raise type(first_error)(f"no `{by}` group could be fitted: " + (
-            f"every group: {reasons.pop()}" if len(reasons) == 1 else
+            f"every group: {reasons.pop()}" if len(reasons) == 1 and len(skipped) > 1 else
             "; ".join(f"`{by}` = {s['group']!r}: {s['reason']}" for s in skipped)))
     if not fits:
         raise InputError(f"--where leaves no rows in any `{by}` group; got {options.get('where')!r}")
