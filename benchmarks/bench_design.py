@@ -23,9 +23,14 @@ width, the studies that reached it within 1e22 FLOPs, and the median per-study r
 alternative's compute to ``design``'s.
 
     python benchmarks/bench_design.py [--studies 100]
+    # or split over two processes, then summarise the log:
+    python benchmarks/bench_design.py --studies 50 --log design.jsonl &
+    python benchmarks/bench_design.py --first 50 --studies 50 --log design.jsonl
+    python benchmarks/bench_design.py --summarize design.jsonl
 """
 
 import argparse
+import json
 import time
 
 import jax
@@ -117,22 +122,29 @@ def grid(study):
     return choose
 
 
-def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--studies", type=int, default=100)
-    args = parser.parse_args()
+def run_studies(first, last, log=None):
     results = {"design": [], "grid": [], "one-best": []}
     t0 = time.time()
-    for s in range(args.studies):
+    for s in range(first, last):
+        row = {"study": s}
         for name, strategy in (("design", lambda st: design(st)), ("grid", grid),
                                ("one-best", lambda st: design(st, per_flop=False))):
             study = Study(s)
-            results[name].append(study.buy(strategy(study)))
-        if (s + 1) % 10 == 0:
-            print(f"{s + 1} studies, {time.time() - t0:.0f} s", flush=True)
-    spent = {k: np.array(v) for k, v in results.items()}
+            row[name] = study.buy(strategy(study))
+            results[name].append(row[name])
+        if log is not None:
+            with open(log, "a") as f:
+                f.write(json.dumps({k: (None if isinstance(v, float) and not np.isfinite(v) else v)
+                                    for k, v in row.items()}) + "\n")
+        if (s + 1 - first) % 10 == 0:
+            print(f"{s + 1 - first} studies, {time.time() - t0:.0f} s", flush=True)
+    return results
+
+
+def summarize(results, n):
+    spent = {k: np.array(v, dtype=float) for k, v in results.items()}
     print(f"\ncompute beyond the seed runs to reach a 90% width hi/lo <= {GOAL} at N={TARGET[0]:g}, D={TARGET[1]:g} "
-          f"({args.studies} studies)")
+          f"({n} studies)")
     for k, v in spent.items():
         ok = np.isfinite(v)
         print(f"{k:9s} reached {ok.sum():3d}/{v.size}  median {np.median(v):.3g}  mean (reached) "
@@ -142,6 +154,21 @@ def main():
         ratio = spent[k][both] / spent["design"][both]
         print(f"{k} / design, per study: median {np.median(ratio):.2f}, design cheaper in "
               f"{np.mean(ratio > 1):.0%} of {both.sum()} studies both reached")
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--studies", type=int, default=100)
+    parser.add_argument("--first", type=int, default=0, help="the first study (to split a run over processes)")
+    parser.add_argument("--log", help="append each study's result to this JSON-lines file")
+    parser.add_argument("--summarize", help="print the summary of a JSON-lines log instead of running")
+    args = parser.parse_args()
+    if args.summarize:
+        rows = [json.loads(line) for line in open(args.summarize)]
+        summarize({k: [np.inf if r[k] is None else r[k] for r in rows] for k in ("design", "grid", "one-best")},
+                  len(rows))
+        return
+    summarize(run_studies(args.first, args.first + args.studies, args.log), args.studies)
 
 
 if __name__ == "__main__":

@@ -36,7 +36,7 @@ def _budgets(option: str, items: List[str]) -> list[float]:
         else:
             budgets += list(_pairs(option, [f"budget={part}"], numeric=True).values())
     if not budgets:
-        _usage(option, "must list at least one value, e.g. 1e24 or 1e20:1e24:5", ",".join(items))
+        _usage(option, "must list at least one budget, e.g. 1e24 or 1e20:1e24:5", ",".join(items))
     return budgets
 
 
@@ -262,7 +262,8 @@ def _print_answer(answer: dict, fmt: str, title: str) -> None:
         return
     interval = answer.get("interval") or {}
     table = Table(title=title, title_justify="left")
-    head = f"{_percent(interval['level'])} interval" + (" (parameters only)" if interval.get("parameters_only") else "")
+    head = (f"{_percent(interval['level'])} interval" + (" (parameters only)" if interval.get("parameters_only") else "")
+            if interval else "")
     for col in ("", "value") + ((head,) if interval else ()):
         table.add_column(col, justify="right" if col else "left")
     for k, v in answer.items():
