@@ -14,6 +14,13 @@ from .commands import (_averaged, _averaging_note, _check_format, _choose, _fmt,
                        _percent, _print_json, _spinner, _usage, app, out)
 
 
+# the costing options `plan` and `cost` share
+PEAK_FLOPS = typer.Option(None, "--peak-flops", help="or your accelerator's peak FLOP/s")
+UTILIZATION = typer.Option(None, "--utilization", help="share of peak achieved (MFU; default 0.4)")
+PRICE = typer.Option(None, "--price", help="per accelerator-hour, for the cost in money")
+GPUS = typer.Option(None, "--gpus", help="accelerators in parallel, for the days (default 1)")
+
+
 def _budgets(option: str, items: List[str]) -> list[float]:
     """``C[,C...]`` and ``START:STOP:COUNT`` (COUNT budgets spaced evenly in log) -> budgets."""
     import numpy as np
@@ -68,11 +75,10 @@ def plan(
     level: float = typer.Option(0.9, "--level", help="of the intervals (from a fit with --bootstrap)"),
     gpu: Optional[str] = typer.Option(None, "--gpu", help="cost each plan on this accelerator (a100, h100, h200, "
                                       "b200, mi300x, tpu-v5p, tpu-v5e; see `scalinglaws cost --help`)"),
-    peak_flops: Optional[float] = typer.Option(None, "--peak-flops", help="or your accelerator's peak FLOP/s"),
-    utilization: Optional[float] = typer.Option(None, "--utilization", help="share of peak achieved (MFU; "
-                                                "default 0.4)"),
-    price: Optional[float] = typer.Option(None, "--price", help="per accelerator-hour, for the cost in money"),
-    gpus: Optional[int] = typer.Option(None, "--gpus", help="accelerators in parallel, for the days (default 1)"),
+    peak_flops: Optional[float] = PEAK_FLOPS,
+    utilization: Optional[float] = UTILIZATION,
+    price: Optional[float] = PRICE,
+    gpus: Optional[int] = GPUS,
     fmt: str = typer.Option("table", "--format", help="table | json"),
 ):
     """Compute-optimal N and D for each budget, with intervals from a bootstrapped fit and the
@@ -210,11 +216,10 @@ def cost(
     flops: List[str] = typer.Option(..., "--flops", help="training FLOPs: C[,C...] or START:STOP:COUNT"),
     gpu: Optional[str] = typer.Option(None, "--gpu", help="a100, h100, h200, b200, mi300x, tpu-v5p or tpu-v5e "
                                       "(dense BF16 peaks from the vendors' datasheets)"),
-    peak_flops: Optional[float] = typer.Option(None, "--peak-flops", help="or your accelerator's peak FLOP/s"),
-    utilization: Optional[float] = typer.Option(None, "--utilization", help="share of peak achieved (MFU; "
-                                                "default 0.4)"),
-    price: Optional[float] = typer.Option(None, "--price", help="per accelerator-hour, for the cost in money"),
-    gpus: Optional[int] = typer.Option(None, "--gpus", help="accelerators in parallel, for the days (default 1)"),
+    peak_flops: Optional[float] = PEAK_FLOPS,
+    utilization: Optional[float] = UTILIZATION,
+    price: Optional[float] = PRICE,
+    gpus: Optional[int] = GPUS,
     fmt: str = typer.Option("table", "--format", help="table | json"),
 ):
     """Training FLOPs in accelerator-hours, days and money."""
