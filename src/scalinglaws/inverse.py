@@ -228,7 +228,7 @@ def compute_for_loss(fit_or_law, target: float, *, params=None, flops_per_token:
     return _with_interval(result, None, note, level, {}, None)
 
 
-def _tokens_to_reach(curve, N, target, held, rule_least=0.0) -> np.ndarray:
+def _tokens_to_reach(curve, N, target, held) -> np.ndarray:
     """``D`` with ``L(N, D) = target`` for every entry of ``N`` (whose leading axis matches the
     curve's); inf where the model's loss never falls to the target."""
     def g(log_d):

@@ -10,6 +10,7 @@ between published optima to what ``f`` counts (the last layer, attention): give 
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Callable, Mapping
@@ -56,7 +57,9 @@ class FlopsRule:
         return np.asarray(D, dtype=np.float64) * self.per_token(N)
 
 
+@functools.lru_cache(maxsize=32)
 def _expression(text: str) -> Callable:
+    """The checked expression, parsed once per text (the minimisers evaluate it at every step)."""
     return parse_expression(text, ("N",), "--flops-per-token")
 
 

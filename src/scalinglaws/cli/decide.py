@@ -85,7 +85,7 @@ def plan(
     distance of the plan from the runs fitted; or, with --target-loss, the compute a loss needs."""
     _check_format(fmt)
     from .. import inverse
-    from ..plan import compute_optimal, optimal_exponents
+    from ..plan import FlopsRule, compute_optimal, optimal_exponents
 
     if bool(compute) == (target_loss is not None):
         _misuse("plan takes exactly one of --compute and --target-loss")
@@ -121,8 +121,7 @@ def plan(
     if costing:
         for p in plans:
             p["cost"] = costing(p["C"])
-    six_n = "".join(flops_per_token.split()) == "6*N"
-    slopes = optimal_exponents(source, params=values, level=level) if six_n else None
+    slopes = optimal_exponents(source, params=values, level=level) if FlopsRule(flops_per_token).six_n else None
     repetition = _repetition(source, values, level)
     weights = _averaged(source) if fit_path is not None else {}
     if fmt == "json":
