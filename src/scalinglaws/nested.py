@@ -121,4 +121,30 @@ def held_out_errors(result: FitResult, bt: Backtests, fold: Fold, space: str) ->
     return np.where(np.isfinite(e), e, np.inf)
 
 
-__all__ = ["CUTS", "Backtests", "Fold", "backtests", "folds", "held_out_errors", "scale_of"]
+def errors_by_cut(law, runs, *, cuts=CUTS, **options):
+    """Each fold's forecasts of the runs beyond its cut-off, one row per (fold, held-out run): ``fraction``
+    and ``cut`` (the fold's largest training scale), ``row`` (1-based, in the table), ``decades`` (how
+    far beyond the fold's training runs, `FitResult.decades_beyond`), ``error`` (``log y_hat - log y``,
+    or ``y_hat - y`` for a law fitted on y itself; inf where the law is not finite) and ``status`` of
+    the fold's fit. Folds whose fit failed have no rows; ``options`` go to `backtests`."""
+    import pandas as pd
+
+    bt = backtests(law, runs, cuts, **options)
+    space = bt.full.law.space
+    dm = bt.problem.design
+    frames = []
+    for fold, result in zip(bt.plan, bt.fits):
+        if isinstance(result, ScalingLawsError):
+            continue
+        test = ~fold.train & bt.used
+        frames.append(pd.DataFrame({
+            "fraction": fold.fraction, "cut": fold.cut, "row": dm.rows[test] + 1,
+            "decades": result.decades_beyond({k: v[test] for k, v in dm.x.items()}),
+            "error": held_out_errors(result, bt, fold, space), "status": result.status}))
+    columns = ["fraction", "cut", "row", "decades", "error", "status"]
+    table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+    table.attrs["space"] = space
+    return table
+
+
+__all__ = ["CUTS", "Backtests", "Fold", "backtests", "errors_by_cut", "folds", "held_out_errors", "scale_of"]

@@ -1,0 +1,87 @@
+"""What every figure shares: matplotlib (the ``plot`` extra), axes, log scales, saving."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+
+FORMATS = ("png", "svg", "pdf")
+SIZE = (6.4, 4.4)  # inches: one figure a laptop screen and a printed page both hold
+BAND = dict(alpha=0.22, linewidth=0)
+
+
+def matplotlib():
+    """The matplotlib package, or an ImportError that names the extra to install."""
+    try:
+        import matplotlib as mpl
+    except ImportError:  # pragma: no cover - the extra is installed in every test environment
+        raise ImportError("figures need matplotlib: pip install 'scalinglaws[plot]'") from None
+    return mpl
+
+
+def axes(ax=None, size=SIZE):
+    """``ax``, or new axes: on a pyplot figure (shown by Jupyter and ``plt.show()``) when called
+    from user code. Servers and reports pass their own (`new_axes`), which need no pyplot."""
+    if ax is not None:
+        return ax
+    matplotlib()
+    import matplotlib.pyplot as plt
+
+    return plt.figure(figsize=size, layout="constrained").add_subplot()
+
+
+def new_axes(size=SIZE, n: int = 1):
+    """Axes on a figure of their own, outside pyplot's registry (safe in threads)."""
+    matplotlib()
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=size, layout="constrained")
+    return fig.add_subplot() if n == 1 else fig.subplots(1, n)
+
+
+def log_axis(ax, axis: str, values) -> None:
+    """A log scale on ``axis`` ("x" or "y") when every value is positive."""
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    if v.size and np.all(v > 0):
+        (ax.set_xscale if axis == "x" else ax.set_yscale)("log")
+
+
+def save(figure, path: str | Path, *, dpi: int = 150) -> Path:
+    """Write ``figure`` (a Figure, or Axes of one) to ``path``; its suffix says the format."""
+    path = Path(path)
+    fmt = path.suffix.lower().lstrip(".")
+    if fmt not in FORMATS:
+        raise InputError(f"--out must end in .{', .'.join(FORMATS)} (the figure's format); got {str(path)!r}")
+    figure_of(figure).savefig(path, format=fmt, dpi=dpi)
+    return path
+
+
+def figure_of(thing):
+    """The Figure of a Figure, of Axes, or of an array of Axes."""
+    if isinstance(thing, np.ndarray):
+        thing = thing.flat[0]
+    return thing if hasattr(thing, "savefig") else thing.figure
+
+
+def svg(figure) -> str:
+    """The figure as an inline SVG element (for HTML: no file, no network)."""
+    import io
+
+    buffer = io.StringIO()
+    figure_of(figure).savefig(buffer, format="svg")
+    text = buffer.getvalue()
+    return text[text.index("<svg"):]
+
+
+def scale_label(law) -> str:
+    """What `nested.scale_of` orders runs by, in words."""
+    logs = [n for n in law.inputs if n in law.log_inputs]
+    if len(logs) == 1:
+        return logs[0]
+    if not logs:
+        return law.inputs[0]
+    return " x ".join(("1/" if n in law.falling_inputs else "") + n for n in logs)
