@@ -27,16 +27,16 @@ def _target(fit, to) -> dict[str, float] | None:
     return {k: float(v[0]) for k, v in x.items()}
 
 
-def _path(fit, dm, to, along) -> dict[str, np.ndarray]:
-    """The inputs along which the forecast is drawn: from the largest run (by scale) to ``to`` in
-    log space (linear for inputs the law takes no logs of); without ``to``, along the runs' range
-    of ``along`` with the other inputs at the largest run's values."""
-    start = {k: float(v[int(np.argmax(scale_of(dm.x, fit.law)))]) for k, v in dm.x.items()}
+def _path(fit, xs, to, along) -> dict[str, np.ndarray]:
+    """The inputs along which the forecast is drawn: from the largest run of ``xs`` (by scale) to
+    ``to`` in log space (linear for inputs the law takes no logs of); without ``to``, along the runs'
+    range of ``along`` with the other inputs at the largest run's values."""
+    start = {k: float(v[int(np.argmax(scale_of(xs, fit.law)))]) for k, v in xs.items()}
     if to is None:
-        start[along] = float(np.min(dm.x[along]))
-        to = {**start, along: float(np.max(dm.x[along]))}
+        start[along] = float(np.min(xs[along]))
+        to = {**start, along: float(np.max(xs[along]))}
     elif len(fit.law.inputs) == 1:
-        start = {along: float(min(np.min(dm.x[along]), to[along]))}
+        start = {along: float(min(np.min(xs[along]), to[along]))}
     t = np.linspace(0.0, 1.0, PATH_POINTS)
     path = {}
     for k in fit.law.inputs:
@@ -45,7 +45,7 @@ def _path(fit, dm, to, along) -> dict[str, np.ndarray]:
     return path
 
 
-def fit_curve(fit, runs, *, along: str | None = None, to: Mapping[str, float] | None = None,
+def fit_curve(fit, runs=None, *, along: str | None = None, to: Mapping[str, float] | None = None,
               where: str | None = None, level: float = 0.9, ax=None):
     """The runs' target against one input, the fitted law, and its forecast out to ``to`` with the
     prediction interval at ``level`` (a fit with a bootstrap; where no calibrated interval exists the
@@ -54,7 +54,8 @@ def fit_curve(fit, runs, *, along: str | None = None, to: Mapping[str, float] | 
     Runs that share their other inputs are drawn as one curve each when there are at most
     `MAX_GROUPS` such groups (Kaplan-style learning curves per model size); otherwise the runs are
     coloured by the other input and the fitted value of each is marked. ``runs`` are those the
-    fit was made on (``where``: the same selection); ``along`` is an input (default: the first).
+    fit was made on (``where``: the same selection; None: the law alone over the fitted range);
+    ``along`` is an input (default: the first).
 
     Returns:
         The Axes.
@@ -63,9 +64,17 @@ def fit_curve(fit, runs, *, along: str | None = None, to: Mapping[str, float] | 
     along = along or law.inputs[0]
     if along not in law.inputs:
         raise InputError(f"--along must be an input of law {law.name} ({', '.join(law.inputs)}); got {along!r}")
-    dm = _design(fit, runs, where)
     target = _target(fit, to)
     ax = axes(ax)
+    if runs is None:
+        xs = {k: np.asarray(fit.x_range[k], dtype=np.float64) for k in law.inputs}
+        path = _path(fit, xs, target, along)
+        forecast = _draw_forecast(fit, ax, path, along, target, level)
+        _finish(fit, ax, along, fit.columns.get(along, along), fit.y_column, path[along], forecast)
+        ax.set_title(f"{law.name}: fitted over {', '.join(f'{k} {lo:.3g}..{hi:.3g}' for k, (lo, hi) in fit.x_range.items())}",
+                     fontsize=9)
+        return ax
+    dm = _design(fit, runs, where)
     x, y = dm.x[along], dm.y
     others = [k for k in law.inputs if k != along]
     fitted = fit.predict(dm.x)
@@ -89,33 +98,40 @@ def fit_curve(fit, runs, *, along: str | None = None, to: Mapping[str, float] | 
             ax.figure.colorbar(points, ax=ax, label=(f"log10 {colour_by}" if colour_by in law.log_inputs else colour_by))
     else:
         ax.scatter(x, y, s=18, color="C0", label="runs", zorder=3)
-    path = _path(fit, dm, target, along)
-    forecast = fit.predict(path)
-    ax.plot(path[along], forecast, color="C3", linestyle="--" if target else "-", linewidth=1.6,
-            label=f"{'forecast' if target else 'fit'} ({law.name})")
-    band_note = _band(fit, ax, path, along, level)
-    if target is not None:
-        ax.scatter([target[along]], fit.predict({k: [v] for k, v in target.items()}), marker="*", s=140,
-                   color="C3", zorder=5, label="target: " + ", ".join(f"{k}={v:.3g}" for k, v in target.items()))
-    log_axis(ax, "x", np.concatenate([x, path[along]]) if along in law.log_inputs else [-1])
-    log_axis(ax, "y", np.concatenate([y, forecast]) if law.space == "log" else [-1])
-    ax.set_xlabel(f"{along} (column `{dm.columns[along]}`)")
-    ax.set_ylabel(dm.y_column)
-    ax.set_title(f"{law.name}: {len(y)} runs" + (f"; {band_note}" if band_note else ""), fontsize=10)
-    ax.legend(fontsize=7, loc="best")
+    path = _path(fit, dm.x, target, along)
+    forecast = _draw_forecast(fit, ax, path, along, target, level)
+    _finish(fit, ax, along, dm.columns[along], dm.y_column, np.concatenate([x, path[along]]),
+            np.concatenate([y, forecast]))
+    ax.set_title(f"{law.name}: {len(y)} runs", fontsize=10)
     return ax
 
 
-def _band(fit, ax, path, along, level) -> str | None:
-    """Draw the prediction band along ``path``; the reason when there is none."""
+def _draw_forecast(fit, ax, path, along, target, level) -> np.ndarray:
+    """The law along ``path``, its prediction band (a bootstrapped fit) and the target; the legend
+    says when there is no band and why."""
+    forecast = fit.predict(path)
+    ax.plot(path[along], forecast, color="C3", linestyle="--" if target else "-", linewidth=1.6,
+            label=f"{'forecast' if target else 'fit'} ({fit.law.name})")
     if fit.bootstrap is None:
-        return "no band (fit with a bootstrap for one)"
-    try:
-        lo, hi = fit.predict_interval(path, level=level)
-    except FitError as exc:
-        return f"no band: {str(exc).split(':')[0]}"
-    ax.fill_between(path[along], lo, hi, color="C3", label=f"{level:.0%} prediction interval", **BAND)
-    return None
+        ax.plot([], [], " ", label="no band: fit with a bootstrap for one")
+    else:
+        try:
+            lo, hi = fit.predict_interval(path, level=level)
+            ax.fill_between(path[along], lo, hi, color="C3", label=f"{level:.0%} prediction interval", **BAND)
+        except FitError as exc:
+            ax.plot([], [], " ", label=f"no band: {str(exc).split(':')[0]}")
+    if target is not None:
+        ax.scatter([target[along]], fit.predict({k: [v] for k, v in target.items()}), marker="*", s=140,
+                   color="C3", zorder=5, label="target: " + ", ".join(f"{k}={v:.3g}" for k, v in target.items()))
+    return forecast
+
+
+def _finish(fit, ax, along, x_column, y_column, xs, ys) -> None:
+    log_axis(ax, "x", xs if along in fit.law.log_inputs else [-1])
+    log_axis(ax, "y", ys if fit.law.space == "log" else [-1])
+    ax.set_xlabel(f"{along} (column `{x_column}`)")
+    ax.set_ylabel(y_column)
+    ax.legend(fontsize=7, loc="best")
 
 
 def _palette(n: int):
@@ -231,7 +247,7 @@ def _rival_paths(fit, runs, to, where, ax) -> None:
     law = fit.law
     along = law.inputs[0]
     dm = _design(fit, runs, where)
-    path = _path(fit, dm, _target(fit, to), along)
+    path = _path(fit, dm.x, _target(fit, to), along)
     ax.scatter(dm.x[along], dm.y, s=14, color="grey", label="runs", zorder=3)
     ax.plot(path[along], law.predict(fit.params, path), color="C3", linewidth=2.0, label=f"{law.name} (chosen)")
     for i, r in enumerate(fit.selection.rivals):

@@ -30,7 +30,7 @@ def frontier(runs, *, fit=None, N: str | None = None, D: str | None = None, C: s
     ``fit`` of ``N`` and ``D``, the compute-optimal frontier (`scalinglaws.compute_optimal`) over the
     runs' budgets or ``budgets``, with its loss interval for a bootstrapped fit. Compute is the
     ``C`` column, else ``6 N D``. Returns the Axes."""
-    from ..plan import compute_optimal
+    from ..plan import compute_optimal, is_averaged
 
     runs = Runs.coerce(runs)
     n_col = _column(runs, N, "N", ("N", "params", "n_params", "N_params"))
@@ -57,7 +57,8 @@ def frontier(runs, *, fit=None, N: str | None = None, D: str | None = None, C: s
     if fit is not None:
         grid = np.geomspace(c.min(), c.max(), 40) if budgets is None else np.sort(np.atleast_1d(budgets))
         plans = compute_optimal(fit, grid, flops_per_token=flops_per_token, level=level)
-        ax.plot(grid, [p["loss"] for p in plans], color="C3", linewidth=1.6, label=f"compute-optimal ({fit.law.name})")
+        ax.plot(grid, [p["loss"] for p in plans], color="C3", linewidth=1.6, label=f"compute-optimal ({fit.law.name}"
+                f"{' averaged with its rivals' if is_averaged(fit) else ''})")
         bands = [p.get("interval", {}).get("loss") for p in plans]
         if all(b is not None for b in bands):
             ax.fill_between(grid, [b[0] for b in bands], [b[1] for b in bands], color="C3",

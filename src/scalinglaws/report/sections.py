@@ -1,0 +1,180 @@
+"""The sections of the report: data, one per law (fit, forecast, figures), backtests, plan."""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import numpy as np
+import pandas as pd
+
+from ..errors import ScalingLawsError
+from ..plot import backtest_errors, bootstrap_pairs, candidates, fit_curve, frontier, plan, residuals, svg
+from ..plot._common import new_axes
+from . import html as h
+
+
+def _drawn(draw, caption: str, name: str, size=(6.4, 4.4)) -> str:
+    """A figure drawn by ``draw(ax)`` as inline SVG, or the reason it could not be drawn."""
+    try:
+        ax = new_axes(size)
+        draw(ax)
+        return h.figure(svg(ax), caption, name)
+    except ScalingLawsError as exc:
+        return f"<p class='note'>{h.esc(caption)}: not drawn: {h.esc(exc)}</p>"
+
+
+def data_section(runs, fits: Mapping, where: str | None) -> str:
+    table = runs.table
+    rows = []
+    for column in table.columns:
+        values = table[column]
+        numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+        rows.append([str(column), str(values.dtype), int(values.notna().sum()),
+                     float(values.min()) if numeric and values.notna().any() else "",
+                     float(values.max()) if numeric and values.notna().any() else ""])
+    found = []
+    for name, fit in fits.items():
+        found += [f"{name}: {n}" for n in fit.notes] + [f"{name}: {w}" for w in fit.warnings]
+    first = next(iter(fits.values()))
+    return ("<h2>Data</h2>"
+            f"<p>{len(table)} rows from {h.esc(runs.source)}; {first.n_points} fitted"
+            + (f" (where {h.esc(where)})" if where else "") + f", {first.n_excluded} marked excluded.</p>"
+            + h.table(["column", "type", "values", "min", "max"], rows)
+            + ("<h3>Hygiene</h3>" + h.lines(found, "warn") if found else "<p class='note'>No hygiene findings.</p>"))
+
+
+def fit_section(name: str, fit, runs, *, where, at, level) -> str:
+    law = fit.law
+    auto = fit.selection is not None
+    out = [f"<h2>Law {h.esc(label(name, fit))}</h2>",
+           f"<p><code>{h.esc(law.equation)}</code><br><span class='note'>{h.esc(law.reference)}</span></p>",
+           f"<p>status <b>{h.esc(fit.status)}</b>; {fit.n_points} runs; {fit.n_at_best} of {fit.n_starts} starts "
+           "reached the best optimum" + (f"; on a bound: {h.esc(', '.join(fit.at_bound))}" if fit.at_bound else "")
+           + "</p>"]
+    ci = fit.bootstrap.ci if fit.bootstrap is not None else {}
+    level_ci = f"{fit.bootstrap.level:.0%}" if fit.bootstrap is not None else ""
+    out.append(h.table(["parameter", "value", f"{level_ci} interval low", f"{level_ci} interval high"],
+                       [[k, v, *(ci.get(k, ("", "")))] for k, v in fit.params.items()],
+                       caption=None if ci else "no intervals: fitted without a bootstrap"))
+    if auto:
+        weights = fit.selection.weights()
+        out.append(h.table(["candidate", "parameters", "held-out RMSE", "status", "weight"],
+                           [[c.law, c.n_params, c.score, c.status, weights.get(c.law, 0.0)]
+                            for c in fit.selection.candidates], caption=fit.selection.reason))
+    out.append(h.lines(fit.warnings, "warn"))
+    if at:
+        out.append(_forecast(fit, at, level))
+    figures = [_drawn(lambda ax: fit_curve(fit, runs, to=at, where=where, level=level, ax=ax),
+                      f"{law.name}: the runs, the fit and its forecast" + (" to the target" if at else ""),
+                      f"fit-{name}"),
+               _drawn(lambda ax: residuals(fit, runs, where=where, ax=ax), "residuals against scale",
+                      f"residuals-{name}")]
+    if fit.bootstrap is not None:
+        k = min(5, len([p for p in law.param_names if p not in fit.fixed]))
+        figures.append(_grid(lambda fig: bootstrap_pairs(fit, fig=fig), (1.9 * k + 1, 1.9 * k + 1),
+                             "the bootstrap replicates' parameters (star: the fit)", f"bootstrap-{name}"))
+    if auto:
+        figures.append(_grid(lambda fig: candidates(fit, runs, to=at, where=where, fig=fig), (11, 4.4),
+                             "--law auto: each candidate's held-out error by cut-off, and the forecasts it averages",
+                             f"candidates-{name}"))
+    out.append("<div class='figures'>" + "".join(figures) + "</div>")
+    return "".join(out)
+
+
+def _grid(draw, size, caption, name) -> str:
+    from matplotlib.figure import Figure
+
+    try:
+        fig = Figure(figsize=size, layout="constrained")
+        draw(fig)
+        return h.figure(svg(fig), caption, name)
+    except ScalingLawsError as exc:
+        return f"<p class='note'>{h.esc(caption)}: not drawn: {h.esc(exc)}</p>"
+
+
+def _forecast(fit, at, level) -> str:
+    point = {k: [v] for k, v in at.items()}
+    try:
+        y = float(fit.predict(point)[0])
+        decades = float(fit.decades_beyond(point)[0])
+    except ScalingLawsError as exc:
+        return f"<p class='error'>forecast at the target: {h.esc(exc)}</p>"
+    interval = ("", "", "no bootstrap")
+    if fit.bootstrap is not None:
+        try:
+            lo, hi = fit.predict_interval(point, level=level)
+            interval = (float(lo[0]), float(hi[0]), "")
+        except ScalingLawsError as exc:
+            interval = ("", "", str(exc))
+    target = ", ".join(f"{k} = {v:.4g}" for k, v in at.items())
+    return h.table(["target", fit.y_column, f"{level:.0%} low", f"{level:.0%} high", "decades beyond the runs", "note"],
+                   [[target, y, interval[0], interval[1], decades, interval[2]]])
+
+
+def label(name: str, fit) -> str:
+    """A law's name in the report: ``auto`` says what it chose (and whether it averages)."""
+    if name == fit.law.name:
+        return name
+    rivals = [r.law for r in fit.selection.rivals] if fit.selection is not None else []
+    return f"{name}: {fit.law.name}" + (f" averaged with {', '.join(rivals)}" if rivals else "")
+
+
+def backtest_section(fits: Mapping, runs, *, x, y, where) -> str:
+    from ..nested import CUTS, errors_by_cut
+
+    out = ["<h2>Backtests</h2><p class='note'>Each law fitted again on the runs up to a cut-off in scale (the "
+           f"fractions {', '.join(f'{c:g}' for c in CUTS)} of the distinct training scales), forecasting the larger "
+           "ones it did not see. For --law auto, the chosen law's own backtests (the choice itself was made on these "
+           "folds, so they flatter it; an average with rivals is not backtested here).</p>"]
+    rows, figures = [], []
+    for name, fit in fits.items():
+        try:
+            errors = errors_by_cut(fit.law, runs, x=fit.columns, y=fit.y_column, where=where)
+        except ScalingLawsError as exc:
+            out.append(f"<p class='error'>{h.esc(name)}: not backtested: {h.esc(exc)}</p>")
+            continue
+        for fraction, part in errors.groupby("fraction", sort=True):
+            e = np.abs(part["error"].to_numpy(dtype=np.float64))
+            rows.append([f"{name}: {fit.law.name}" if name != fit.law.name else name, float(part["cut"].iloc[0]), int(len(part)), float(np.median(e)),
+                         float(np.max(e)), float(part["decades"].max()), "/".join(sorted(set(part["status"])))])
+        if len(errors):
+            figures.append(_drawn(lambda ax: backtest_errors(errors, ax=ax),
+                                  f"{fit.law.name}: held-out errors by decades beyond each cut-off",
+                                  f"backtest-{name}"))
+    unit = "|log y_hat - log y|"
+    out.append(h.table(["law", "cut-off (largest training scale)", "held out", f"median {unit}", f"max {unit}",
+                        "max decades beyond", "fit status"], rows))
+    out.append("<div class='figures'>" + "".join(figures) + "</div>")
+    return "".join(out)
+
+
+def plan_section(fits: Mapping, runs, compute, *, level, where) -> str:
+    from ..plan import compute_optimal
+
+    out = ["<h2>Compute-optimal plan</h2>"]
+    for name, fit in fits.items():
+        if not {"N", "D"} <= set(fit.law.inputs):
+            out.append(f"<p class='note'>{h.esc(name)}: law {h.esc(fit.law.name)} is not a law of N and D; no plan.</p>")
+            continue
+        try:
+            plans = compute_optimal(fit, list(compute), level=level)
+        except ScalingLawsError as exc:
+            out.append(f"<p class='error'>{h.esc(name)}: no plan: {h.esc(exc)}</p>")
+            continue
+        rows, notes = [], sorted({p["interval"]["note"] for p in plans if p.get("interval", {}).get("note")})
+        for p in plans:
+            iv = p.get("interval", {})
+            rows.append([p["C"], p["N"], *(iv.get("N") or ("", "")), p["D"], *(iv.get("D") or ("", "")),
+                         p["tokens_per_param"], p["loss"], *(iv.get("loss") or ("", "")),
+                         max(p["decades_beyond"].values())])
+        out.append(f"<h3>{h.esc(label(name, fit))}</h3>" + h.lines(notes, "note") + h.table(
+            ["C (FLOP)", "N*", "N* low", "N* high", "D*", "D* low", "D* high", "tokens/param", "loss", "loss low",
+             "loss high", "decades beyond"], rows,
+            caption=f"{level:.0%} intervals: N*, D* from the bootstrap replicates (parameter uncertainty only); the "
+                    "loss's is the prediction interval of a run at the planned N*, D*"))
+        figures = [_drawn(lambda ax: frontier(runs, fit=fit, N=fit.columns["N"], D=fit.columns["D"], y=fit.y_column,
+                                                   where=where, level=level, ax=ax),
+                          "runs against compute, and the compute-optimal frontier", f"frontier-{name}"),
+                   _drawn(lambda ax: plan(plans, ax=ax), "N* and D* against the budget", f"plan-{name}")]
+        out.append("<div class='figures'>" + "".join(figures) + "</div>")
+    return "".join(out)
