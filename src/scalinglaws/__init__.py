@@ -16,6 +16,7 @@ from .observational import ObservationalFit, fit_observational
 from .passk import pass_at_k
 from .inverse import compute_for_loss, critical_batch, epochs_worth_it, inference_aware, reach, smaller_model_overhead
 from .plan import compute_optimal, optimal_exponents
+from . import plot, report  # noqa: E402  (figures and the HTML report: the top layers)
 
 __version__ = "0.1.0"
 
@@ -49,6 +50,8 @@ __all__ = [
     "load_dataset",
     "load_runs",
     "pass_at_k",
+    "plot",
+    "report",
     "optimal_exponents",
     "predict_mix",
     "reach",

@@ -9,6 +9,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from ._progress import stage
 from .data import Runs
 from .data.runs import with_areas_for
 from .errors import FitError, InputError, MissingColumnError, ScalingLawsError
@@ -168,16 +169,19 @@ def fit_groups(law, runs, by: str, **options) -> tuple[dict, list[dict]]:
         raise InputError(f"--by must name a group on every row; row {int(runs.table[by].isna().to_numpy().argmax()) + 1} "
                          "is empty")
     fits, skipped, first_error = {}, [], None
-    for group, table in runs.table.groupby(by, sort=True):
-        sub = runs.with_table(table.reset_index(drop=True))
-        if not select_rows(sub, options.get("where"), options.get("include_excluded", False))[0].size:
-            continue
-        label = group.item() if hasattr(group, "item") else group
-        try:
-            fits[label] = fit(law, sub, **options)
-        except ScalingLawsError as exc:
-            skipped.append({"group": label, "reason": str(exc)})
-            first_error = first_error or exc
+    groups = list(runs.table.groupby(by, sort=True))
+    with stage(f"fitting {law if isinstance(law, str) else law.name} to each `{by}` group", total=len(groups)) as advance:
+        for group, table in groups:
+            sub = runs.with_table(table.reset_index(drop=True))
+            label = group.item() if hasattr(group, "item") else group
+            selected = select_rows(sub, options.get("where"), options.get("include_excluded", False))[0].size
+            try:
+                if selected:
+                    fits[label] = fit(law, sub, **options)
+            except ScalingLawsError as exc:
+                skipped.append({"group": label, "reason": str(exc)})
+                first_error = first_error or exc
+            advance()
     if not fits and first_error is not None:
         reasons = {s["reason"] for s in skipped}
         raise type(first_error)(f"no `{by}` group could be fitted: " + (

@@ -23,6 +23,7 @@ import numpy as np
 from .data import Runs, design
 from .data.runs import numeric_column, select_rows, with_areas_for
 from .errors import FitError, InputError, ScalingLawsError
+from ._progress import stage
 from .api import fit
 from .chain import fit_chain
 from .laws import get_law
@@ -278,13 +279,15 @@ def backtest(laws: str | Sequence[str], runs, *, train_where: str | Sequence[str
         raise InputError(f"--train-where `{train_where}` leaves no runs to train on")
     if by is None:
         fitted, failed = [], []
-        for name in names:
-            try:
-                fitted.append((name, *_fit_and_test(name, runs, train_where, interval, fit_options)))
-            except ScalingLawsError as exc:  # one law that cannot be fitted does not stop the others
-                if len(names) == 1:
-                    raise
-                failed.append((name, exc))
+        with stage(f"backtest: fitting {len(names)} law(s) on `{train_where}`", total=len(names)) as advance:
+            for name in names:
+                try:
+                    fitted.append((name, *_fit_and_test(name, runs, train_where, interval, fit_options)))
+                except ScalingLawsError as exc:  # one law that cannot be fitted does not stop the others
+                    if len(names) == 1:
+                        raise
+                    failed.append((name, exc))
+                advance()
         if not fitted:
             raise type(failed[0][1])("no law could be fitted: " + "; ".join(f"{n}: {e}" for n, e in failed))
         forecasts = _Forecasts([name for name, _, _ in fitted])
@@ -336,20 +339,24 @@ def _pooled(names, groups, interval, fit_options, split: str, nothing_held_out: 
     groups with nothing held out, or that no law could fit, are skipped and counted."""
     forecasts, n_train, n_test, skipped = _Forecasts(names), 0, 0, []
     not_fitted = []  # why groups with held-out runs could not be fitted
-    for label, sub, train_where in groups:
-        held = select_rows(sub, train_where, fit_options.get("include_excluded", False), outside=True)[0]
-        if not held.size:
-            skipped.append(f"{label}: nothing held out")
-            continue
-        try:
-            fitted = [_fit_and_test(name, sub, train_where, interval, fit_options) for name in names]
-        except ScalingLawsError as exc:  # too few runs before the cut, or no law could fit this group
-            skipped.append(f"{label}: {exc}")
-            not_fitted.append(str(exc))
-            continue
-        for name, (result, test) in zip(names, fitted):
-            forecasts.add(name, result, test.x, test.y, interval)
-        n_train, n_test = n_train + fitted[0][0].n_points, n_test + int(fitted[0][1].y.size)
+    with stage(f"backtest: {len(groups)} groups", total=len(groups)) as advance:
+        for label, sub, train_where in groups:
+            held = select_rows(sub, train_where, fit_options.get("include_excluded", False), outside=True)[0]
+            if not held.size:
+                skipped.append(f"{label}: nothing held out")
+                advance()
+                continue
+            try:
+                fitted = [_fit_and_test(name, sub, train_where, interval, fit_options) for name in names]
+            except ScalingLawsError as exc:  # too few runs before the cut, or no law could fit this group
+                skipped.append(f"{label}: {exc}")
+                not_fitted.append(str(exc))
+                advance()
+                continue
+            for name, (result, test) in zip(names, fitted):
+                forecasts.add(name, result, test.x, test.y, interval)
+            n_train, n_test = n_train + fitted[0][0].n_points, n_test + int(fitted[0][1].y.size)
+            advance()
     if not n_test:
         if not not_fitted:
             raise InputError(nothing_held_out)

@@ -29,6 +29,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from ._progress import stage
 from .data import Runs, design
 from .data.runs import resolve_columns, with_derived_inputs
 from .errors import InputError, ScalingLawsError
@@ -108,15 +109,18 @@ def choose_law(runs, *, candidates=None, x=None, y=None, where=None, include_exc
                    **fit_options)
     _check_scales(runs, laws[0], options)
     fitted, scores, failures = {}, [], []
-    for law in laws:
-        try:
-            bt = backtests(law, runs, CUTS, **options)
-        except ScalingLawsError as exc:
-            scores.append(CandidateScore(law.name, len(law.params), math.inf, (), f"not scored: {exc}"))
-            failures.append(exc)
-            continue
-        fitted[law.name] = bt
-        scores.append(None)
+    with stage("--law auto: backtesting the candidate laws", total=len(laws)) as advance:
+        for law in laws:
+            try:
+                bt = backtests(law, runs, CUTS, **options)
+            except ScalingLawsError as exc:
+                scores.append(CandidateScore(law.name, len(law.params), math.inf, (), f"not scored: {exc}"))
+                failures.append(exc)
+                continue
+            finally:
+                advance()
+            fitted[law.name] = bt
+            scores.append(None)
     if not fitted:
         if len({str(exc) for exc in failures}) == 1:  # an option or a column wrong for every law: said once
             raise failures[0]

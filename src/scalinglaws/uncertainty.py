@@ -24,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._jax import float64
+from ._progress import stage
 from .errors import InputError
 from .fit.api import Problem, fitted_at
 from .fit.methods import solve_replicates
@@ -55,7 +56,8 @@ def bootstrap(problem: Problem, result: FitResult, starts: np.ndarray, replicate
     lanes_w = np.concatenate([w, np.repeat(w[guarded], len(cold), axis=0)])
     lanes_y = np.concatenate([t_y_star, np.repeat(t_y_star[guarded], len(cold), axis=0)])
     lanes_start = np.concatenate([np.repeat(best, replicates, axis=0), np.tile(cold, (len(guarded), 1))])
-    theta_all, f_all, status_all = solve_replicates(spec, data, lanes_start, lanes_w, lanes_y)
+    with stage(f"bootstrap: refitting {replicates} resamples", total=len(lanes_start), lanes=True):
+        theta_all, f_all, status_all = solve_replicates(spec, data, lanes_start, lanes_w, lanes_y)
     theta_r, f_r, status = theta_all[:replicates], f_all[:replicates], status_all[:replicates]
     f_cold = f_all[replicates:].reshape(len(guarded), len(cold)).min(axis=1)
     beaten = int(np.sum(f_cold < f_r[guarded] - SAME_OPTIMUM * np.abs(f_r[guarded])))
@@ -93,9 +95,11 @@ def _multistart_all(problem, cold, w, t_y_star, guarded, warm, first):
     lane_f[guarded, 1:] = f_all[replicates:].reshape(len(guarded), len(cold))
     lane_status[guarded, 1:] = status_all[replicates:].reshape(len(guarded), len(cold))
     if rest.size:
-        th, fc, sc = solve_replicates(spec, problem.data, np.tile(cold, (rest.size, 1)),
-                                      np.repeat(w[rest], len(cold), axis=0),
-                                      np.repeat(t_y_star[rest], len(cold), axis=0))
+        with stage("bootstrap: refitting every resample from independent starts", total=rest.size * len(cold),
+                   lanes=True):
+            th, fc, sc = solve_replicates(spec, problem.data, np.tile(cold, (rest.size, 1)),
+                                          np.repeat(w[rest], len(cold), axis=0),
+                                          np.repeat(t_y_star[rest], len(cold), axis=0))
         lane_theta[rest, 1:] = th.reshape(rest.size, len(cold), k)
         lane_f[rest, 1:] = fc.reshape(rest.size, len(cold))
         lane_status[rest, 1:] = sc.reshape(rest.size, len(cold))

@@ -5,7 +5,7 @@ Exit codes: 0 ok, 1 the input or the fit failed (one line on stderr, no tracebac
 a fit into a decision (plan, compare, isoflop, rank, design, cost).
 """
 
-from . import decide  # noqa: F401  (registers its commands on the app)
+from . import decide, see  # noqa: F401  (register their commands on the app)
 from .commands import app, main, run
 
 __all__ = ["app", "main", "run"]

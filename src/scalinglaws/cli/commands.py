@@ -6,11 +6,13 @@ Exit codes: 0 ok, 1 the input or the fit failed (one line on stderr, no tracebac
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import math
 import os
 import sys
+import time
 import warnings
 from pathlib import Path
 from typing import List, Optional
@@ -160,10 +162,69 @@ def _fmt(v: float) -> str:
     return f"{v:.6g}" if isinstance(v, float) and math.isfinite(v) else str(v)
 
 
-def _spinner(text: str):
-    import contextlib
+PIPED_STAGE_SECONDS = 2.0  # piped, a stage that took longer gets its line
 
-    return err.status(text) if err.is_terminal else contextlib.nullcontext()
+
+class _Lines:
+    """Progress on a piped stderr: one line per stage that took over `PIPED_STAGE_SECONDS`, when it
+    ends (a stage named None is silent)."""
+
+    def start(self, name, total):
+        return [name, total, time.monotonic()]
+
+    def update(self, handle, done):
+        pass
+
+    def end(self, handle, done, ok):
+        name, total, t0 = handle
+        seconds = time.monotonic() - t0
+        if ok and name is not None and seconds >= PIPED_STAGE_SECONDS:
+            count = f" {done}/{total}" if total else ""
+            err.print(f"scalinglaws: {name}:{count} done in {seconds:.1f} s", markup=False)
+
+
+class _Bars:
+    """Progress on a terminal: a rich bar per open stage, with its count and the time left."""
+
+    def __init__(self, bars):
+        self.bars = bars
+
+    def start(self, name, total):
+        return self.bars.add_task(escape(name), total=total)
+
+    def update(self, handle, done):
+        self.bars.update(handle, completed=done)
+
+    def end(self, handle, done, ok):
+        self.bars.remove_task(handle)
+
+
+@contextlib.contextmanager
+def _progress(text: str):
+    """Show the stages run inside the block (bars on a terminal, a line per long stage when piped;
+    stdout is never written). Yields ``step(name)``: the block's own steps, shown as stages too."""
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn,
+                               TimeElapsedColumn, TimeRemainingColumn)
+
+    from .._progress import listen
+
+    bars = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), TimeRemainingColumn(), console=err, transient=True) \
+        if err.is_terminal else None
+    listener = _Bars(bars) if bars is not None else _Lines()
+    current = [listener.start(text if bars is not None else None, None)]  # piped: the command's own stages only
+
+    def step(name: str) -> None:
+        listener.end(current[0], 0, True)
+        current[0] = listener.start(f"{text}: {name}", None)
+
+    with bars if bars is not None else contextlib.nullcontext(), listen(listener):
+        try:
+            yield step
+        except BaseException:
+            listener.end(current[0], 0, False)
+            raise
+        listener.end(current[0], 0, True)
 
 
 @app.command()
@@ -260,12 +321,12 @@ def fit(
                     "with --where)")
         from ..chain import fit_chain
 
-        with _spinner(f"fitting the chain {law} -> {then}"):
+        with _progress(f"fitting the chain {law} -> {then}"):
             chain_options = {k: v for k, v in options.items() if k not in ("y", "candidates")}
             doc = fit_chain(law, runs, then=then, via=via, y=y, candidates=candidate or None,
                             **chain_options).summary()
         return _write_fit(doc, out_path, fmt)
-    with _spinner(f"fitting {law} ({method})"):
+    with _progress(f"fitting {law} ({method})"):
         if by is None:
             doc = fit_law(law, runs, **options).summary()
         else:
@@ -745,7 +806,7 @@ def backtest(
     from ..evaluate import backtest as run_backtest
 
     split = None if not train_where else train_where[0] if len(train_where) == 1 else train_where
-    with _spinner(f"backtesting {', '.join(law)}"):
+    with _progress(f"backtesting {', '.join(law)}"):
         result = run_backtest(law, load_runs(data, excluded=excluded), train_where=split, along=along, by=by,
                               train_fraction=0.5 if train_fraction is None else train_fraction, interval=interval,
                               where=where, x=_pairs("--x", x, numeric=False), y=y, loss=loss, method=method,
@@ -819,7 +880,7 @@ def observe(
     names = [b.strip() for item in benchmarks for b in item.split(",") if b.strip()]
     if label is not None and label not in runs.columns:
         _usage("--label", f"must name a column ({', '.join(map(str, runs.columns))})", label)
-    with _spinner(f"fitting {y} from {len(names)} benchmarks"):
+    with _progress(f"fitting {y} from {len(names)} benchmarks"):
         obs = fit_observational(runs, y, names, components=components, where=where,
                                 fix=_pairs("--fix", fix, numeric=True) or None, bootstrap=bootstrap, level=level)
     doc = obs.summary()
@@ -1053,7 +1114,7 @@ def passk(
         one = coverage(part, ks)
         one["warnings"] = [w for w in [left_out_warning(one, stopped_at is not None)] if w]
         if fit_law:
-            with _spinner("fitting the coverage law" + (" with a bootstrap" if bootstrap else "")):
+            with _progress("fitting the coverage law" + (" with a bootstrap" if bootstrap else "")):
                 try:
                     one["fit"] = fit_coverage(part, int(ks.max()), ahead, bootstrap=bootstrap, level=level)
                 except ScalingLawsError as exc:  # one curve that cannot be fitted does not stop the others

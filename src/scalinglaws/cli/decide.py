@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from .commands import (_averaged, _averaging_note, _check_format, _choose, _fmt, _guard, _load_fit, _misuse, _pairs,
-                       _percent, _print_json, _spinner, _usage, app, out)
+                       _percent, _print_json, _progress, _usage, app, out)
 
 
 # the costing options `plan` and `cost` share
@@ -99,7 +99,7 @@ def plan(
     options = dict(params=values, flops_per_token=flops_per_token, hold=_pairs("--hold", hold, numeric=True),
                    level=level)
     if target_loss is not None:
-        with _spinner("solving for the compute"):
+        with _progress("solving for the compute"):
             answer = (inverse.inference_aware(source, target_loss, served, **options) if served is not None
                       else inverse.compute_for_loss(source, target_loss, **options))
         if costing and answer.get("C" if served is None else "train_flops") is not None:
@@ -111,7 +111,7 @@ def plan(
     if model_size is not None:
         if len(budgets) != 1:
             _usage("--compute", "must be one budget with --model-size", ",".join(compute))
-        with _spinner("solving for the tokens"):
+        with _progress("solving for the tokens"):
             answer = inverse.smaller_model_overhead(source, budgets[0], model_size, **options)
         if costing and answer.get("compute") is not None:
             answer["cost"] = costing(answer["compute"])
@@ -384,7 +384,7 @@ def isoflop(
     for option, col in (("--budget", budget), ("--y", y), *((f"--x {k}", c) for k, c in columns.items())):
         if col not in table.columns:
             _usage(option, f"must name a column ({', '.join(map(str, table.columns))})", col)
-    with _spinner("bootstrapping the iso-FLOP optima"):
+    with _progress("bootstrapping the iso-FLOP optima"):
         result = analyse(table[budget].to_numpy(), table[columns["N"]].to_numpy(), table[y].to_numpy(),
                          D=table[columns["D"]].to_numpy() if "D" in columns else None, noise=noise,
                          replicates=replicates, level=level, method=method, rng=seed,
@@ -448,7 +448,7 @@ def compare(
         _usage("--bootstrap", "must be at least 20 replicates per family (the probabilities and intervals come "
                "from them)", bootstrap)
     runs = load_runs(data)
-    with _spinner(f"fitting {law} to each `{by}` family"):
+    with _progress(f"fitting {law} to each `{by}` family"):
         fits, skipped = fit_groups(law, runs, by, x=columns or None, y=y, where=where, bootstrap=bootstrap, rng=seed,
                                    dropna=dropna)
         doc = run_compare(fits, target, along=along, level=level, higher_is_better=higher_is_better, rng=seed)
@@ -544,7 +544,7 @@ def design(
     _check_format(fmt)
     from ..design import propose_runs
 
-    with _spinner("choosing runs"):
+    with _progress("choosing runs"):
         doc = propose_runs(_load_fit(fit_path), budget, _pairs("--target", target, numeric=True),
                            flops_per_token=flops_per_token, level=level, max_runs=max_runs, max_repeats=max_repeats)
     if fmt == "json":

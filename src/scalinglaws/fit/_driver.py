@@ -25,6 +25,7 @@ from __future__ import annotations
 import jax
 import numpy as np
 
+from .._progress import lanes_finished
 from ._newton import CONVERGED, DISCARDED, FAILED, MAX_ITERATIONS
 from ._problem import take_lanes
 
@@ -91,10 +92,12 @@ def run_batched(init, advance, u0, data, *, max_iter: int, chunk: int = 25, prun
             sub = jax.device_get(advance(sub, sub_data, until))
             for k in state:
                 state[k][slots[live]] = sub[k][live]
+            lanes_finished(int(np.sum(live & (sub["done"] | (sub["it"] >= max_iter)))))
             slots[live & (sub["done"] | (sub["it"] >= final))] = -1
 
     discarded = np.zeros(n, dtype=bool)
     active = np.flatnonzero(~state["done"])
+    lanes_finished(n - active.size)
     for evaluations, keep in sorted(prune):
         if evaluations >= max_iter or not active.size:
             break

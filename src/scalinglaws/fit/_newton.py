@@ -273,6 +273,7 @@ def polish(spec: Spec, u0, data: Data, *, max_iter: int):
     where it is, for up to ``max_iter - QUICK_ITERATIONS`` more. Both run at the batch width of all
     the starts, so the few programs compiled for a problem serve every fit of it.
     """
+    from .._progress import uncounted
     from ._driver import WINDOW, run_batched, window_size  # the driver imports this module
 
     quick = min(QUICK_ITERATIONS, max_iter)
@@ -281,9 +282,10 @@ def polish(spec: Spec, u0, data: Data, *, max_iter: int):
                                    per_lane=True, width=width)
     todo = np.flatnonzero((status == MAX_ITERATIONS) & (it < max_iter))  # stalled or handed on, not out of iterations
     if todo.size and max_iter > quick:
-        u2, f2, status2, it2 = run_batched(*compiled_polisher(spec, full=True), u[todo], take_lanes(data, todo),
-                                           max_iter=max_iter - quick, chunk=FULL_CHUNK, per_lane=True,
-                                           width=width)
+        with uncounted():  # lanes counted once, when the quick pass ends them
+            u2, f2, status2, it2 = run_batched(*compiled_polisher(spec, full=True), u[todo], take_lanes(data, todo),
+                                               max_iter=max_iter - quick, chunk=FULL_CHUNK, per_lane=True,
+                                               width=width)
         u, f, status, it = u.copy(), f.copy(), status.copy(), it.copy()
         u[todo], f[todo], status[todo], it[todo] = u2, f2, status2, it[todo] + it2
     return u, f, status, it

@@ -1,0 +1,137 @@
+"""The local web app (`scalinglaws serve`): Starlette, served by uvicorn on 127.0.0.1 by default.
+
+A user picks a bundled dataset or drops a CSV (read in a temporary folder that is deleted at once;
+uploads over ``max_upload`` bytes are refused before they are read whole), maps columns, chooses a
+law (auto included) and sees the fit, the forecast with its band and the plan. Every asset is served
+from the package; the page fetches nothing from elsewhere. Errors in the user's input come back as
+the CLI's one-line message; anything else as a short message, never a stack trace.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import threading
+from importlib import resources
+
+from ..errors import ScalingLawsError
+from . import work
+
+MAX_UPLOAD = 20 * 1024 * 1024  # bytes
+STATIC = ("index.html", "app.js", "app.css")
+log = logging.getLogger("scalinglaws.web")
+
+__all__ = ["MAX_UPLOAD", "create_app"]
+
+
+def _need():
+    try:
+        import starlette  # noqa: F401
+    except ImportError:
+        raise ImportError("the web app needs starlette and uvicorn: pip install 'scalinglaws[web]'") from None
+
+
+def _safe(v):
+    """JSON-safe: non-finite numbers as null, NumPy values as Python ones."""
+    if isinstance(v, dict):
+        return {str(k): _safe(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_safe(x) for x in v]
+    if hasattr(v, "item") and not isinstance(v, (str, bytes)):
+        v = v.item()
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return v
+
+
+def create_app(data: str | None = None, *, max_upload: int = MAX_UPLOAD):
+    """The Starlette app; ``data`` (a bundled dataset's name or a table's path) is loaded first."""
+    _need()
+    from starlette.applications import Starlette
+    from starlette.concurrency import run_in_threadpool
+    from starlette.responses import JSONResponse, Response
+    from starlette.routing import Route
+
+    tables = work.Tables()
+    fitting = threading.Lock()  # one fit at a time: a local app for one user, and memory stays bounded
+    first = {}
+    if data is not None:
+        from ..data import load_runs
+
+        runs = load_runs(data)
+        first = work.describe(tables.add(runs), runs)
+
+    def reply(doc, status=200):
+        return Response(json.dumps(_safe(doc), allow_nan=False), status_code=status, media_type="application/json")
+
+    async def answer(fn, *args):
+        try:
+            return reply(await run_in_threadpool(fn, *args))
+        except ScalingLawsError as exc:
+            return reply({"error": str(exc)}, 400)
+        except Exception:  # noqa: BLE001 - logged here, never sent to the page
+            log.exception("request failed")
+            return reply({"error": "internal error: the server could not answer this request (see its log)"}, 500)
+
+    async def static(request):
+        name = request.path_params.get("name", "index.html")
+        if name not in STATIC:
+            return Response("not found", status_code=404, media_type="text/plain")
+        text = (resources.files(__package__) / "static" / name).read_text(encoding="utf-8")
+        kind = {"html": "text/html", "js": "text/javascript", "css": "text/css"}[name.rsplit(".", 1)[1]]
+        return Response(text, media_type=f"{kind}; charset=utf-8",
+                        headers={"Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
+                                                            "style-src 'self'"})
+
+    async def start(request):
+        return reply({"datasets": work.datasets(), "table": first or None, "max_upload": max_upload})
+
+    async def load(request):
+        return await answer(work.load, await _json(request, max_upload), tables)
+
+    async def upload(request):
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > max_upload:
+            return reply({"error": _too_big(int(declared), max_upload)}, 413)
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > max_upload:
+                return reply({"error": _too_big(len(body), max_upload)}, 413)
+        name = request.query_params.get("name", "upload.csv")
+
+        def read():
+            runs = work.read_upload(name, bytes(body))
+            return work.describe(tables.add(runs), runs)
+
+        return await answer(read)
+
+    async def fit(request):
+        payload = await _json(request, max_upload)
+
+        def run():
+            with fitting:
+                return work.fit_request(payload, tables)
+
+        return await answer(run)
+
+    routes = [Route("/", static), Route("/static/{name}", static), Route("/api/start", start),
+              Route("/api/load", load, methods=["POST"]), Route("/api/upload", upload, methods=["POST"]),
+              Route("/api/fit", fit, methods=["POST"])]
+    return Starlette(routes=routes)
+
+
+async def _json(request, limit: int) -> dict:
+    body = await request.body()
+    if len(body) > limit:
+        return {}
+    try:
+        doc = json.loads(body or b"{}")
+    except ValueError:
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
+def _too_big(size: int, limit: int) -> str:
+    return f"the upload is {size / 1e6:.1f} MB; the limit is {limit / 1e6:.1f} MB (scalinglaws serve --max-upload-mb)"

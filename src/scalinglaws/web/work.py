@@ -1,0 +1,182 @@
+"""What the web app does, without the web: read a table (a bundled dataset or an upload, read in a
+temporary folder and deleted), list the laws its columns allow, and fit one with its forecast, its
+plan and its figures. Requests and answers are plain JSON-safe data; errors are the package's own
+(`ScalingLawsError`), whose messages the page shows as the CLI would."""
+
+from __future__ import annotations
+
+import math
+import secrets
+import tempfile
+import threading
+from collections import OrderedDict
+from pathlib import Path
+
+import numpy as np
+
+from ..data import DATASETS, Runs, load_dataset, read_runs
+from ..data.readers import _READERS
+from ..data.runs import COMMON_NAMES, find_column
+from ..errors import InputError, ScalingLawsError
+from ..laws import get_law, list_laws
+
+MAX_TABLES = 16  # tables kept in memory (the oldest is forgotten first)
+MAX_BOOTSTRAP = 1000
+
+
+class Tables:
+    """The tables of this server, in memory only, by a random token."""
+
+    def __init__(self, limit: int = MAX_TABLES):
+        self._tables: OrderedDict[str, Runs] = OrderedDict()
+        self._limit = limit
+        self._lock = threading.Lock()
+
+    def add(self, runs: Runs) -> str:
+        token = secrets.token_urlsafe(12)
+        with self._lock:
+            self._tables[token] = runs
+            while len(self._tables) > self._limit:
+                self._tables.popitem(last=False)
+        return token
+
+    def get(self, token) -> Runs:
+        with self._lock:
+            runs = self._tables.get(str(token))
+        if runs is None:
+            raise InputError("the table is no longer loaded (the server keeps the latest 16); load it again")
+        return runs
+
+
+def read_upload(name: str, content: bytes) -> Runs:
+    """An uploaded file read as `read_runs` reads a path (the same checks and messages), in a
+    temporary folder deleted at once; only the extension of ``name`` is used."""
+    suffix = Path(str(name)).suffix.lower()
+    if suffix not in _READERS:
+        raise InputError(f"the uploaded file `{name}` has extension `{suffix}`; supported: {', '.join(_READERS)}")
+    with tempfile.TemporaryDirectory(prefix="scalinglaws-upload-") as folder:
+        path = Path(folder) / f"upload{suffix}"
+        path.write_bytes(content)
+        try:
+            runs = read_runs(path, what="the uploaded file")
+        except InputError as exc:
+            raise InputError(str(exc).replace(str(path), str(name))) from None
+    return Runs(runs.table, source=str(name))
+
+
+def describe(token: str, runs: Runs) -> dict:
+    """A loaded table: its columns, a preview, and the laws whose inputs it holds (with the columns
+    found for them by their common names)."""
+    columns = runs.columns
+    laws = []
+    for law in list_laws():
+        if not law.auto:
+            continue
+        found = {name: find_column(columns, name, COMMON_NAMES.get(name, (name,))) for name in law.inputs}
+        laws.append({"name": law.name, "inputs": list(law.inputs), "columns": found, "equation": law.equation,
+                     "complete": all(found.values())})
+    laws.sort(key=lambda d: (not d["complete"], d["name"]))
+    preview = runs.table.head(5).astype(object).where(runs.table.head(5).notna(), None)
+    return {"token": token, "source": runs.source, "rows": len(runs.table), "columns": columns,
+            "y": runs.y or find_column(columns, "loss", COMMON_NAMES.get("loss", ("loss",))),
+            "preview": [[_plain(v) for v in row] for row in preview.to_numpy().tolist()], "laws": laws}
+
+
+def datasets() -> list[dict]:
+    return [{"name": d.name, "description": d.description} for d in DATASETS.values()]
+
+
+def load(request: dict, tables: Tables) -> dict:
+    """``{"dataset": name}`` -> the bundled dataset, described (`describe`)."""
+    name = request.get("dataset")
+    if name not in DATASETS:
+        raise InputError(f"dataset must be one of {', '.join(DATASETS)}; got {name!r}")
+    runs = load_dataset(name)
+    return describe(tables.add(runs), runs)
+
+
+def fit_request(request: dict, tables: Tables) -> dict:
+    """Fit a law to a loaded table: ``{"token", "law", "x": {input: column}, "y", "where", "bootstrap",
+    "seed", "level", "at": {input: value}, "compute": [C, ...]}`` -> the fit's summary, the forecast at
+    ``at`` (with interval and decades beyond), the plan at ``compute`` and the figures (SVG)."""
+    from .. import compute_optimal, fit
+    from ..plot import fit_curve, frontier, plan, residuals, svg
+    from ..plot._common import new_axes
+
+    runs = tables.get(request.get("token"))
+    law = str(request.get("law") or "")
+    if law != "auto":
+        get_law(law)
+    bootstrap = _whole(request.get("bootstrap", 0), "bootstrap", 0, MAX_BOOTSTRAP)
+    level = _number(request.get("level", 0.9), "level")
+    x = {str(k): str(v) for k, v in (request.get("x") or {}).items() if v}
+    at = {str(k): _number(v, f"target {k}") for k, v in (request.get("at") or {}).items() if v not in (None, "")}
+    compute = [_number(c, "compute") for c in request.get("compute") or []]
+    result = fit(law, runs, x=x or None, y=request.get("y") or None, where=request.get("where") or None,
+                 bootstrap=bootstrap, rng=_whole(request.get("seed", 0), "seed", 0, 2**31 - 1))
+    answer = {"fit": result.summary(), "figures": {}}
+    answer["fit"].pop("bootstrap", None)
+    answer["fit"].pop("calibration", None)
+    if at:
+        answer["forecast"] = _forecast(result, at, level)
+    figures = {"fit": lambda ax: fit_curve(result, runs, to=at or None, where=request.get("where") or None,
+                                           level=level, ax=ax),
+               "residuals": lambda ax: residuals(result, runs, where=request.get("where") or None, ax=ax)}
+    if compute and {"N", "D"} <= set(result.law.inputs):
+        plans = compute_optimal(result, compute, level=level)
+        answer["plan"] = plans
+        figures["plan"] = lambda ax: plan(plans, ax=ax)
+        figures["frontier"] = lambda ax: frontier(runs, fit=result, N=result.columns["N"], D=result.columns["D"],
+                                                  y=result.y_column, where=request.get("where") or None,
+                                                  level=level, ax=ax)
+    elif compute:
+        answer["plan_note"] = f"law {result.law.name} is not a law of N and D: no compute-optimal plan"
+    for name, draw in figures.items():
+        try:
+            ax = new_axes()
+            draw(ax)
+            answer["figures"][name] = svg(ax)
+        except ScalingLawsError as exc:
+            answer["figures"][name] = None
+            answer.setdefault("figure_notes", {})[name] = str(exc)
+    return answer
+
+
+def _forecast(result, at: dict, level: float) -> dict:
+    point = {k: [v] for k, v in at.items()}
+    out = {"at": at, "y": float(result.predict(point)[0]), "decades_beyond": float(result.decades_beyond(point)[0]),
+           "level": level}
+    if result.bootstrap is not None:
+        try:
+            lo, hi = result.predict_interval(point, level=level)
+            out["interval"] = [float(lo[0]), float(hi[0])]
+        except ScalingLawsError as exc:
+            out["interval_note"] = str(exc)
+    else:
+        out["interval_note"] = "no interval: fit with bootstrap replicates for one"
+    return out
+
+
+def _number(v, what: str) -> float:
+    try:
+        value = float(v)
+    except (TypeError, ValueError):
+        raise InputError(f"{what} must be a number; got {v!r}") from None
+    if not math.isfinite(value):
+        raise InputError(f"{what} must be finite; got {v!r}")
+    return value
+
+
+def _whole(v, what: str, lo: int, hi: int) -> int:
+    value = _number(v, what)
+    if value != int(value) or not lo <= value <= hi:
+        raise InputError(f"{what} must be a whole number from {lo} to {hi}; got {v!r}")
+    return int(value)
+
+
+def _plain(v):
+    if isinstance(v, (np.generic,)):
+        v = v.item()
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return v if isinstance(v, (int, float, str, bool)) or v is None else str(v)
