@@ -65,6 +65,11 @@ class Backtest:
     interval: float | None = None  # the nominal level of the intervals scored by ``coverage``
     skipped: tuple[str, ...] = ()  # groups (``by``) or laws not scored, each with the reason
 
+    def _repr_html_(self) -> str:
+        from .report.notebook import backtest_html  # Jupyter's display hook: drawn by the layer that draws
+
+        return backtest_html(self)
+
     def to_dict(self) -> dict:
         return {"train_where": self.train_where, "n_train": self.n_train, "n_test": self.n_test,
                 "interval": self.interval, "laws": [s.to_dict() for s in self.scores], "skipped": list(self.skipped)}

@@ -74,9 +74,18 @@ def chinchilla_optimum(p: Mapping[str, np.ndarray], C) -> np.ndarray:
 CLOSED_FORMS = {"chinchilla": chinchilla_optimum}  # law name -> N_opt(params, C) under C = 6 N D
 
 
+class Plans(list):
+    """`compute_optimal`'s list of plans (one dict per budget), shown in Jupyter as a table and a figure."""
+
+    def _repr_html_(self) -> str:
+        from .report.notebook import plans_html  # Jupyter's display hook: drawn by the layer that draws
+
+        return plans_html(self)
+
+
 def compute_optimal(fit_or_law, compute, *, params: Mapping[str, float] | None = None,
                     flops_per_token: str = SIX_N, hold: Mapping[str, float] | None = None,
-                    level: float = 0.9) -> list[dict]:
+                    level: float = 0.9) -> Plans:
     """For each budget ``C``, the loss-minimising ``N`` and ``D`` with ``C = D f(N)``.
 
     Args:
@@ -130,7 +139,7 @@ def compute_optimal(fit_or_law, compute, *, params: Mapping[str, float] | None =
         for p in plans:
             p["epochs"] = p["D"] / held["U"]
     if not is_fit:
-        return plans
+        return Plans(plans)
     fit = fit_or_law
     x = {"N": N, "D": D, **{k: np.full(N.shape, v) for k, v in held.items()}}
     _, decades = fit.extrapolation(x)
@@ -139,7 +148,7 @@ def compute_optimal(fit_or_law, compute, *, params: Mapping[str, float] | None =
     if fit.bootstrap is not None:
         for p, interval in zip(plans, _intervals(fit, law, budgets, rule, held, x, level, averaged)):
             p["interval"] = interval
-    return plans
+    return Plans(plans)
 
 
 def is_averaged(fit) -> bool:

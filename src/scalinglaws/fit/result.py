@@ -78,6 +78,11 @@ class FitResult:
     selection: Selection | None = field(default=None, repr=False)
     calibration: Calibration | None = field(default=None, repr=False)
 
+    def _repr_html_(self) -> str:
+        from ..report.notebook import fit_html  # Jupyter's display hook: drawn by the layer that draws
+
+        return fit_html(self)
+
     @property
     def converged(self) -> bool:
         return self.status == "converged"

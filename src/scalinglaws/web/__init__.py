@@ -4,7 +4,8 @@ A user picks a bundled dataset or drops a CSV (read in a temporary folder that i
 uploads over ``max_upload`` bytes are refused before they are read whole), maps columns, chooses a
 law (auto included) and sees the fit, the forecast with its band and the plan. Every asset is served
 from the package; the page fetches nothing from elsewhere. Errors in the user's input come back as
-the CLI's one-line message; anything else as a short message, never a stack trace.
+the CLI's one-line message in ``{"error": ...}`` (with status 200: a refusal is an answer, and the
+browser logs no failed load); anything else as a short message with status 500, never a stack trace.
 """
 
 from __future__ import annotations
@@ -68,8 +69,8 @@ def create_app(data: str | None = None, *, max_upload: int = MAX_UPLOAD):
     async def answer(fn, *args):
         try:
             return reply(await run_in_threadpool(fn, *args))
-        except ScalingLawsError as exc:
-            return reply({"error": str(exc)}, 400)
+        except ScalingLawsError as exc:  # a refusal is an answer (status 200): the browser logs no failed load
+            return reply({"error": str(exc)})
         except Exception:  # noqa: BLE001 - logged here, never sent to the page
             log.exception("request failed")
             return reply({"error": "internal error: the server could not answer this request (see its log)"}, 500)
@@ -93,12 +94,12 @@ def create_app(data: str | None = None, *, max_upload: int = MAX_UPLOAD):
     async def upload(request):
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > max_upload:
-            return reply({"error": _too_big(int(declared), max_upload)}, 413)
+            return reply({"error": _too_big(int(declared), max_upload)})
         body = bytearray()
         async for chunk in request.stream():
             body += chunk
             if len(body) > max_upload:
-                return reply({"error": _too_big(len(body), max_upload)}, 413)
+                return reply({"error": _too_big(len(body), max_upload)})
         name = request.query_params.get("name", "upload.csv")
 
         def read():
