@@ -24,11 +24,12 @@ def _column(runs: Runs, given: str | None, name: str, candidates: tuple[str, ...
 
 def frontier(runs, *, fit=None, N: str | None = None, D: str | None = None, C: str | None = None,
              y: str | None = None, where: str | None = None, budgets=None, flops_per_token: str = "6*N",
-             level: float = 0.9, ax=None):
+             level: float = 0.9, out_to: float | None = None, ax=None):
     """Loss against compute, each run coloured by model size; the lowest run of each budget (runs
     whose compute agrees to a tenth of a decade) where a budget has three runs or more; and, with a
     ``fit`` of ``N`` and ``D``, the compute-optimal frontier (`scalinglaws.compute_optimal`) over the
-    runs' budgets or ``budgets``, with its loss interval for a bootstrapped fit. Compute is the
+    runs' budgets (``out_to``: on to that budget) or ``budgets``, with its loss interval for a
+    bootstrapped fit. Compute is the
     ``C`` column, else ``6 N D``. Returns the Axes."""
     from ..plan import compute_optimal, is_averaged
 
@@ -55,7 +56,8 @@ def frontier(runs, *, fit=None, N: str | None = None, D: str | None = None, C: s
         ax.scatter(c[minima], loss[minima], marker="D", s=40, facecolor="none", edgecolor="C3", linewidth=1.4,
                    zorder=4, label="lowest run of each budget")
     if fit is not None:
-        grid = np.geomspace(c.min(), c.max(), 40) if budgets is None else np.sort(np.atleast_1d(budgets))
+        top = c.max() if out_to is None else max(c.max(), float(out_to))
+        grid = np.geomspace(c.min(), top, 40) if budgets is None else np.sort(np.atleast_1d(budgets))
         plans = compute_optimal(fit, grid, flops_per_token=flops_per_token, level=level)
         ax.plot(grid, [p["loss"] for p in plans], color="C3", linewidth=1.6, label=f"compute-optimal ({fit.law.name}"
                 f"{' averaged with its rivals' if is_averaged(fit) else ''})")
@@ -85,8 +87,11 @@ def plan(plans, *, ax=None):
         ax.plot(C, [p[name] for p in plans], marker="o", markersize=3, color=colour,
                 label=f"{name}* (tokens)" if name == "D" else f"{name}* (parameters)")
         bands = [p.get("interval", {}).get(name) for p in plans]
-        if all(b is not None for b in bands):
+        if all(b is not None for b in bands) and len(plans) > 1:
             ax.fill_between(C, [b[0] for b in bands], [b[1] for b in bands], color=colour, **BAND)
+        elif all(b is not None for b in bands):  # one budget: its interval as an error bar
+            v = plans[0][name]
+            ax.errorbar(C, [v], yerr=[[v - bands[0][0]], [bands[0][1] - v]], color=colour, capsize=4)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("compute budget, FLOP")

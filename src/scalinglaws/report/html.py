@@ -16,7 +16,7 @@ table { border-collapse: collapse; margin: 0.6em 0 1em; font-size: 0.9em; }
 th, td { border-bottom: 1px solid #e3e7ee; padding: 0.25em 0.7em; text-align: right; }
 th { background: #f3f5f9; } td:first-child, th:first-child { text-align: left; }
 .figures { display: flex; flex-wrap: wrap; gap: 1em; }
-figure { margin: 0; flex: 1 1 460px; max-width: 100%; } figure svg { width: 100%; height: auto; }
+figure { margin: 0; flex: 1 1 460px; max-width: 640px; } figure svg { width: 100%; height: auto; }
 figure[data-figure^='bootstrap'] { max-width: 620px; }
 figcaption { font-size: 0.85em; color: #5a6475; }
 .warn { background: #fff6e0; border-left: 4px solid #e0a800; padding: 0.4em 0.8em; margin: 0.4em 0; }

@@ -173,7 +173,7 @@ def plan_section(fits: Mapping, runs, compute, *, level, where) -> str:
             caption=f"{level:.0%} intervals: N*, D* from the bootstrap replicates (parameter uncertainty only); the "
                     "loss's is the prediction interval of a run at the planned N*, D*"))
         figures = [_drawn(lambda ax: frontier(runs, fit=fit, N=fit.columns["N"], D=fit.columns["D"], y=fit.y_column,
-                                                   where=where, level=level, ax=ax),
+                                                   where=where, level=level, out_to=max(compute), ax=ax),
                           "runs against compute, and the compute-optimal frontier", f"frontier-{name}"),
                    _drawn(lambda ax: plan(plans, ax=ax), "N* and D* against the budget", f"plan-{name}")]
         out.append("<div class='figures'>" + "".join(figures) + "</div>")
