@@ -99,7 +99,7 @@ def test_bootstrap_pairs_and_candidates_refuse_fits_without_what_they_draw(boot,
 
 def test_backtest_errors_by_cut_and_decades(chinchilla_runs):
     table = errors_by_cut("chinchilla", chinchilla_runs)
-    assert list(table.columns) == ["fraction", "cut", "row", "decades", "error", "status"]
+    assert list(table.columns) == ["fraction", "cut", "row", "decades", "beyond", "error", "status"]
     assert table.attrs["space"] == "log" and np.isfinite(table["error"]).all() and (table["decades"] >= 0).all()
     # each fold holds out every fitted run beyond its cut-off: the later the cut-off, the fewer
     counts = table.groupby("fraction").size().to_numpy()
@@ -218,7 +218,7 @@ class TestWebApi:
 
         from scalinglaws.web import create_app
 
-        return TestClient(create_app("chinchilla", max_upload=50_000))
+        return TestClient(create_app("chinchilla", max_upload=50_000), base_url="http://127.0.0.1:8765")
 
     def test_the_first_table_and_a_fit_equal_the_python_api(self, client, chinchilla_runs):
         start = client.get("/api/start").json()
@@ -257,3 +257,76 @@ class TestWebApi:
         assert "http" not in page.text.replace("http-equiv", "")  # every asset from this server
         for path in ("/static/__init__.py", "/static/..%2f__init__.py", "/static/work.py"):
             assert client.get(path).status_code == 404
+
+    def test_requests_from_other_sites_and_other_host_names_are_refused(self, client):
+        token = client.get("/api/start").json()["table"]["token"]
+        body = {"token": token, "law": "chinchilla"}
+        assert client.get("/api/start", headers={"host": "rebound.example"}).status_code == 400  # DNS rebinding
+        for headers in ({"origin": "http://evil.example"}, {"sec-fetch-site": "cross-site"}):
+            assert "refused: a request from" in client.post("/api/fit", json=body, headers=headers).json()["error"]
+            assert client.post("/api/upload?name=a.csv", content=b"N\n1\n", headers=headers).status_code == 403
+        simple = client.post("/api/fit", content=json.dumps(body), headers={"content-type": "text/plain"})
+        assert "Content-Type: application/json" in simple.json()["error"]  # a form cannot post it
+        assert "not by a law file" in client.post("/api/fit", json={**body, "law": "/etc/x.toml"}).json()["error"]
+
+    def test_bodies_and_tables_are_bounded(self, client, monkeypatch):
+        from scalinglaws.web import work
+
+        huge = {"token": "x", "law": "chinchilla", "pad": "x" * 60_000}
+        assert "limit is 0.1 MB" in client.post("/api/fit", json=huge).json()["error"]
+        monkeypatch.setattr(work, "MAX_CELLS", 100)
+        big = b"N,D,loss\n" + b"1e8,1e9,3.0\n" * 40
+        assert "cells" in client.post("/api/upload?name=a.csv", content=big).json()["error"]
+        token = client.get("/api/start").json()["table"]["token"]
+        many = client.post("/api/fit", json={"token": token, "law": "chinchilla", "compute": [1e22] * 101})
+        assert "at most 100 budgets" in many.json()["error"]
+
+
+def test_a_where_that_hides_a_call_in_a_quoted_name_is_refused_and_runs_nothing(tmp_path, chinchilla_runs):
+    target = tmp_path / "written.csv"
+    hidden = f"N > 0 or '`' == N.to_csv('{target}') or '`' == 'a'"
+    with pytest.raises(InputError, match="may use only columns"):
+        sl.fit("chinchilla", chinchilla_runs, where=hidden)
+    assert not target.exists()
+    table = chinchilla_runs.table.rename(columns={"N": "model size"})
+    fit = sl.fit("chinchilla", table, x={"N": "model size"}, where="`model size` > 1e9 and `loss` < 3")
+    assert fit.n_points == int(((table["model size"] > 1e9) & (table["loss"] < 3) & ~table["excluded"]).sum())
+    with pytest.raises(InputError, match="name `nope` is not defined"):
+        sl.fit("chinchilla", table, x={"N": "model size"}, where="`nope` > 1")
+
+
+def test_an_averaged_auto_forecast_is_labelled_as_the_average(chinchilla_runs):
+    auto = sl.fit("auto", chinchilla_runs)
+    assert auto.selection.rivals  # chinchilla with kaplan_nd on these runs
+    ax = plot.fit_curve(auto, chinchilla_runs, to=TARGET, ax=new_axes())
+    label = next(t.get_text() for t in ax.get_legend().get_texts() if t.get_text().startswith("forecast"))
+    assert "chinchilla averaged with kaplan_nd (weights" in label
+    assert "averaged with" in auto._repr_html_()
+
+
+def test_dollars_and_backslashes_in_column_names_are_text(chinchilla_runs, tmp_path):
+    table = chinchilla_runs.table.rename(columns={"loss": r"loss $\foo$ \input{/etc/passwd}"})
+    runs = sl.Runs(table, excluded="excluded")
+    page = sl.report.build(runs, laws=["chinchilla"], y=r"loss $\foo$ \input{/etc/passwd}", bootstrap=0)
+    assert "not drawn" not in page and page.count("<figure ") == 3
+
+
+def test_a_law_of_a_falling_input_backtests_in_its_own_units():
+    L = np.linspace(2.4, 6.0, 30)
+    err = 0.9 - 4.0 * np.exp(-0.8 * L) + 0.002 * np.sin(7 * L)
+    table = errors_by_cut("err_from_loss_exp", pd.DataFrame({"L": L, "err": err}), y="err")
+    assert table.attrs["distance"][0] == "beyond" and "own units" in table.attrs["distance"][1]
+    # the cut-off is a loss (the fits train on the high losses and forecast the low ones)
+    assert table["cut"].between(2.4, 6.0).all() and (table["beyond"] > 0).all()
+    plot.backtest_errors(table, ax=new_axes())
+
+
+def test_lowest_runs_are_marked_only_on_iso_flop_budgets(chinchilla_runs):
+    from scalinglaws.plot.scale import _budget_minima
+
+    t = chinchilla_runs.table
+    assert _budget_minima(t["C"].to_numpy(), t["N"].to_numpy(), t["loss"].to_numpy()) == []  # not a grid
+    C = np.repeat([1e18, 1e19, 1e20], 5)
+    N = np.tile(np.geomspace(1e7, 1e9, 5), 3) * np.repeat([1, 3, 10], 5)
+    loss = 2 + (np.log(N) - np.log(np.repeat([1e8, 3e8, 1e9], 5))) ** 2
+    assert _budget_minima(C, N, loss) == [2, 7, 12]

@@ -122,28 +122,45 @@ def held_out_errors(result: FitResult, bt: Backtests, fold: Fold, space: str) ->
 
 
 def errors_by_cut(law, runs, *, cuts=CUTS, **options):
-    """Each fold's forecasts of the runs beyond its cut-off, one row per (fold, held-out run): ``fraction``
-    and ``cut`` (the fold's largest training scale), ``row`` (1-based, in the table), ``decades`` (how
-    far beyond the fold's training runs, `FitResult.decades_beyond`), ``error`` (``log y_hat - log y``,
-    or ``y_hat - y`` for a law fitted on y itself; inf where the law is not finite) and ``status`` of
-    the fold's fit. Folds whose fit failed have no rows; ``options`` go to `backtests`."""
+    """Each fold's forecasts of the runs beyond its cut-off, one row per (fold, held-out run):
+    ``fraction`` and ``cut`` (the fold's largest training scale: the product of the inputs, or for a
+    law that takes no logs the input's value), ``row`` (1-based, in the table), ``decades`` (how far
+    beyond the fold's training runs, `FitResult.decades_beyond`; 0 for inputs the law takes no logs
+    of), ``beyond`` (how far past the cut-off along the scale: decades of the product, or the input's
+    own units), ``error`` (``log y_hat - log y``, or ``y_hat - y`` for a law fitted on y itself; inf
+    where the law is not finite) and ``status`` of the fold's fit. ``attrs``: ``space``,
+    ``beyond_unit``, ``distance`` (the column that says how far out, and its label: ``decades`` for a
+    law that takes logs, else ``beyond``), and ``failed``: the folds whose fit failed (``fraction, cut, reason``), which
+    have no rows. ``options`` go to `backtests`."""
     import pandas as pd
 
     bt = backtests(law, runs, cuts, **options)
-    space = bt.full.law.space
+    law = bt.full.law
+    space = law.space
     dm = bt.problem.design
-    frames = []
+    logs = any(n in law.log_inputs for n in dm.x)
+    sign = -1.0 if not logs and next(iter(dm.x)) in law.falling_inputs else 1.0
+    scale = bt.scale
+    frames, failed = [], []
     for fold, result in zip(bt.plan, bt.fits):
+        level = math.log10(fold.cut)  # `folds` keeps 10 ** (the scale at the cut-off)
+        cut = fold.cut if logs else sign * level
         if isinstance(result, ScalingLawsError):
+            failed.append({"fraction": fold.fraction, "cut": cut, "reason": str(result)})
             continue
         test = ~fold.train & bt.used
         frames.append(pd.DataFrame({
-            "fraction": fold.fraction, "cut": fold.cut, "row": dm.rows[test] + 1,
+            "fraction": fold.fraction, "cut": cut, "row": dm.rows[test] + 1,
             "decades": result.decades_beyond({k: v[test] for k, v in dm.x.items()}),
+            "beyond": scale[test] - level,
             "error": held_out_errors(result, bt, fold, space), "status": result.status}))
-    columns = ["fraction", "cut", "row", "decades", "error", "status"]
+    columns = ["fraction", "cut", "row", "decades", "beyond", "error", "status"]
     table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
-    table.attrs["space"] = space
+    names = [n for n in dm.x if n in law.log_inputs]
+    table.attrs.update(space=space, failed=failed, beyond_unit=(
+        f"decades of {' x '.join(names)}" if logs else f"{next(iter(dm.x))} (its own units)"),
+        distance=("decades", "decades beyond the fold's training runs") if logs else
+        ("beyond", f"past the fold's cut-off, in {next(iter(dm.x))}'s own units"))
     return table
 
 

@@ -110,7 +110,11 @@ def _draw(kind, figures, new_axes, result, runs, where, target, along, level, co
 
         with _progress(f"backtesting {result.law.name}"):
             errors = errors_by_cut(result.law, runs, x=result.columns, y=result.y_column, where=where)
-        return figures.backtest_errors(errors, ax=new_axes())
+        ax = figures.backtest_errors(errors, ax=new_axes())
+        if result.selection is not None:  # its folds chose it: say so where the figure goes
+            ax.set_title(ax.get_title() + f"\n{result.law.name}, the law --law auto chose on these folds (flattered); "
+                         "its average with rivals is not backtested here", fontsize=8)
+        return ax
     from .. import compute_optimal
 
     return figures.plan(compute_optimal(result, _budgets_of(compute), level=level), ax=new_axes())
@@ -202,10 +206,13 @@ def serve(
         _misuse(f"--max-upload-mb must be positive; got {max_upload_mb}")
     from ..web import create_app
 
-    app_ = create_app(data, max_upload=int(max_upload_mb * 1e6))
+    from ..web import LOOPBACK_NAMES
+
+    local = host in LOOPBACK
+    app_ = create_app(data, max_upload=int(max_upload_mb * 1e6), hosts=LOOPBACK_NAMES if local else ["*"])
     import uvicorn
 
     shown = f"[{host}]" if ":" in host else host
-    where = "this machine only" if host in LOOPBACK else "EVERY machine that can reach this one: the app has no login"
+    where = "this machine only" if local else "EVERY machine that can reach this one: the app has no login"
     err.print(f"scalinglaws: serving on http://{shown}:{port} ({where}); Ctrl+C stops", markup=False)
     uvicorn.run(app_, host=host, port=port, log_level="warning")

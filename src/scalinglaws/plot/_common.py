@@ -77,6 +77,40 @@ def svg(figure) -> str:
     return text[text.index("<svg"):]
 
 
+def law_label(fit) -> str:
+    """What forecasts: the law, or for ``--law auto`` with rivals the weighted average it is."""
+    weights = fit.selection.weights() if fit.selection is not None else {}
+    if len(weights) < 2:
+        return fit.law.name
+    return f"{fit.law.name} averaged with {', '.join(k for k in weights if k != fit.law.name)} (weights " \
+        + ", ".join(f"{v:.2f}" for v in weights.values()) + ")"
+
+
+def plain_text(draw):
+    """Draw with text taken as it is: a `$` or a backslash in a column name is not mathtext or LaTeX
+    (a crash, or a local file pulled into a shared figure by ``\\input``)."""
+    import functools
+
+    @functools.wraps(draw)
+    def drawn(*args, **kwargs):
+        mpl = matplotlib()
+        with mpl.rc_context({"text.parse_math": False, "text.usetex": False}):
+            result = draw(*args, **kwargs)
+        fig = figure_of(result)
+        texts = [fig._suptitle] if getattr(fig, "_suptitle", None) is not None else []
+        for ax in fig.axes:  # labels made with the axes, before the context (tick labels keep their math)
+            texts += [ax.title, ax._left_title, ax._right_title, ax.xaxis.label, ax.yaxis.label]
+            legend = ax.get_legend()
+            if legend is not None:
+                texts += [*legend.get_texts(), legend.get_title()]
+        for text in texts:
+            text.set_parse_math(False)
+            text.set_usetex(False)
+        return result
+
+    return drawn
+
+
 def scale_label(law) -> str:
     """What `nested.scale_of` orders runs by, in words."""
     logs = [n for n in law.inputs if n in law.log_inputs]

@@ -10,7 +10,7 @@ import numpy as np
 from ..data import Runs, design
 from ..errors import FitError, InputError
 from ..nested import scale_of
-from ._common import BAND, axes, log_axis, scale_label
+from ._common import BAND, axes, law_label, log_axis, plain_text, scale_label
 
 MAX_GROUPS = 8  # runs sharing the other inputs drawn as curves up to this many groups; beyond, coloured points
 PATH_POINTS = 60
@@ -45,6 +45,7 @@ def _path(fit, xs, to, along) -> dict[str, np.ndarray]:
     return path
 
 
+@plain_text
 def fit_curve(fit, runs=None, *, along: str | None = None, to: Mapping[str, float] | None = None,
               where: str | None = None, level: float = 0.9, ax=None):
     """The runs' target against one input, the fitted law, and its forecast out to ``to`` with the
@@ -102,7 +103,7 @@ def fit_curve(fit, runs=None, *, along: str | None = None, to: Mapping[str, floa
     forecast = _draw_forecast(fit, ax, path, along, target, level)
     _finish(fit, ax, along, dm.columns[along], dm.y_column, np.concatenate([x, path[along]]),
             np.concatenate([y, forecast]))
-    ax.set_title(f"{law.name}: {len(y)} runs", fontsize=10)
+    ax.set_title(f"{law_label(fit)}: {len(y)} runs", fontsize=10 if law_label(fit) == law.name else 8)
     return ax
 
 
@@ -110,8 +111,9 @@ def _draw_forecast(fit, ax, path, along, target, level) -> np.ndarray:
     """The law along ``path``, its prediction band (a bootstrapped fit) and the target; the legend
     says when there is no band and why."""
     forecast = fit.predict(path)
+    held = [f"{k}={v[0]:.3g}" for k, v in path.items() if k != along and np.ptp(v) == 0]
     ax.plot(path[along], forecast, color="C3", linestyle="--" if target else "-", linewidth=1.6,
-            label=f"{'forecast' if target else 'fit'} ({fit.law.name})")
+            label=f"{'forecast' if target else 'fit'} ({law_label(fit)})" + (f" at {', '.join(held)}" if held else ""))
     if fit.bootstrap is None:
         ax.plot([], [], " ", label="no band: fit with a bootstrap for one")
     else:
@@ -141,6 +143,7 @@ def _palette(n: int):
     return [cmap(v) for v in np.linspace(0.0, 0.9, max(n, 1))]
 
 
+@plain_text
 def residuals(fit, runs, *, where: str | None = None, ax=None):
     """Residuals (``log y - log fit`` for a law fitted on logs, ``y - fit`` otherwise) against the
     scale the backtests order runs by, with the fit's robust residual spread (a trend is a law that
@@ -161,11 +164,12 @@ def residuals(fit, runs, *, where: str | None = None, ax=None):
         ax.set_xscale("log")
     ax.set_xlabel(f"scale: {scale_label(law)}")
     ax.set_ylabel("log(y) - log(fit)" if law.space == "log" else "y - fit")
-    ax.set_title(f"{law.name}: residuals of {len(r)} runs", fontsize=10)
+    ax.set_title(f"{law_label(fit)}: residuals of {len(r)} runs", fontsize=10 if law_label(fit) == law.name else 8)
     ax.legend(fontsize=7)
     return ax
 
 
+@plain_text
 def bootstrap_pairs(fit, *, params=None, fig=None, max_params: int = 5):
     """The bootstrap replicates' parameters: histograms on the diagonal, pairs below it, the point
     fit marked. ``params``: which (default: the first ``max_params`` free ones). Returns the array
@@ -208,6 +212,7 @@ def bootstrap_pairs(fit, *, params=None, fig=None, max_params: int = 5):
     return grid
 
 
+@plain_text
 def candidates(fit, runs=None, *, to: Mapping[str, float] | None = None, where: str | None = None, fig=None):
     """``--law auto``'s candidates side by side: each one's held-out score per selection fold (left)
     and, with ``runs``, the forecasts of the chosen law and its rivals along the path to ``to``

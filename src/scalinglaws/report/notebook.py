@@ -34,7 +34,9 @@ def fit_html(fit) -> str:
     level = f"{fit.bootstrap.level:.0%} " if fit.bootstrap is not None else ""
     table = h.table(["parameter", "value", f"{level}low", f"{level}high"],
                     [[k, v, *ci.get(k, ("", ""))] for k, v in fit.params.items()])
-    title = f"FitResult: {fit.law.name}, {fit.status}, {fit.n_points} runs, {fit.n_at_best}/{fit.n_starts} starts at best"
+    from ..plot._common import law_label
+
+    title = f"FitResult: {law_label(fit)}, {fit.status}, {fit.n_points} runs, {fit.n_at_best}/{fit.n_starts} starts at best"
     figure = _figure(lambda ax: fit_curve(fit, ax=ax), "the law over the fitted range"
                      + (" with its prediction band" if fit.bootstrap is not None else ""), "fit")
     return _wrap(title, table, figure, fit.warnings)
@@ -63,7 +65,10 @@ def plans_html(plans) -> str:
     for p in plans:
         iv = p.get("interval", {})
         rows.append([p["C"], p["N"], *(iv.get("N") or ("", "")), p["D"], *(iv.get("D") or ("", "")),
-                     p["tokens_per_param"], p["loss"]])
-    table = h.table(["C", "N*", "N* low", "N* high", "D*", "D* low", "D* high", "tokens/param", "loss"], rows)
+                     p["tokens_per_param"], p["loss"], *(iv.get("loss") or ("", ""))])
+    level = next((f"{p['interval']['level']:.0%} " for p in plans if "interval" in p), "")
+    table = h.table(["C", "N*", f"N* {level}low", f"N* {level}high", "D*", f"D* {level}low", f"D* {level}high",
+                     "tokens/param", "loss", f"loss {level}low", f"loss {level}high"], rows,
+                    caption="N*, D*: parameter uncertainty only; loss: the prediction interval" if level else None)
     return _wrap(f"Compute-optimal plan: {len(rows)} budget(s)", table,
                  _figure(lambda ax: plan(plans, ax=ax), "N* and D* against the budget", "plan"))

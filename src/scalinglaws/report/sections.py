@@ -19,8 +19,13 @@ def _drawn(draw, caption: str, name: str, size=(6.4, 4.4)) -> str:
         ax = new_axes(size)
         draw(ax)
         return h.figure(svg(ax), caption, name)
-    except ScalingLawsError as exc:
-        return f"<p class='note'>{h.esc(caption)}: not drawn: {h.esc(exc)}</p>"
+    except Exception as exc:  # noqa: BLE001 - one figure that cannot be drawn does not stop the report
+        return _not_drawn(caption, exc)
+
+
+def _not_drawn(caption: str, exc: Exception) -> str:
+    why = str(exc) if isinstance(exc, ScalingLawsError) else f"{type(exc).__name__}: {exc}"
+    return f"<p class='error'>{h.esc(caption)}: not drawn: {h.esc(why)}</p>"
 
 
 def data_section(runs, fits: Mapping, where: str | None) -> str:
@@ -88,8 +93,8 @@ def _grid(draw, size, caption, name) -> str:
         fig = Figure(figsize=size, layout="constrained")
         draw(fig)
         return h.figure(svg(fig), caption, name)
-    except ScalingLawsError as exc:
-        return f"<p class='note'>{h.esc(caption)}: not drawn: {h.esc(exc)}</p>"
+    except Exception as exc:  # noqa: BLE001 - as `_drawn`
+        return _not_drawn(caption, exc)
 
 
 def _forecast(fit, at, level) -> str:
@@ -133,17 +138,22 @@ def backtest_section(fits: Mapping, runs, *, x, y, where) -> str:
         except ScalingLawsError as exc:
             out.append(f"<p class='error'>{h.esc(name)}: not backtested: {h.esc(exc)}</p>")
             continue
+        shown = f"{name}: {fit.law.name}" if name != fit.law.name else name
+        column, label = errors.attrs["distance"]
         for fraction, part in errors.groupby("fraction", sort=True):
             e = np.abs(part["error"].to_numpy(dtype=np.float64))
-            rows.append([f"{name}: {fit.law.name}" if name != fit.law.name else name, float(part["cut"].iloc[0]), int(len(part)), float(np.median(e)),
-                         float(np.max(e)), float(part["decades"].max()), "/".join(sorted(set(part["status"])))])
+            rows.append([shown, float(part["cut"].iloc[0]), int(len(part)), float(np.median(e)), float(np.max(e)),
+                         f"{float(part[column].max()):.3g} {'decades' if column == 'decades' else ''}".strip(),
+                         "/".join(sorted(set(part["status"])))])
+        rows += [[shown, f["cut"], "", "", "", "", f"not fitted: {f['reason']}"] for f in errors.attrs["failed"]]
         if len(errors):
             figures.append(_drawn(lambda ax: backtest_errors(errors, ax=ax),
-                                  f"{fit.law.name}: held-out errors by decades beyond each cut-off",
+                                  f"{fit.law.name}: held-out errors by distance past each cut-off"
+                                  + (" (the law --law auto chose on these folds)" if fit.selection is not None else ""),
                                   f"backtest-{name}"))
-    unit = "|log y_hat - log y|"
+    unit = "|log y_hat - log y|" if all(f.law.space == "log" for f in fits.values()) else "|error|"
     out.append(h.table(["law", "cut-off (largest training scale)", "held out", f"median {unit}", f"max {unit}",
-                        "max decades beyond", "fit status"], rows))
+                        "farthest forecast", "fit status"], rows))
     out.append("<div class='figures'>" + "".join(figures) + "</div>")
     return "".join(out)
 

@@ -21,6 +21,13 @@ from . import work
 
 MAX_UPLOAD = 20 * 1024 * 1024  # bytes
 STATIC = ("index.html", "app.js", "app.css")
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1", "[::1]")
+HEADERS = {  # on every answer: assets from this server only, never framed, never sniffed
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; base-uri 'none'; "
+                               "form-action 'none'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
 log = logging.getLogger("scalinglaws.web")
 
 __all__ = ["MAX_UPLOAD", "create_app"]
@@ -46,12 +53,19 @@ def _safe(v):
     return v
 
 
-def create_app(data: str | None = None, *, max_upload: int = MAX_UPLOAD):
-    """The Starlette app; ``data`` (a bundled dataset's name or a table's path) is loaded first."""
+def create_app(data: str | None = None, *, max_upload: int = MAX_UPLOAD, hosts=LOOPBACK_NAMES):
+    """The Starlette app; ``data`` (a bundled dataset's name or a table's path) is loaded first.
+
+    ``hosts``: the names the app answers to (the Host header); loopback names by default, so a page
+    elsewhere cannot reach it by rebinding its own name to 127.0.0.1. Requests that change state
+    must come from the app's own page: JSON with its content type, and no other site's Origin or
+    Sec-Fetch-Site (a form or a fetch from another site is refused)."""
     _need()
     from starlette.applications import Starlette
     from starlette.concurrency import run_in_threadpool
-    from starlette.responses import JSONResponse, Response
+    from starlette.middleware import Middleware
+    from starlette.middleware.trustedhost import TrustedHostMiddleware
+    from starlette.responses import Response
     from starlette.routing import Route
 
     tables = work.Tables()
@@ -64,7 +78,8 @@ def create_app(data: str | None = None, *, max_upload: int = MAX_UPLOAD):
         first = work.describe(tables.add(runs), runs)
 
     def reply(doc, status=200):
-        return Response(json.dumps(_safe(doc), allow_nan=False), status_code=status, media_type="application/json")
+        return Response(json.dumps(_safe(doc), allow_nan=False), status_code=status, media_type="application/json",
+                        headers=HEADERS)
 
     async def answer(fn, *args):
         try:
@@ -81,17 +96,20 @@ def create_app(data: str | None = None, *, max_upload: int = MAX_UPLOAD):
             return Response("not found", status_code=404, media_type="text/plain")
         text = (resources.files(__package__) / "static" / name).read_text(encoding="utf-8")
         kind = {"html": "text/html", "js": "text/javascript", "css": "text/css"}[name.rsplit(".", 1)[1]]
-        return Response(text, media_type=f"{kind}; charset=utf-8",
-                        headers={"Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
-                                                            "style-src 'self'"})
+        return Response(text, media_type=f"{kind}; charset=utf-8", headers=HEADERS)
 
     async def start(request):
-        return reply({"datasets": work.datasets(), "table": first or None, "max_upload": max_upload})
+        return reply({"datasets": work.datasets(), "table": first or None, "max_upload": max_upload,
+                      "local_only": all(h in LOOPBACK_NAMES for h in hosts)})
 
     async def load(request):
-        return await answer(work.load, await _json(request, max_upload), tables)
+        payload = await _json(request, max_upload)
+        return reply(payload) if "error" in payload else await answer(work.load, payload, tables)
 
     async def upload(request):
+        refused = _foreign(request)
+        if refused:
+            return reply({"error": refused}, 403)
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > max_upload:
             return reply({"error": _too_big(int(declared), max_upload)})
@@ -110,6 +128,8 @@ def create_app(data: str | None = None, *, max_upload: int = MAX_UPLOAD):
 
     async def fit(request):
         payload = await _json(request, max_upload)
+        if "error" in payload:
+            return reply(payload)
 
         def run():
             with fitting:
@@ -120,18 +140,40 @@ def create_app(data: str | None = None, *, max_upload: int = MAX_UPLOAD):
     routes = [Route("/", static), Route("/static/{name}", static), Route("/api/start", start),
               Route("/api/load", load, methods=["POST"]), Route("/api/upload", upload, methods=["POST"]),
               Route("/api/fit", fit, methods=["POST"])]
-    return Starlette(routes=routes)
+    return Starlette(routes=routes, middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=list(hosts))])
+
+
+def _foreign(request) -> str | None:
+    """Why a request that changes state does not come from the app's own page (None when it does)."""
+    site = request.headers.get("sec-fetch-site")
+    if site is not None and site not in ("same-origin", "none"):
+        return f"refused: a request from another site ({site}) cannot use this app"
+    origin = request.headers.get("origin")
+    if origin is not None and origin != f"{request.url.scheme}://{request.headers.get('host', '')}":
+        return f"refused: a request from {origin} cannot use this app"
+    return None
 
 
 async def _json(request, limit: int) -> dict:
-    body = await request.body()
-    if len(body) > limit:
-        return {}
+    """The request's JSON object, read up to ``limit`` bytes; ``{"error": ...}`` when it is not one
+    or does not come from the app's own page."""
+    refused = _foreign(request)
+    if refused:
+        return {"error": refused}
+    if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+        return {"error": "the request must be JSON (Content-Type: application/json)"}
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            return {"error": _too_big(len(body), limit)}
     try:
-        doc = json.loads(body or b"{}")
+        doc = json.loads(bytes(body) or b"{}")
     except ValueError:
-        return {}
-    return doc if isinstance(doc, dict) else {}
+        return {"error": "the request must be a JSON object"}
+    if not isinstance(doc, dict) or "error" in doc:
+        return {"error": "the request must be a JSON object (without an `error` key)"}
+    return doc
 
 
 def _too_big(size: int, limit: int) -> str:

@@ -22,6 +22,8 @@ from ..laws import get_law, list_laws
 
 MAX_TABLES = 16  # tables kept in memory (the oldest is forgotten first)
 MAX_BOOTSTRAP = 1000
+MAX_BUDGETS = 100
+MAX_CELLS = 5_000_000  # rows x columns of an upload (a small compressed Parquet file can hold billions)
 
 
 class Tables:
@@ -57,11 +59,31 @@ def read_upload(name: str, content: bytes) -> Runs:
     with tempfile.TemporaryDirectory(prefix="scalinglaws-upload-") as folder:
         path = Path(folder) / f"upload{suffix}"
         path.write_bytes(content)
+        cells = _cells(path, content)
+        if cells > MAX_CELLS:
+            raise InputError(f"the uploaded file `{name}` holds about {cells:,} cells (rows x columns); the app reads "
+                             f"at most {MAX_CELLS:,}: fit larger tables with the command line")
         try:
             runs = read_runs(path, what="the uploaded file")
         except InputError as exc:
             raise InputError(str(exc).replace(str(path), str(name))) from None
     return Runs(runs.table, source=str(name))
+
+
+def _cells(path: Path, content: bytes) -> int:
+    """Rows x columns of an upload, read before the table is: Parquet's metadata, or the lines of a
+    text file times the fields of its first line."""
+    if path.suffix.lower() in (".parquet", ".pq"):
+        import pyarrow.parquet as pq
+
+        try:
+            meta = pq.ParquetFile(path).metadata
+        except Exception:  # noqa: BLE001 - not Parquet: read_runs says so in its own words
+            return 0
+        return int(meta.num_rows) * max(1, int(meta.num_columns))
+    first = content.split(b"\n", 1)[0]
+    fields = first.count(b",") + 1 if path.suffix.lower() == ".csv" else max(1, first.count(b":"))
+    return (content.count(b"\n") + 1) * fields
 
 
 def describe(token: str, runs: Runs) -> dict:
@@ -106,15 +128,19 @@ def fit_request(request: dict, tables: Tables) -> dict:
     runs = tables.get(request.get("token"))
     law = str(request.get("law") or "")
     if law != "auto":
-        get_law(law)
+        law = get_law(law, files=False)  # a name or a formula: never a file of this machine
     bootstrap = _whole(request.get("bootstrap", 0), "bootstrap", 0, MAX_BOOTSTRAP)
     level = _number(request.get("level", 0.9), "level")
     x = {str(k): str(v) for k, v in (request.get("x") or {}).items() if v}
     at = {str(k): _number(v, f"target {k}") for k, v in (request.get("at") or {}).items() if v not in (None, "")}
     compute = [_number(c, "compute") for c in request.get("compute") or []]
+    if len(compute) > MAX_BUDGETS:
+        raise InputError(f"compute may list at most {MAX_BUDGETS} budgets; got {len(compute)}")
     result = fit(law, runs, x=x or None, y=request.get("y") or None, where=request.get("where") or None,
                  bootstrap=bootstrap, rng=_whole(request.get("seed", 0), "seed", 0, 2**31 - 1))
-    answer = {"fit": result.summary(), "figures": {}}
+    from ..plot._common import law_label
+
+    answer = {"fit": result.summary(), "figures": {}, "label": law_label(result)}
     answer["fit"].pop("bootstrap", None)
     answer["fit"].pop("calibration", None)
     if at:

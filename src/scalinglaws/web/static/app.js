@@ -59,6 +59,12 @@ function useTable(t) {
 }
 function chosenLaw() {
   const name = $("law").value;
+  if (name === "auto") {  // auto compares the laws of the most inputs the columns hold: their inputs
+    const complete = state.table.laws.filter((l) => l.complete);
+    if (!complete.length) return null;
+    const widest = complete.reduce((a, b) => (b.inputs.length > a.inputs.length ? b : a));
+    return { name: "auto", inputs: widest.inputs, columns: widest.columns, complete: true };
+  }
   return state.table.laws.find((l) => l.name === name) || null;
 }
 function showLaw() {
@@ -75,7 +81,7 @@ function showLaw() {
     t.appendChild(el("input", null, { id: `at-${name}`, "data-input": name, placeholder: "e.g. 7e10" }));
     target.appendChild(t);
   });
-  if (!law) mapping.appendChild(el("p", "auto chooses among the laws whose inputs the table's columns hold by their common names", { class: "note" }));
+  if (!law) mapping.appendChild(el("p", "no law's inputs are found among the columns by their common names: choose a law and map its inputs", { class: "note" }));
   schedule();
 }
 function request() {
@@ -109,10 +115,11 @@ function clearResults() { ["summary", "forecast", "plan", "figures"].forEach((id
 function render(doc) {
   clearResults();
   const f = doc.fit, s = $("summary");
-  s.appendChild(el("h2", `Fit: ${f.law} (${f.status})`, { id: "fit-title", "data-status": f.status }));
+  s.appendChild(el("h2", `Fit: ${doc.label} (${f.status})`, { id: "fit-title", "data-status": f.status }));
   s.appendChild(el("p", `${f.n_points} runs; ${f.n_at_best} of ${f.n_starts} starts reached the best optimum`, { class: "note" }));
-  const ci = f.ci || {};
-  s.appendChild(table(["parameter", "value", "interval low", "interval high"],
+  const ci = f.ci || {}, lv = ci.level ? `${Math.round(ci.level * 100)}% ` : "";
+  if (doc.label !== f.law) s.appendChild(el("p", `the forecast is this weighted average; the parameters are ${f.law}'s`, { class: "note" }));
+  s.appendChild(table(["parameter", "value", `${lv}interval low`, `${lv}interval high`],
     Object.entries(f.params).map(([k, v]) => [k, v, (ci[k] || [])[0], (ci[k] || [])[1]])));
   (f.warnings || []).forEach((w) => s.appendChild(el("p", w, { class: "warn" })));
   if (doc.forecast) {
@@ -128,7 +135,8 @@ function render(doc) {
   if (doc.plan) {
     const box = $("plan");
     box.appendChild(el("h2", "Compute-optimal plan"));
-    box.appendChild(table(["C", "N*", "D*", "tokens/param", "loss", "loss interval"],
+    const pl = doc.plan.find((p) => p.interval);
+    box.appendChild(table(["C", "N*", "D*", "tokens/param", "loss", pl ? `${Math.round(pl.interval.level * 100)}% prediction interval of the loss` : "loss interval"],
       doc.plan.map((p) => [p.C, p.N, p.D, p.tokens_per_param, p.loss,
         p.interval && p.interval.loss ? `${fmt(p.interval.loss[0])} - ${fmt(p.interval.loss[1])}` : "-"])));
   }
@@ -158,6 +166,7 @@ async function upload(file) {
 
 async function start() {
   const doc = await call("/api/start");
+  if (!doc.local_only) document.querySelector("header .note").textContent = "this server answers other machines too: it has no login";
   doc.datasets.forEach((d) => $("dataset").appendChild(el("option", d.name, { value: d.name, title: d.description })));
   $("dataset").addEventListener("change", loadDataset);
   $("file").addEventListener("change", (e) => upload(e.target.files[0]));
