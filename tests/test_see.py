@@ -121,9 +121,9 @@ def test_the_plot_command_writes_each_kind(tmp_path, chinchilla_runs):
     runner = CliRunner()
     for kind in ("fit", "residuals", "bootstrap", "frontier", "backtest", "plan"):
         out = tmp_path / f"{kind}.svg"
+        extra = {"fit": ["--to", "N=7e10,D=1.4e12"], "plan": ["--compute", "1e22:1e24:3"]}.get(kind, [])
         res = runner.invoke(app, ["plot", "chinchilla", "--law", "chinchilla", "--kind", kind, "--bootstrap", "30",
-                                  "--to", "N=7e10,D=1.4e12", "--compute", "1e22:1e24:3", "--out", str(out),
-                                  "--format", "json"])
+                                  *extra, "--out", str(out), "--format", "json"])
         assert res.exit_code == 0, res.stderr
         assert json.loads(res.stdout) == {"out": str(out), "kind": kind, "format": "svg"}
         assert out.read_text().count("<svg") == 1
@@ -133,7 +133,10 @@ def test_the_plot_command_writes_each_kind(tmp_path, chinchilla_runs):
     (["--kind", "pie"], 2, "--kind must be one of fit, residuals"),
     (["--kind", "fit"], 2, "--kind fit needs --law NAME"),
     (["--law", "chinchilla", "--kind", "plan"], 2, "--kind plan needs --compute"),
-    (["--law", "chinchilla", "--kind", "coverage"], 2, "--kind coverage needs --k-max"),
+    (["--kind", "coverage"], 2, "--kind coverage needs --k-max"),
+    (["--law", "chinchilla", "--kind", "coverage", "--k-max", "10"], 2, "--law applies to run tables"),
+    (["--law", "chinchilla", "--kind", "residuals", "--compute", "1e22"], 2, "--compute applies to --kind plan"),
+    (["--law", "chinchilla", "--level", "1.5"], 1, "--level must lie strictly between 0 and 1"),
     (["--law", "chinchilla", "--to", "N=abc"], 1, "--to N must be a number"),
     (["--law", "nope"], 1, "unknown law `nope`"),
 ])
@@ -148,8 +151,10 @@ def test_plot_errors_are_one_line(tmp_path, capsys, args, code, message):
 def test_the_report_is_one_page_that_escapes_what_it_is_given_and_fetches_nothing(chinchilla_runs):
     table = chinchilla_runs.table.rename(columns={"loss": "<script>alert(1)</script>"})
     runs = sl.Runs(table, source="<img src=x onerror=alert(2)>", excluded="excluded")
-    page = sl.report.build(runs, laws=["chinchilla", "nope"], y="<script>alert(1)</script>", at=TARGET,
+    made = sl.report.build(runs, laws=["chinchilla", "nope"], y="<script>alert(1)</script>", at=TARGET,
                            compute=[5.88e23], bootstrap=30)
+    page = made.html
+    assert made.not_fitted == {"nope": "unknown law `nope`" + made.not_fitted["nope"][len("unknown law `nope`"):]}
     assert "<script" not in page and "<img" not in page and "&lt;script&gt;" in page
     assert "not fitted: unknown law `nope`" in page  # one law failing does not stop the report
     references = re.findall(r"<[a-zA-Z][^>]*?\s((?:xlink:)?(?:src|href))\s*=\s*\"([^\"]*)\"", page)
@@ -161,7 +166,7 @@ def test_the_report_is_one_page_that_escapes_what_it_is_given_and_fetches_nothin
         sl.report.build(runs, laws=["nope"], bootstrap=0)
 
 
-def test_the_report_command_writes_html_and_says_what_it_wrote(tmp_path):
+def test_the_report_command_writes_html_and_says_what_it_wrote(tmp_path, capsys):
     out = tmp_path / "r.html"
     res = CliRunner().invoke(app, ["report", "chinchilla", "--law", "chinchilla", "--bootstrap", "0", "--out", str(out),
                                    "--format", "json"])
@@ -169,6 +174,14 @@ def test_the_report_command_writes_html_and_says_what_it_wrote(tmp_path):
     doc = json.loads(res.stdout)
     assert doc["figures"] == 3 and doc["bytes"] == len(out.read_bytes())  # fit, residuals, backtest
     assert run(["report", "chinchilla", "--out", str(tmp_path / "r.pdf")]) == 2
+    for args, message in ((["--law", "chinchilla,nosuch"], "unknown law `nosuch`"),
+                          (["--law", "chinchilla", "--at", "Q=5"], "--at must give the inputs of law chinchilla"),
+                          (["--law", "chinchilla", "--compute", "0"], "--compute budgets must be positive")):
+        assert run(["report", "chinchilla", *args, "--out", str(tmp_path / "r.html")]) == 1
+        assert message in capsys.readouterr().err
+    assert run(["plot", "chinchilla", "--law", "chinchilla", "--bootstrap", "0", "--out",
+                str(tmp_path / "missing" / "f.png")]) == 1
+    assert "--out must be a writable path" in capsys.readouterr().err
 
 
 def test_jupyter_shows_a_fit_a_backtest_and_a_plan_as_a_table_and_a_figure(boot, chinchilla_runs):
@@ -206,7 +219,7 @@ def test_progress_counts_every_bootstrap_lane_and_piped_output_is_one_line_per_s
     res = CliRunner().invoke(app, ["fit", "chinchilla", "--law", "chinchilla", "--bootstrap", "40", "--format", "json"])
     assert res.exit_code == 0 and json.loads(res.stdout)["law"] == "chinchilla"  # stdout stays one JSON document
     lines = res.stderr.strip().splitlines()
-    assert lines and all(line.startswith("scalinglaws: bootstrap: refitting 40 resamples: ") for line in lines)
+    assert lines and all(line.startswith("scalinglaws: bootstrap: refitting 40 resamples (") for line in lines)
     assert " done in " in lines[0]
 
 
@@ -307,7 +320,7 @@ def test_an_averaged_auto_forecast_is_labelled_as_the_average(chinchilla_runs):
 def test_dollars_and_backslashes_in_column_names_are_text(chinchilla_runs, tmp_path):
     table = chinchilla_runs.table.rename(columns={"loss": r"loss $\foo$ \input{/etc/passwd}"})
     runs = sl.Runs(table, excluded="excluded")
-    page = sl.report.build(runs, laws=["chinchilla"], y=r"loss $\foo$ \input{/etc/passwd}", bootstrap=0)
+    page = sl.report.build(runs, laws=["chinchilla"], y=r"loss $\foo$ \input{/etc/passwd}", bootstrap=0).html
     assert "not drawn" not in page and page.count("<figure ") == 3
 
 

@@ -56,7 +56,8 @@ def bootstrap(problem: Problem, result: FitResult, starts: np.ndarray, replicate
     lanes_w = np.concatenate([w, np.repeat(w[guarded], len(cold), axis=0)])
     lanes_y = np.concatenate([t_y_star, np.repeat(t_y_star[guarded], len(cold), axis=0)])
     lanes_start = np.concatenate([np.repeat(best, replicates, axis=0), np.tile(cold, (len(guarded), 1))])
-    with stage(f"bootstrap: refitting {replicates} resamples", total=len(lanes_start), lanes=True):
+    with stage(f"bootstrap: refitting {replicates} resamples ({len(lanes_start)} fits with the guard starts)",
+               total=len(lanes_start), lanes=True):
         theta_all, f_all, status_all = solve_replicates(spec, data, lanes_start, lanes_w, lanes_y)
     theta_r, f_r, status = theta_all[:replicates], f_all[:replicates], status_all[:replicates]
     f_cold = f_all[replicates:].reshape(len(guarded), len(cold)).min(axis=1)

@@ -8,7 +8,8 @@ from typing import List, Optional
 
 import typer
 
-from .commands import _check_format, _choose, _guard, _load_fit, _misuse, _pairs, _print_json, _progress, app, err, out
+from .commands import (_check_format, _choose, _guard, _load_fit, _misuse, _only_with, _pairs, _print_json, _progress,
+                       app, err, out)
 
 KINDS = ("fit", "residuals", "bootstrap", "candidates", "frontier", "backtest", "plan", "coverage")
 NEEDS_BOOTSTRAP = ("bootstrap",)
@@ -41,17 +42,28 @@ def plot(
     bootstrap: int = typer.Option(200, "--bootstrap", help="replicates behind the bands (0: none)"),
     level: float = typer.Option(0.9, "--level", help="level of the prediction bands"),
     seed: int = typer.Option(0, "--seed", help="seed of the starts and the bootstrap"),
+    dropna: bool = typer.Option(False, "--dropna", help="leave out rows with an empty input or target"),
     fmt: str = typer.Option("table", "--format", help="table | json"),
 ):
     """Draw one figure and write it to --out (PNG, SVG or PDF)."""
     _check_format(fmt)
     _choose("--kind", kind, KINDS)
     from .. import plot as figures
+    from ..fit.records import check_level
     from ..plot._common import FORMATS, new_axes
 
     if out_path.suffix.lower().lstrip(".") not in FORMATS:
         _misuse(f"--out must end in .{', .'.join(FORMATS)} (the figure's format); got {str(out_path)!r}")
+    check_level("--level", level)
+    if kind != "plan":
+        _only_with("--kind plan", {"--compute": compute or None})
+    if kind != "fit":
+        _only_with("--kind fit", {"--along": along})
+    if kind not in ("fit", "candidates"):
+        _only_with("--kind fit or candidates", {"--to": to or None})
     if kind == "coverage":
+        _only_with("run tables (every --kind but coverage)",
+                   {"--law": law, "--fit": fit_path, "--x": x or None, "--y": y, "--dropna": dropna or None})
         drawn = _coverage(data, where, k_max, forecast, bootstrap, level)
     else:
         if k_max is not None or forecast:
@@ -66,7 +78,7 @@ def plot(
 
         runs = load_runs(data)
         target = _pairs("--to", to, numeric=True) or None
-        result = _fit(runs, law, fit_path, x, y, where, bootstrap, seed, kind)
+        result = _fit(runs, law, fit_path, x, y, where, bootstrap, seed, dropna)
         drawn = _draw(kind, figures, new_axes, result, runs, where, target, along, level, compute)
     figures.save(drawn, out_path)
     doc = {"out": str(out_path), "kind": kind, "format": out_path.suffix.lower().lstrip(".")}
@@ -76,7 +88,7 @@ def plot(
         out.print(f"wrote {out_path} ({kind})", markup=False)
 
 
-def _fit(runs, law, fit_path, x, y, where, bootstrap, seed, kind):
+def _fit(runs, law, fit_path, x, y, where, bootstrap, seed, dropna):
     if fit_path is not None:
         return _load_fit(fit_path)
     if law is None:
@@ -85,7 +97,7 @@ def _fit(runs, law, fit_path, x, y, where, bootstrap, seed, kind):
 
     with _progress(f"fitting {law}"):
         return fit(law, runs, x=_pairs("--x", x, numeric=False) or None, y=y, where=where,
-                   bootstrap=bootstrap, rng=seed)
+                   bootstrap=bootstrap, rng=seed, dropna=dropna)
 
 
 def _draw(kind, figures, new_axes, result, runs, where, target, along, level, compute):
@@ -107,9 +119,11 @@ def _draw(kind, figures, new_axes, result, runs, where, target, along, level, co
         return figures.frontier(runs, fit=result, where=where, level=level, ax=new_axes(), **columns)
     if kind == "backtest":
         from ..nested import errors_by_cut
+        from ..plot._common import given_columns
 
         with _progress(f"backtesting {result.law.name}"):
-            errors = errors_by_cut(result.law, runs, x=result.columns, y=result.y_column, where=where)
+            errors = errors_by_cut(result.law, runs, x=given_columns(result, runs), y=result.y_column, where=where,
+                                   dropna=True)
         ax = figures.backtest_errors(errors, ax=new_axes())
         if result.selection is not None:  # its folds chose it: say so where the figure goes
             ax.set_title(ax.get_title() + f"\n{result.law.name}, the law --law auto chose on these folds (flattered); "
@@ -146,7 +160,7 @@ def _coverage(data, where, k_max, forecast, bootstrap, level):
         ahead = check_k([float(p) for item in forecast for p in item.split(",") if p.strip()], "--forecast")
         with _progress("fitting the coverage law"):
             doc = fit_coverage(counts, int(k_max), ahead, bootstrap=bootstrap, level=level)
-    return figures.coverage(curve, forecast=doc, ax=new_axes())
+    return figures.coverage(curve, forecast=doc, title=f"{data}" + (f" where {where}" if where else ""), ax=new_axes())
 
 
 @app.command()
@@ -164,6 +178,7 @@ def report(
     level: float = typer.Option(0.9, "--level", help="level of the prediction intervals"),
     seed: int = typer.Option(0, "--seed", help="seed of the starts and the bootstrap"),
     title: Optional[str] = typer.Option(None, "--title", help="the page's title"),
+    dropna: bool = typer.Option(False, "--dropna", help="leave out rows with an empty input or target"),
     fmt: str = typer.Option("table", "--format", help="table | json"),
 ):
     """Write one self-contained HTML report: data, fits, forecast, backtests, plan, figures."""
@@ -172,23 +187,39 @@ def report(
         _misuse(f"--out must end in .html (the report is one HTML page); got {str(out_path)!r}")
     from .. import report as reports
     from ..data import load_runs
-    from ..uncertainty import check_options
+    from ..errors import InputError
+    from ..fit.records import check_level
+    from ..laws import get_law
     from .commands import _write_out
 
     laws = [part.strip() for item in law for part in item.split(",") if part.strip()]
-    if bootstrap:
-        check_options(bootstrap, "rows", None, level)
+    check_level("--level", level)
+    if bootstrap < 0:
+        raise InputError(f"--bootstrap must be 0 or more; got {bootstrap}")
+    inputs = {name: set(get_law(name).inputs) for name in laws if name != "auto"}  # an unknown law: said now
+    target = _pairs("--at", at, numeric=True) or None
+    for name, needs in inputs.items():
+        if target is not None and set(target) != needs:
+            raise InputError(f"--at must give the inputs of law {name} ({', '.join(sorted(needs))}); "
+                             f"got {', '.join(target)}")
+    budgets = _budgets_of(compute)
+    if any(not c > 0 for c in budgets):
+        raise InputError(f"--compute budgets must be positive FLOP counts; got {min(budgets)!r}")
     runs = load_runs(data)
     with _progress("report") as stage:
-        page = reports.build(runs, laws=laws, x=_pairs("--x", x, numeric=False) or None, y=y, where=where,
-                             at=_pairs("--at", at, numeric=True) or None, compute=_budgets_of(compute),
-                             bootstrap=bootstrap, level=level, seed=seed, title=title, progress=stage)
+        made = reports.build(runs, laws=laws, x=_pairs("--x", x, numeric=False) or None, y=y, where=where,
+                             at=target, compute=budgets, bootstrap=bootstrap, level=level, seed=seed,
+                             title=title, progress=stage, dropna=dropna)
+    page, failed = made.html, made.not_fitted
     _write_out(out_path, page)
-    doc = {"out": str(out_path), "bytes": len(page.encode()), "laws": laws, "figures": page.count("<figure ")}
+    doc = {"out": str(out_path), "bytes": len(page.encode()), "laws": laws, "figures": page.count("<figure "),
+           "not_fitted": failed}
     if fmt == "json":
         _print_json(doc)
     else:
         out.print(f"wrote {out_path}: {doc['figures']} figures, {doc['bytes'] / 1e6:.1f} MB", markup=False)
+        for name, reason in failed.items():
+            out.print(f"not fitted: {name}: {reason}", markup=False)
 
 
 @app.command()
@@ -212,6 +243,17 @@ def serve(
     app_ = create_app(data, max_upload=int(max_upload_mb * 1e6), hosts=LOOPBACK_NAMES if local else ["*"])
     import uvicorn
 
+    import socket
+
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.bind((host, port))
+    except (OSError, OverflowError) as exc:
+        from ..errors import InputError
+
+        raise InputError(f"--host {host} --port {port} cannot be served: {getattr(exc, 'strerror', None) or exc}") \
+            from None
     shown = f"[{host}]" if ":" in host else host
     where = "this machine only" if local else "EVERY machine that can reach this one: the app has no login"
     err.print(f"scalinglaws: serving on http://{shown}:{port} ({where}); Ctrl+C stops", markup=False)

@@ -56,7 +56,10 @@ def save(figure, path: str | Path, *, dpi: int = 150) -> Path:
     fmt = path.suffix.lower().lstrip(".")
     if fmt not in FORMATS:
         raise InputError(f"--out must end in .{', .'.join(FORMATS)} (the figure's format); got {str(path)!r}")
-    figure_of(figure).savefig(path, format=fmt, dpi=dpi)
+    try:
+        figure_of(figure).savefig(path, format=fmt, dpi=dpi)
+    except OSError as exc:
+        raise InputError(f"--out must be a writable path; got {str(path)!r} ({exc.strerror or exc})") from None
     return path
 
 
@@ -75,6 +78,13 @@ def svg(figure) -> str:
     figure_of(figure).savefig(buffer, format="svg")
     text = buffer.getvalue()
     return text[text.index("<svg"):]
+
+
+def given_columns(fit, runs) -> dict[str, str]:
+    """The fit's input -> column map for drawing ``runs`` again: inputs the fit derived (the schedule
+    areas S1, S2 of `data.schedules`, not columns of the table) are left to be derived again."""
+    columns = set(getattr(runs, "columns", ()))
+    return {k: v for k, v in fit.columns.items() if v in columns}
 
 
 def law_label(fit) -> str:

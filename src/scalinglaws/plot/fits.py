@@ -10,14 +10,15 @@ import numpy as np
 from ..data import Runs, design
 from ..errors import FitError, InputError
 from ..nested import scale_of
-from ._common import BAND, axes, law_label, log_axis, plain_text, scale_label
+from ._common import BAND, axes, given_columns, law_label, log_axis, plain_text, scale_label
 
 MAX_GROUPS = 8  # runs sharing the other inputs drawn as curves up to this many groups; beyond, coloured points
 PATH_POINTS = 60
 
 
 def _design(fit, runs, where):
-    return design(Runs.coerce(runs), fit.law, x=fit.columns, y=fit.y_column, where=where)
+    runs = Runs.coerce(runs)
+    return design(runs, fit.law, x=given_columns(fit, runs), y=fit.y_column, where=where, dropna=True)
 
 
 def _target(fit, to) -> dict[str, float] | None:
@@ -263,5 +264,6 @@ def _rival_paths(fit, runs, to, where, ax) -> None:
     log_axis(ax, "y", dm.y if law.space == "log" else [-1])
     ax.set_xlabel(along)
     ax.set_ylabel(dm.y_column)
-    ax.set_title("forecasts of the chosen law and its rivals", fontsize=9)
+    held = [f"{k}={v[0]:.3g}" for k, v in path.items() if k != along and np.ptp(v) == 0]
+    ax.set_title("forecasts of the chosen law and its rivals" + (f" at {', '.join(held)}" if held else ""), fontsize=9)
     ax.legend(fontsize=7)

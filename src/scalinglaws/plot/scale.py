@@ -64,6 +64,10 @@ def frontier(runs, *, fit=None, N: str | None = None, D: str | None = None, C: s
         if all(b is not None for b in bands):
             ax.fill_between(grid, [b[0] for b in bands], [b[1] for b in bands], color="C3",
                             label=f"{level:.0%} prediction interval", **BAND)
+        else:
+            why = next((p["interval"].get("loss_note") for p in plans if p.get("interval", {}).get("loss_note")),
+                       "fit with a bootstrap for one")
+            ax.plot([], [], " ", label=f"no band: {why.split(':')[0]}")
     ax.set_xscale("log")
     log_axis(ax, "y", loss)
     ax.set_xlabel(f"compute, FLOP ({'column `' + c_col + '`' if c_col else '6 N D'})")
@@ -79,7 +83,6 @@ def frontier(runs, *, fit=None, N: str | None = None, D: str | None = None, C: s
     return ax
 
 
-@plain_text
 def _budget_minima(c, n, loss) -> list[int]:
     """The lowest run of each iso-FLOP budget, where the runs form budgets: runs whose compute lies
     within `BUDGET_DECIMALS` of a decade of the next (sorted) share one; a budget counts when it has
@@ -97,6 +100,7 @@ def _budget_minima(c, n, loss) -> list[int]:
     return [int(rows[np.argmin(loss[rows])]) for rows in budgets]
 
 
+@plain_text
 def plan(plans, *, ax=None):
     """A plan's ``N*`` and ``D*`` against budget (`scalinglaws.compute_optimal`'s list), with their
     intervals where the plan has them. Returns the Axes."""
@@ -161,18 +165,25 @@ def backtest_errors(errors, *, ax=None):
 
 
 @plain_text
-def coverage(curve, *, forecast: dict | None = None, ax=None):
+def coverage(curve, *, forecast: dict | None = None, title: str | None = None, ax=None):
     """Coverage (pass@k) against samples ``k``: the observed curve (`scalinglaws.passk.coverage_curve`'s
     table, columns ``k`` and ``coverage``) and a `fit_coverage` document's forecast with its interval
     and the pass@k observed at the forecast k where the problems had samples enough. Returns the Axes."""
     ax = axes(ax)
     ax.plot(curve["k"], curve["coverage"], color="C0", linewidth=1.6, label="pass@k (unbiased, fitted range)")
     if forecast is not None:
+        from ..laws import get_law
+
         f = forecast["forecast"]
         k = np.asarray(f["k"], dtype=np.float64)
-        ax.plot(k, f["pass_at_k"], color="C3", marker="o", markersize=4, linestyle="--", label="forecast")
+        ks = np.geomspace(1.0, k.max(), 200)
+        ax.plot(ks, get_law(forecast["law"]).predict(forecast["params"], {"k": ks}), color="C3", linestyle="--",
+                linewidth=1.2, label=f"fitted law ({forecast['law']}) on k <= {forecast['fitted_k'][1]}")
+        ax.plot(k, f["pass_at_k"], color="C3", marker="o", markersize=5, linestyle="none", label="forecast")
         if "lo" in f:
-            ax.fill_between(k, f["lo"], f["hi"], color="C3", label=f"{f['level']:.0%} interval", **BAND)
+            p = np.asarray(f["pass_at_k"])
+            ax.errorbar(k, p, yerr=[np.maximum(p - np.asarray(f["lo"]), 0.0), np.maximum(np.asarray(f["hi"]) - p, 0.0)],
+                        color="C3", linestyle="none", capsize=4, label=f"{f['level']:.0%} interval at each forecast k")
         seen = [(kk, o) for kk, o in zip(k, f["observed"]) if o is not None]
         if seen:
             ax.scatter(*zip(*seen), marker="x", color="black", zorder=5, label="observed at forecast k")
@@ -180,5 +191,7 @@ def coverage(curve, *, forecast: dict | None = None, ax=None):
     ax.set_ylim(0.0, 1.02)
     ax.set_xlabel("samples per problem, k")
     ax.set_ylabel("coverage (pass@k)")
+    if title:
+        ax.set_title(title, fontsize=9)
     ax.legend(fontsize=7)
     return ax

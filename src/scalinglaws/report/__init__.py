@@ -4,14 +4,15 @@ cut-off and by decades extrapolated) and the compute-optimal plan. Figures are i
 page fetches nothing.
 
 >>> import scalinglaws as sl
->>> page = sl.report.build(sl.load_dataset("chinchilla"), laws=["chinchilla"], bootstrap=0)
->>> page.startswith("<!DOCTYPE html>") and "data-figure='fit-chinchilla'" in page
+>>> report = sl.report.build(sl.load_dataset("chinchilla"), laws=["chinchilla"], bootstrap=0)
+>>> report.html.startswith("<!DOCTYPE html>") and "data-figure='fit-chinchilla'" in report.html
 True
 """
 
 from __future__ import annotations
 
 import datetime
+from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
 from ..data import Runs
@@ -19,19 +20,30 @@ from ..errors import ScalingLawsError
 from . import html as h
 from .sections import backtest_section, data_section, fit_section, plan_section
 
-__all__ = ["build"]
+__all__ = ["Report", "build"]
+
+
+@dataclass(frozen=True)
+class Report:
+    """The page (one HTML document) and the laws that could not be fitted (name -> why)."""
+
+    html: str
+    not_fitted: dict = field(default_factory=dict)
+
+    def _repr_html_(self) -> str:
+        return self.html
 
 
 def build(runs, *, laws: Sequence[str] = ("auto",), x: Mapping[str, str] | None = None, y: str | None = None,
           where: str | None = None, at: Mapping[str, float] | None = None, compute: Sequence[float] | None = None,
           bootstrap: int = 200, level: float = 0.9, seed: int = 0, title: str | None = None,
-          progress=None) -> str:
-    """The report as one HTML document (a string).
+          dropna: bool = False, progress=None) -> Report:
+    """The report: one HTML document, and the laws that could not be fitted.
 
     Args:
         runs: a `Runs`, DataFrame or mapping of columns.
         laws: laws to fit (names, ``"auto"`` or formulas), each with ``bootstrap`` replicates.
-        x, y, where: as `scalinglaws.fit`.
+        x, y, where, dropna: as `scalinglaws.fit`.
         at: the target run (law inputs -> values): forecast with its interval, and the end of each
             figure's extrapolation.
         compute: budgets (FLOP) to plan for, with laws of ``N`` and ``D``.
@@ -49,7 +61,7 @@ def build(runs, *, laws: Sequence[str] = ("auto",), x: Mapping[str, str] | None 
     for name in laws:
         step(f"fitting {name}" + (f" with {bootstrap} bootstrap replicates" if bootstrap else ""))
         try:
-            fits[name] = fit(name, runs, x=x, y=y, where=where, bootstrap=bootstrap, rng=seed)
+            fits[name] = fit(name, runs, x=x, y=y, where=where, bootstrap=bootstrap, rng=seed, dropna=dropna)
         except ScalingLawsError as exc:
             failures[name] = exc
     if not fits:
@@ -71,5 +83,6 @@ def build(runs, *, laws: Sequence[str] = ("auto",), x: Mapping[str, str] | None 
 
     meta = (f"{runs.source}: {len(runs.table)} rows; scalinglaws {__version__}; "
             f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC; seed {seed}")
-    return h.page(title or f"Scaling-law report: {runs.source}", meta, "".join(body))
+    return Report(h.page(title or f"Scaling-law report: {runs.source}", meta, "".join(body)),
+                  {name: str(exc) for name, exc in failures.items()})
 

@@ -17,13 +17,15 @@ th, td { border-bottom: 1px solid #e3e7ee; padding: 0.25em 0.7em; text-align: ri
 th { background: #f3f5f9; } td:first-child, th:first-child { text-align: left; }
 .figures { display: flex; flex-wrap: wrap; gap: 1em; }
 figure { margin: 0; flex: 1 1 460px; max-width: 640px; } figure svg { width: 100%; height: auto; }
-figure[data-figure^='bootstrap'] { max-width: 620px; }
+figure[data-figure^='bootstrap'] { flex-basis: 100%; max-width: 820px; }
+figure[data-figure^='candidates'] { flex-basis: 100%; max-width: 100%; }
 figcaption { font-size: 0.85em; color: #5a6475; }
 .warn { background: #fff6e0; border-left: 4px solid #e0a800; padding: 0.4em 0.8em; margin: 0.4em 0; }
 .note { color: #5a6475; font-size: 0.9em; margin: 0.3em 0; }
 .error { background: #fde8e8; border-left: 4px solid #c62828; padding: 0.4em 0.8em; }
-@media print { body { max-width: none; font-size: 11pt; } figure { break-inside: avoid; } h2 { break-after: avoid; }
-               .figures { display: block; } }
+@media print { body { max-width: none; font-size: 10pt; padding: 0; } figure { break-inside: avoid; }
+               h2 { break-after: avoid; } .figures { display: block; } table { font-size: 8pt; }
+               th, td { padding: 0.15em 0.35em; } }
 """
 
 

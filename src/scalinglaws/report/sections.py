@@ -9,7 +9,7 @@ import pandas as pd
 
 from ..errors import ScalingLawsError
 from ..plot import backtest_errors, bootstrap_pairs, candidates, fit_curve, frontier, plan, residuals, svg
-from ..plot._common import new_axes
+from ..plot._common import given_columns, new_axes
 from . import html as h
 
 
@@ -37,9 +37,11 @@ def data_section(runs, fits: Mapping, where: str | None) -> str:
         rows.append([str(column), str(values.dtype), int(values.notna().sum()),
                      float(values.min()) if numeric and values.notna().any() else "",
                      float(values.max()) if numeric and values.notna().any() else ""])
-    found = []
+    said = {}  # each finding once, with the laws it was found for
     for name, fit in fits.items():
-        found += [f"{name}: {n}" for n in fit.notes] + [f"{name}: {w}" for w in fit.warnings]
+        for finding in (*fit.notes, *fit.warnings):
+            said.setdefault(finding, []).append(name)
+    found = [f"{finding} ({', '.join(names)})" if len(fits) > 1 else finding for finding, names in said.items()]
     first = next(iter(fits.values()))
     return ("<h2>Data</h2>"
             f"<p>{len(table)} rows from {h.esc(runs.source)}; {first.n_points} fitted"
@@ -64,8 +66,9 @@ def fit_section(name: str, fit, runs, *, where, at, level) -> str:
     if auto:
         weights = fit.selection.weights()
         out.append(h.table(["candidate", "parameters", "held-out RMSE", "status", "weight"],
-                           [[c.law, c.n_params, c.score, c.status, weights.get(c.law, 0.0)]
-                            for c in fit.selection.candidates], caption=fit.selection.reason))
+                           [[c.law, c.n_params, c.score if c.status == "scored" else "-", c.status,
+                             weights.get(c.law, 0.0)] for c in fit.selection.candidates],
+                           caption=fit.selection.reason))
     out.append(h.lines(fit.warnings, "warn"))
     if at:
         out.append(_forecast(fit, at, level))
@@ -101,7 +104,7 @@ def _forecast(fit, at, level) -> str:
     point = {k: [v] for k, v in at.items()}
     try:
         y = float(fit.predict(point)[0])
-        decades = float(fit.decades_beyond(point)[0])
+        decades = max(float(v[0]) for v in fit.extrapolation(point)[1].values())  # the farthest input, as plans
     except ScalingLawsError as exc:
         return f"<p class='error'>forecast at the target: {h.esc(exc)}</p>"
     interval = ("", "", "no bootstrap")
@@ -112,7 +115,8 @@ def _forecast(fit, at, level) -> str:
         except ScalingLawsError as exc:
             interval = ("", "", str(exc))
     target = ", ".join(f"{k} = {v:.4g}" for k, v in at.items())
-    return h.table(["target", fit.y_column, f"{level:.0%} low", f"{level:.0%} high", "decades beyond the runs", "note"],
+    return h.table(["target", fit.y_column, f"{level:.0%} low", f"{level:.0%} high",
+                    "decades beyond the runs (farthest input)", "note"],
                    [[target, y, interval[0], interval[1], decades, interval[2]]])
 
 
@@ -131,10 +135,15 @@ def backtest_section(fits: Mapping, runs, *, x, y, where) -> str:
            f"fractions {', '.join(f'{c:g}' for c in CUTS)} of the distinct training scales), forecasting the larger "
            "ones it did not see. For --law auto, the chosen law's own backtests (the choice itself was made on these "
            "folds, so they flatter it; an average with rivals is not backtested here).</p>"]
-    rows, figures = [], []
+    rows, figures, done = [], [], {}
     for name, fit in fits.items():
+        if fit.law.name in done and name != fit.law.name:  # auto chose a law backtested above: the same folds
+            out.append(f"<p class='note'>{h.esc(name)} chose {h.esc(fit.law.name)}: its backtests are "
+                       f"{h.esc(done[fit.law.name])}'s above.</p>")
+            continue
+        done[fit.law.name] = name
         try:
-            errors = errors_by_cut(fit.law, runs, x=fit.columns, y=fit.y_column, where=where)
+            errors = errors_by_cut(fit.law, runs, x=given_columns(fit, runs), y=fit.y_column, where=where)
         except ScalingLawsError as exc:
             out.append(f"<p class='error'>{h.esc(name)}: not backtested: {h.esc(exc)}</p>")
             continue

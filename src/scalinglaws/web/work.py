@@ -99,9 +99,22 @@ def describe(token: str, runs: Runs) -> dict:
                      "complete": all(found.values())})
     laws.sort(key=lambda d: (not d["complete"], d["name"]))
     preview = runs.table.head(5).astype(object).where(runs.table.head(5).notna(), None)
-    return {"token": token, "source": runs.source, "rows": len(runs.table), "columns": columns,
-            "y": runs.y or find_column(columns, "loss", COMMON_NAMES.get("loss", ("loss",))),
+    return {"token": token, "source": runs.source, "rows": len(runs.table), "columns": columns, "y": _target(runs),
             "preview": [[_plain(v) for v in row] for row in preview.to_numpy().tolist()], "laws": laws}
+
+
+def _target(runs: Runs) -> str | None:
+    """The column a fit takes as its target by default, else the last numeric column (never text)."""
+    from ..data.runs import resolve_target
+
+    try:
+        return resolve_target(runs, None)
+    except ScalingLawsError:
+        import pandas as pd
+
+        numeric = [str(c) for c in runs.table.columns if pd.api.types.is_numeric_dtype(runs.table[c])
+                   and not pd.api.types.is_bool_dtype(runs.table[c])]
+        return numeric[-1] if numeric else None
 
 
 def datasets() -> list[dict]:
@@ -151,6 +164,10 @@ def fit_request(request: dict, tables: Tables) -> dict:
     if compute and {"N", "D"} <= set(result.law.inputs):
         plans = compute_optimal(result, compute, level=level)
         answer["plan"] = plans
+        far = max(max(p["decades_beyond"].values()) for p in plans)
+        if far > 0:
+            answer["plan_warning"] = (f"the plans lie up to {far:.2f} decades beyond the fitted runs: they are "
+                                      "extrapolations of the law")
         figures["plan"] = lambda ax: plan(plans, ax=ax)
         figures["frontier"] = lambda ax: frontier(runs, fit=result, N=result.columns["N"], D=result.columns["D"],
                                                   y=result.y_column, where=request.get("where") or None,
@@ -170,8 +187,8 @@ def fit_request(request: dict, tables: Tables) -> dict:
 
 def _forecast(result, at: dict, level: float) -> dict:
     point = {k: [v] for k, v in at.items()}
-    out = {"at": at, "y": float(result.predict(point)[0]), "decades_beyond": float(result.decades_beyond(point)[0]),
-           "level": level}
+    decades = max(float(v[0]) for v in result.extrapolation(point)[1].values())  # the farthest input, as plans
+    out = {"at": at, "y": float(result.predict(point)[0]), "decades_beyond": decades, "level": level}
     if result.bootstrap is not None:
         try:
             lo, hi = result.predict_interval(point, level=level)

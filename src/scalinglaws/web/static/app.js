@@ -130,15 +130,18 @@ function render(doc) {
     box.appendChild(el("p", fmt(fc.y), { id: "forecast-value", class: "big", "data-value": String(fc.y) }));
     if (fc.interval) box.appendChild(el("p", `${Math.round(fc.level * 100)}% prediction interval [${fmt(fc.interval[0])}, ${fmt(fc.interval[1])}]`, { id: "forecast-interval" }));
     if (fc.interval_note) box.appendChild(el("p", fc.interval_note, { class: "note" }));
-    box.appendChild(el("p", `${fmt(fc.decades_beyond)} decades beyond the fitted runs`, { class: fc.decades_beyond > 1 ? "warn" : "note" }));
+    box.appendChild(el("p", `${fmt(fc.decades_beyond)} decades beyond the fitted runs (the farthest input)`, { class: fc.decades_beyond > 0.5 ? "warn" : "note" }));
   }
   if (doc.plan) {
     const box = $("plan");
     box.appendChild(el("h2", "Compute-optimal plan"));
-    const pl = doc.plan.find((p) => p.interval);
-    box.appendChild(table(["C", "N*", "D*", "tokens/param", "loss", pl ? `${Math.round(pl.interval.level * 100)}% prediction interval of the loss` : "loss interval"],
-      doc.plan.map((p) => [p.C, p.N, p.D, p.tokens_per_param, p.loss,
-        p.interval && p.interval.loss ? `${fmt(p.interval.loss[0])} - ${fmt(p.interval.loss[1])}` : "-"])));
+    const pl = doc.plan.find((p) => p.interval), lv = pl ? `${Math.round(pl.interval.level * 100)}% ` : "";
+    const span = (iv) => (iv ? `${fmt(iv[0])} - ${fmt(iv[1])}` : "-");
+    box.appendChild(table(["C", "N*", `N* ${lv}interval`, "D*", `D* ${lv}interval`, "tokens/param", "loss", `loss ${lv}prediction interval`],
+      doc.plan.map((p) => [p.C, p.N, span(p.interval && p.interval.N), p.D, span(p.interval && p.interval.D),
+        p.tokens_per_param, p.loss, span(p.interval && p.interval.loss)])));
+    if (pl) box.appendChild(el("p", "N* and D* intervals: parameter uncertainty only", { class: "note" }));
+    if (doc.plan_warning) box.appendChild(el("p", doc.plan_warning, { class: "warn" }));
   }
   if (doc.plan_note) $("plan").appendChild(el("p", doc.plan_note, { class: "note" }));
   for (const [name, svg] of Object.entries(doc.figures)) {
