@@ -175,7 +175,7 @@ def report(
     at: List[str] = typer.Option([], "--at", help="the target run: VAR=VALUE,... (forecast with its interval)"),
     compute: List[str] = typer.Option([], "--compute", help="budgets to plan for: C[,C...] or START:STOP:COUNT"),
     bootstrap: int = typer.Option(200, "--bootstrap", help="replicates per law (0: no intervals)"),
-    level: float = typer.Option(0.9, "--level", help="level of the prediction intervals"),
+    level: Optional[float] = typer.Option(None, "--level", help="level of the prediction intervals (default 0.9)"),
     seed: int = typer.Option(0, "--seed", help="seed of the starts and the bootstrap"),
     title: Optional[str] = typer.Option(None, "--title", help="the page's title"),
     dropna: bool = typer.Option(False, "--dropna", help="leave out rows with an empty input or target"),
@@ -193,6 +193,9 @@ def report(
     from .commands import _write_out
 
     laws = [part.strip() for item in law for part in item.split(",") if part.strip()]
+    if not bootstrap:
+        _only_with("a bootstrap (the intervals); add --bootstrap B", {"--level": level})
+    level = 0.9 if level is None else level
     check_level("--level", level)
     if bootstrap < 0:
         raise InputError(f"--bootstrap must be 0 or more; got {bootstrap}")

@@ -62,6 +62,9 @@ def lines(items, css: str) -> str:
 
 def page(title: str, meta: str, body: str) -> str:
     return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+            # a shared file fetches and runs nothing, whatever text found its way into it
+            "<meta http-equiv='Content-Security-Policy' content=\"default-src 'none'; style-src 'unsafe-inline'; "
+            "img-src data:; base-uri 'none'; form-action 'none'\">"
             f"<meta name='viewport' content='width=device-width, initial-scale=1'><title>{esc(title)}</title>"
             f"<style>{STYLE}</style></head><body><h1>{esc(title)}</h1><p class='meta'>{esc(meta)}</p>{body}"
             "</body></html>")
