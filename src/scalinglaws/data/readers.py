@@ -17,6 +17,8 @@ _READERS = {
     ".ndjson": lambda p: pd.read_json(p, lines=True),
 }
 
+SUFFIXES = tuple(_READERS)  # the file extensions `read_runs` reads
+
 
 def read_runs(path: str | Path, *, excluded: str | None = None, y: str | None = None, what: str = "DATA") -> Runs:
     """Read a table of runs; the format follows the extension (.csv, .parquet/.pq, .jsonl/.ndjson).

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..data import DATASETS, Runs, load_dataset, read_runs
-from ..data.readers import _READERS
+from ..data.readers import SUFFIXES
 from ..data.runs import COMMON_NAMES, find_column
 from ..errors import InputError, ScalingLawsError
 from ..laws import get_law, list_laws
@@ -54,8 +54,8 @@ def read_upload(name: str, content: bytes) -> Runs:
     """An uploaded file read as `read_runs` reads a path (the same checks and messages), in a
     temporary folder deleted at once; only the extension of ``name`` is used."""
     suffix = Path(str(name)).suffix.lower()
-    if suffix not in _READERS:
-        raise InputError(f"the uploaded file `{name}` has extension `{suffix}`; supported: {', '.join(_READERS)}")
+    if suffix not in SUFFIXES:
+        raise InputError(f"the uploaded file `{name}` has extension `{suffix}`; supported: {', '.join(SUFFIXES)}")
     with tempfile.TemporaryDirectory(prefix="scalinglaws-upload-") as folder:
         path = Path(folder) / f"upload{suffix}"
         path.write_bytes(content)
