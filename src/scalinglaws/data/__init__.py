@@ -11,8 +11,15 @@ from .runs import Design, Runs, design
 
 
 def load_runs(spec: str | Path, *, excluded: str | None = None) -> Runs:
-    """``spec`` is a file path or the name of a bundled dataset (a file of that name wins);
-    ``excluded`` names the true/false column marking runs to leave out (default: found by name)."""
+    """``spec`` is a file path (a tool's folder too, see `read_runs`), ``-`` for a CSV on standard
+    input, or the name of a bundled dataset (a file of that name wins); ``excluded`` names the
+    true/false column marking runs to leave out (default: found by name)."""
+    if str(spec) == "-":
+        import sys
+
+        from .ingest import read_stdin
+
+        return read_stdin(sys.stdin, excluded=excluded)
     path = Path(spec)
     if path.exists():
         return read_runs(path, excluded=excluded)

@@ -21,9 +21,21 @@ SUFFIXES = tuple(_READERS)  # the file extensions `read_runs` reads
 
 
 def read_runs(path: str | Path, *, excluded: str | None = None, y: str | None = None, what: str = "DATA") -> Runs:
-    """Read a table of runs; the format follows the extension (.csv, .parquet/.pq, .jsonl/.ndjson).
-    ``what`` names the argument in errors."""
+    """Read a table of runs; the format follows the extension (.csv, .parquet/.pq, .jsonl/.ndjson),
+    or is a tool's own (`ingest`): a folder of TensorBoard event files or of lm-evaluation-harness
+    results, an lm-evaluation-harness ``.json`` file; a CSV exported from a W&B chart (``Step`` and
+    ``<run> - <metric>`` columns) is turned into rows of ``run, step, <metric>``. ``what`` names the
+    argument in errors."""
+    from . import ingest
+
     path = Path(path)
+    if path.is_dir() or path.suffix.lower() == ".json":
+        if ingest.is_tensorboard(path):
+            return ingest.read_tensorboard(path)
+        if ingest.is_lm_eval(path):
+            return ingest.read_lm_eval(path)
+        raise InputError(f"{what} `{path}` is a folder or JSON file but neither TensorBoard event files nor "
+                         "lm-evaluation-harness results")
     if not path.is_file():
         raise InputError(f"{what} `{path}` is not a file")
     reader = _READERS.get(path.suffix.lower())
@@ -35,4 +47,8 @@ def read_runs(path: str | Path, *, excluded: str | None = None, y: str | None = 
         raise InputError(f"{what} `{path}` could not be read as {path.suffix[1:]}: {exc}") from None
     if table.empty:
         raise InputError(f"{what} `{path}` has no rows")
+    history = ingest.wandb_history(table) if path.suffix.lower() == ".csv" else None
+    if history is not None:
+        return Runs(history, source=f"{path} (W&B chart export: {history['run'].nunique()} runs)", excluded=excluded,
+                    y=y)
     return Runs(table, source=str(path), excluded=excluded, y=y)
