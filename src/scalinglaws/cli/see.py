@@ -101,18 +101,17 @@ def _fit(runs, law, fit_path, x, y, where, bootstrap, seed, dropna):
 
 
 def _draw(kind, figures, new_axes, result, runs, where, target, along, level, compute):
-    from matplotlib.figure import Figure
+    from ..plot._common import WIDE, new_figure
+    from ..plot.fits import pairs_count, pairs_size
 
     if kind == "fit":
         return figures.fit_curve(result, runs, along=along, to=target, where=where, level=level, ax=new_axes())
     if kind == "residuals":
         return figures.residuals(result, runs, where=where, ax=new_axes())
     if kind == "bootstrap":
-        k = min(5, len([p for p in result.law.param_names if p not in result.fixed]))
-        return figures.bootstrap_pairs(result, fig=Figure(figsize=(1.9 * k + 1, 1.9 * k + 1), layout="constrained"))
+        return figures.bootstrap_pairs(result, fig=new_figure(pairs_size(pairs_count(result))))
     if kind == "candidates":
-        return figures.candidates(result, runs, to=target, where=where,
-                                  fig=Figure(figsize=(11, 4.4), layout="constrained"))
+        return figures.candidates(result, runs, to=target, where=where, fig=new_figure(WIDE))
     if kind == "frontier":
         columns = {} if result is None else {"N": result.columns.get("N"), "D": result.columns.get("D"),
                                              "y": result.y_column}

@@ -6,7 +6,6 @@ Nothing the user gave is changed: selections are views recorded by row position.
 
 from __future__ import annotations
 
-import ast
 import re
 from dataclasses import dataclass, field, replace
 from typing import Mapping
@@ -15,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError, MissingColumnError, shown
+from .conditions import evaluate_condition
 
 #: column names recognised without a mapping, per law input (first match wins; case-insensitive)
 COMMON_NAMES: dict[str, tuple[str, ...]] = {
@@ -224,61 +224,6 @@ def numeric_column(table: pd.DataFrame, column: str, rows: np.ndarray, *, positi
     return values
 
 
-#: what a condition may be made of: columns, numbers and strings, comparisons, arithmetic and logic
-_CONDITION_NODES = (ast.Expression, ast.BoolOp, ast.And, ast.Or, ast.UnaryOp, ast.Not, ast.Invert, ast.USub,
-                    ast.UAdd, ast.BinOp, ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv, ast.Mod, ast.Pow,
-                    ast.BitAnd, ast.BitOr, ast.BitXor, ast.Compare, ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt,
-                    ast.GtE, ast.In, ast.NotIn, ast.Name, ast.Load, ast.Constant, ast.List, ast.Tuple)
-
-
-def _named_columns(where: str, columns) -> tuple[str, dict[str, str]]:
-    """``where`` with each `quoted column name` (outside string literals) replaced by a plain name
-    that no column has, and the map from those names to the columns. The condition checked is the
-    condition evaluated: pandas is given this text, over the columns renamed, so a quote that looks
-    like a column name to one reader and like a string to another cannot hide a call."""
-    taken = {str(c) for c in columns}
-    out, names, i = [], {}, 0
-    while i < len(where):
-        ch = where[i]
-        if ch in "'\"":  # a string literal, kept as it is (a backtick inside it is a character)
-            j = i + 1
-            while j < len(where) and where[j] != ch:
-                j += 2 if where[j] == "\\" else 1
-            out.append(where[i:j + 1])
-            i = j + 1
-        elif ch == "`":
-            j = where.find("`", i + 1)
-            if j < 0:
-                out.append(where[i:])  # unbalanced: left for the parser to refuse
-                break
-            name = next(f"_quoted_{k}" for k in range(len(taken) + len(names) + 1)
-                        if f"_quoted_{k}" not in taken and f"_quoted_{k}" not in names)
-            names[name] = where[i + 1:j]
-            out.append(name)
-            i = j + 1
-        else:
-            out.append(ch)
-            i += 1
-    return "".join(out), names
-
-
-def _check_condition(plain: str, where: str, option: str) -> None:
-    """Refuse anything in a condition (``plain``: `_named_columns`'s text of ``where``) but columns,
-    constants and operators, before pandas sees it: its evaluator would call methods
-    (``N.to_csv('file')`` writes a file)."""
-    try:
-        nodes = list(ast.walk(ast.parse(plain.strip(), mode="eval")))
-    except SyntaxError:
-        raise InputError(f"{option} `{where}` could not be evaluated: it is not a condition on columns "
-                         "(e.g. \"C < 1e21\")") from None
-    bad = next((n for n in nodes if not isinstance(n, _CONDITION_NODES)
-                or isinstance(n, ast.Name) and n.id.startswith("__")), None)
-    if bad is not None:
-        raise InputError(f"{option} `{where}` may use only columns, numbers, comparisons, arithmetic and "
-                         f"and/or/not (&, |, ~); it has {type(bad).__name__.lower()} "
-                         f"`{ast.get_source_segment(plain, bad) or type(bad).__name__}`")
-
-
 def select_rows(runs: Runs, where: str | None, include_excluded: bool, *, outside: bool = False,
                 option: str = "--where") -> tuple[np.ndarray, int]:
     """Positions of rows used for fitting, and how many were left out as excluded. ``outside``:
@@ -291,17 +236,7 @@ def select_rows(runs: Runs, where: str | None, include_excluded: bool, *, outsid
         n_excluded = int(excluded.sum())
         keep &= ~excluded
     if where:
-        plain, names = _named_columns(where, runs.columns)
-        _check_condition(plain, where, option)
-        table = runs.table.rename(columns={c: n for n, c in names.items()}) if names else runs.table
-        try:
-            mask = table.eval(plain)
-        except Exception as exc:  # pandas raises many kinds; the user sees one line
-            message = str(exc)
-            for name, column in names.items():  # in the user's terms
-                message = message.replace(f"'{name}'", f"`{column}`")
-            hint = f"; columns are {', '.join(runs.columns)}" if "is not defined" in message else ""
-            raise InputError(f"{option} `{where}` could not be evaluated: {message}{hint}") from None
+        mask = evaluate_condition(runs.table, where, option)
         if not (isinstance(mask, pd.Series) and mask.dtype == bool):
             raise InputError(f"{option} `{where}` must be a true/false condition on columns (e.g. \"C < 1e21\")")
         keep &= ~mask.to_numpy() if outside else mask.to_numpy()

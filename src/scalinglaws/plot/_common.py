@@ -10,6 +10,7 @@ from ..errors import InputError
 
 FORMATS = ("png", "svg", "pdf")
 SIZE = (6.4, 4.4)  # inches: one figure a laptop screen and a printed page both hold
+WIDE = (11.0, 4.4)  # two panes side by side
 BAND = dict(alpha=0.22, linewidth=0)
 
 
@@ -22,24 +23,33 @@ def matplotlib():
     return mpl
 
 
-def axes(ax=None, size=SIZE):
-    """``ax``, or new axes: on a pyplot figure (shown by Jupyter and ``plt.show()``) when called
-    from user code. Servers and reports pass their own (`new_axes`), which need no pyplot."""
-    if ax is not None:
-        return ax
+def figure(fig=None, size=SIZE):
+    """``fig``, or a new pyplot figure (shown by Jupyter and ``plt.show()``) when called from user
+    code. Servers and reports pass their own (`new_figure`), which need no pyplot."""
+    if fig is not None:
+        return fig
     matplotlib()
     import matplotlib.pyplot as plt
 
-    return plt.figure(figsize=size, layout="constrained").add_subplot()
+    return plt.figure(figsize=size, layout="constrained")
 
 
-def new_axes(size=SIZE, n: int = 1):
-    """Axes on a figure of their own, outside pyplot's registry (safe in threads)."""
+def axes(ax=None, size=SIZE):
+    """``ax``, or new axes on a new pyplot figure (see `figure`)."""
+    return ax if ax is not None else figure(None, size).add_subplot()
+
+
+def new_figure(size=SIZE):
+    """A figure of its own, outside pyplot's registry (safe in threads)."""
     matplotlib()
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=size, layout="constrained")
-    return fig.add_subplot() if n == 1 else fig.subplots(1, n)
+    return Figure(figsize=size, layout="constrained")
+
+
+def new_axes(size=SIZE):
+    """Axes on a figure of their own (`new_figure`)."""
+    return new_figure(size).add_subplot()
 
 
 def log_axis(ax, axis: str, values) -> None:

@@ -10,7 +10,8 @@ import numpy as np
 from ..data import Runs, design
 from ..errors import FitError, InputError
 from ..nested import scale_of
-from ._common import BAND, axes, given_columns, law_label, log_axis, plain_text, scale_label
+from ._common import (BAND, SIZE, WIDE, axes, figure, given_columns, law_label, log_axis, plain_text,
+                      scale_label)
 
 MAX_GROUPS = 8  # runs sharing the other inputs drawn as curves up to this many groups; beyond, coloured points
 PATH_POINTS = 60
@@ -170,6 +171,16 @@ def residuals(fit, runs, *, where: str | None = None, ax=None):
     return ax
 
 
+def pairs_size(k: int) -> tuple[float, float]:
+    """The size of `bootstrap_pairs`' figure of ``k`` parameters (``k`` of a fit: `pairs_count`)."""
+    return (1.9 * k + 1, 1.9 * k + 1)
+
+
+def pairs_count(fit, max_params: int = 5) -> int:
+    """How many parameters `bootstrap_pairs` draws by default: the first ``max_params`` free ones."""
+    return min(max_params, len([n for n in fit.law.param_names if n not in fit.fixed]))
+
+
 @plain_text
 def bootstrap_pairs(fit, *, params=None, fig=None, max_params: int = 5):
     """The bootstrap replicates' parameters: histograms on the diagonal, pairs below it, the point
@@ -183,13 +194,7 @@ def bootstrap_pairs(fit, *, params=None, fig=None, max_params: int = 5):
         raise InputError(f"--params must name parameters of law {fit.law.name} ({', '.join(fit.law.param_names)}); "
                          f"got {', '.join(unknown)}")
     k = len(names)
-    if fig is None:
-        from ._common import matplotlib
-
-        matplotlib()
-        import matplotlib.pyplot as plt
-
-        fig = plt.figure(figsize=(1.9 * k + 1, 1.9 * k + 1), layout="constrained")
+    fig = figure(fig, pairs_size(k))
     grid = fig.subplots(k, k, squeeze=False)
     reps = {n: np.asarray(fit.bootstrap.params[n], dtype=np.float64) for n in names}
     for i, a in enumerate(names):
@@ -221,13 +226,7 @@ def candidates(fit, runs=None, *, to: Mapping[str, float] | None = None, where: 
     if fit.selection is None:
         raise InputError("the candidates figure needs a fit made with --law auto")
     sel = fit.selection
-    if fig is None:
-        from ._common import matplotlib
-
-        matplotlib()
-        import matplotlib.pyplot as plt
-
-        fig = plt.figure(figsize=(11 if runs is not None else 6.4, 4.4), layout="constrained")
+    fig = figure(fig, WIDE if runs is not None else SIZE)
     panes = np.atleast_1d(fig.subplots(1, 2 if runs is not None else 1))
     ax = panes[0]
     scored = [c for c in sel.candidates if c.status == "scored"]

@@ -9,16 +9,11 @@ from . import html as h
 
 def _figure(draw, caption: str, name: str) -> str:
     try:
-        from ..plot import svg
-        from ..plot._common import new_axes
+        from .sections import drawn
 
-        ax = new_axes((5.6, 3.8))
-        draw(ax)
-        return h.figure(svg(ax), caption, name)
-    except ImportError:
+        return drawn(draw, caption, name, (5.6, 3.8))
+    except ImportError:  # no matplotlib: the table shows alone
         return ""
-    except ScalingLawsError as exc:
-        return f"<p class='note'>{h.esc(caption)}: not drawn: {h.esc(exc)}</p>"
 
 
 def _wrap(title: str, table: str, figure: str, notes=()) -> str:

@@ -9,23 +9,23 @@ import pandas as pd
 
 from ..errors import ScalingLawsError
 from ..plot import backtest_errors, bootstrap_pairs, candidates, fit_curve, frontier, plan, residuals, svg
-from ..plot._common import given_columns, new_axes
+from ..plot._common import SIZE, WIDE, given_columns, new_figure
+from ..plot.fits import pairs_count, pairs_size
 from . import html as h
 
 
-def _drawn(draw, caption: str, name: str, size=(6.4, 4.4)) -> str:
-    """A figure drawn by ``draw(ax)`` as inline SVG, or the reason it could not be drawn."""
+def drawn(draw, caption: str, name: str, size=SIZE, *, whole: bool = False) -> str:
+    """A figure drawn by ``draw(ax)`` (``whole``: ``draw(fig)``, for figures of several panes) as
+    inline SVG, or the reason it could not be drawn: one figure does not stop a page."""
     try:
-        ax = new_axes(size)
-        draw(ax)
-        return h.figure(svg(ax), caption, name)
-    except Exception as exc:  # noqa: BLE001 - one figure that cannot be drawn does not stop the report
-        return _not_drawn(caption, exc)
-
-
-def _not_drawn(caption: str, exc: Exception) -> str:
-    why = str(exc) if isinstance(exc, ScalingLawsError) else f"{type(exc).__name__}: {exc}"
-    return f"<p class='error'>{h.esc(caption)}: not drawn: {h.esc(why)}</p>"
+        fig = new_figure(size)
+        draw(fig if whole else fig.add_subplot())
+        return h.figure(svg(fig), caption, name)
+    except ImportError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - said in the page instead
+        why = str(exc) if isinstance(exc, ScalingLawsError) else f"{type(exc).__name__}: {exc}"
+        return f"<p class='error'>{h.esc(caption)}: not drawn: {h.esc(why)}</p>"
 
 
 def data_section(runs, fits: Mapping, where: str | None) -> str:
@@ -72,52 +72,49 @@ def fit_section(name: str, fit, runs, *, where, at, level) -> str:
     out.append(h.lines(fit.warnings, "warn"))
     if at:
         out.append(_forecast(fit, at, level))
-    figures = [_drawn(lambda ax: fit_curve(fit, runs, to=at, where=where, level=level, ax=ax),
+    figures = [drawn(lambda ax: fit_curve(fit, runs, to=at, where=where, level=level, ax=ax),
                       f"{law.name}: the runs, the fit and its forecast" + (" to the target" if at else ""),
                       f"fit-{name}"),
-               _drawn(lambda ax: residuals(fit, runs, where=where, ax=ax), "residuals against scale",
+               drawn(lambda ax: residuals(fit, runs, where=where, ax=ax), "residuals against scale",
                       f"residuals-{name}")]
     if fit.bootstrap is not None:
-        k = min(5, len([p for p in law.param_names if p not in fit.fixed]))
-        figures.append(_grid(lambda fig: bootstrap_pairs(fit, fig=fig), (1.9 * k + 1, 1.9 * k + 1),
-                             "the bootstrap replicates' parameters (star: the fit)", f"bootstrap-{name}"))
+        figures.append(drawn(lambda fig: bootstrap_pairs(fit, fig=fig), "the bootstrap replicates' parameters "
+                             "(star: the fit)", f"bootstrap-{name}", pairs_size(pairs_count(fit)), whole=True))
     if auto:
-        figures.append(_grid(lambda fig: candidates(fit, runs, to=at, where=where, fig=fig), (11, 4.4),
+        figures.append(drawn(lambda fig: candidates(fit, runs, to=at, where=where, fig=fig),
                              "--law auto: each candidate's held-out error by cut-off, and the forecasts it averages",
-                             f"candidates-{name}"))
+                             f"candidates-{name}", WIDE, whole=True))
     out.append("<div class='figures'>" + "".join(figures) + "</div>")
     return "".join(out)
 
 
-def _grid(draw, size, caption, name) -> str:
-    from matplotlib.figure import Figure
-
+def forecast_at(fit, at: Mapping[str, float], level: float) -> dict:
+    """The forecast of one target run as the report and the web app show it: ``at, y, decades_beyond``
+    (the farthest input, as plans count it), ``level``, and ``interval`` or ``interval_note``."""
+    point = {k: [v] for k, v in at.items()}
+    decades = max(float(v[0]) for v in fit.extrapolation(point)[1].values())
+    out = {"at": dict(at), "y": float(fit.predict(point)[0]), "decades_beyond": decades, "level": level}
+    if fit.bootstrap is None:
+        out["interval_note"] = "no interval: fit with bootstrap replicates for one"
+        return out
     try:
-        fig = Figure(figsize=size, layout="constrained")
-        draw(fig)
-        return h.figure(svg(fig), caption, name)
-    except Exception as exc:  # noqa: BLE001 - as `_drawn`
-        return _not_drawn(caption, exc)
+        lo, hi = fit.predict_interval(point, level=level)
+        out["interval"] = [float(lo[0]), float(hi[0])]
+    except ScalingLawsError as exc:
+        out["interval_note"] = str(exc)
+    return out
 
 
 def _forecast(fit, at, level) -> str:
-    point = {k: [v] for k, v in at.items()}
     try:
-        y = float(fit.predict(point)[0])
-        decades = max(float(v[0]) for v in fit.extrapolation(point)[1].values())  # the farthest input, as plans
+        f = forecast_at(fit, at, level)
     except ScalingLawsError as exc:
         return f"<p class='error'>forecast at the target: {h.esc(exc)}</p>"
-    interval = ("", "", "no bootstrap")
-    if fit.bootstrap is not None:
-        try:
-            lo, hi = fit.predict_interval(point, level=level)
-            interval = (float(lo[0]), float(hi[0]), "")
-        except ScalingLawsError as exc:
-            interval = ("", "", str(exc))
+    lo, hi = f.get("interval", ("", ""))
     target = ", ".join(f"{k} = {v:.4g}" for k, v in at.items())
     return h.table(["target", fit.y_column, f"{level:.0%} low", f"{level:.0%} high",
                     "decades beyond the runs (farthest input)", "note"],
-                   [[target, y, interval[0], interval[1], decades, interval[2]]])
+                   [[target, f["y"], lo, hi, f["decades_beyond"], f.get("interval_note", "")]])
 
 
 def label(name: str, fit) -> str:
@@ -156,7 +153,7 @@ def backtest_section(fits: Mapping, runs, *, x, y, where) -> str:
                          "/".join(sorted(set(part["status"])))])
         rows += [[shown, f["cut"], "", "", "", "", f"not fitted: {f['reason']}"] for f in errors.attrs["failed"]]
         if len(errors):
-            figures.append(_drawn(lambda ax: backtest_errors(errors, ax=ax),
+            figures.append(drawn(lambda ax: backtest_errors(errors, ax=ax),
                                   f"{fit.law.name}: held-out errors by distance past each cut-off"
                                   + (" (the law --law auto chose on these folds)" if fit.selection is not None else ""),
                                   f"backtest-{name}"))
@@ -191,9 +188,9 @@ def plan_section(fits: Mapping, runs, compute, *, level, where) -> str:
              "loss high", "decades beyond"], rows,
             caption=f"{level:.0%} intervals: N*, D* from the bootstrap replicates (parameter uncertainty only); the "
                     "loss's is the prediction interval of a run at the planned N*, D*"))
-        figures = [_drawn(lambda ax: frontier(runs, fit=fit, N=fit.columns["N"], D=fit.columns["D"], y=fit.y_column,
+        figures = [drawn(lambda ax: frontier(runs, fit=fit, N=fit.columns["N"], D=fit.columns["D"], y=fit.y_column,
                                                    where=where, level=level, out_to=max(compute), ax=ax),
                           "runs against compute, and the compute-optimal frontier", f"frontier-{name}"),
-                   _drawn(lambda ax: plan(plans, ax=ax), "N* and D* against the budget", f"plan-{name}")]
+                   drawn(lambda ax: plan(plans, ax=ax), "N* and D* against the budget", f"plan-{name}")]
         out.append("<div class='figures'>" + "".join(figures) + "</div>")
     return "".join(out)

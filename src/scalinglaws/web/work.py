@@ -137,6 +137,7 @@ def fit_request(request: dict, tables: Tables) -> dict:
     from .. import compute_optimal, fit
     from ..plot import fit_curve, frontier, plan, residuals, svg
     from ..plot._common import new_axes
+    from ..report.sections import forecast_at
 
     runs = tables.get(request.get("token"))
     law = str(request.get("law") or "")
@@ -157,7 +158,7 @@ def fit_request(request: dict, tables: Tables) -> dict:
     answer["fit"].pop("bootstrap", None)
     answer["fit"].pop("calibration", None)
     if at:
-        answer["forecast"] = _forecast(result, at, level)
+        answer["forecast"] = forecast_at(result, at, level)
     figures = {"fit": lambda ax: fit_curve(result, runs, to=at or None, where=request.get("where") or None,
                                            level=level, ax=ax),
                "residuals": lambda ax: residuals(result, runs, where=request.get("where") or None, ax=ax)}
@@ -183,21 +184,6 @@ def fit_request(request: dict, tables: Tables) -> dict:
             answer["figures"][name] = None
             answer.setdefault("figure_notes", {})[name] = str(exc)
     return answer
-
-
-def _forecast(result, at: dict, level: float) -> dict:
-    point = {k: [v] for k, v in at.items()}
-    decades = max(float(v[0]) for v in result.extrapolation(point)[1].values())  # the farthest input, as plans
-    out = {"at": at, "y": float(result.predict(point)[0]), "decades_beyond": decades, "level": level}
-    if result.bootstrap is not None:
-        try:
-            lo, hi = result.predict_interval(point, level=level)
-            out["interval"] = [float(lo[0]), float(hi[0])]
-        except ScalingLawsError as exc:
-            out["interval_note"] = str(exc)
-    else:
-        out["interval_note"] = "no interval: fit with bootstrap replicates for one"
-    return out
 
 
 def _number(v, what: str) -> float:
