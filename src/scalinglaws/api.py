@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 from dataclasses import replace
 from typing import Mapping, Sequence
 
@@ -168,20 +169,24 @@ def fit_groups(law, runs, by: str, **options) -> tuple[dict, list[dict]]:
     if runs.table[by].isna().any():
         raise InputError(f"--by must name a group on every row; row {int(runs.table[by].isna().to_numpy().argmax()) + 1} "
                          "is empty")
-    fits, skipped, first_error = {}, [], None
-    groups = list(runs.table.groupby(by, sort=True))
-    with stage(f"fitting {law if isinstance(law, str) else law.name} to each `{by}` group", total=len(groups)) as advance:
-        for group, table in groups:
-            sub = runs.with_table(table.reset_index(drop=True))
-            label = group.item() if hasattr(group, "item") else group
-            selected = select_rows(sub, options.get("where"), options.get("include_excluded", False))[0].size
-            try:
-                if selected:
-                    fits[label] = fit(law, sub, **options)
-            except ScalingLawsError as exc:
-                skipped.append({"group": label, "reason": str(exc)})
-                first_error = first_error or exc
-            advance()
+    outcomes = _fit_together(law, runs, by, options)
+    if outcomes is None:  # one group at a time
+        outcomes = {}
+        groups = list(runs.table.groupby(by, sort=True))
+        with stage(f"fitting {law if isinstance(law, str) else law.name} to each `{by}` group",
+                   total=len(groups)) as advance:
+            for group, table in groups:
+                sub = runs.with_table(table.reset_index(drop=True))
+                label = group.item() if hasattr(group, "item") else group
+                if select_rows(sub, options.get("where"), options.get("include_excluded", False))[0].size:
+                    try:
+                        outcomes[label] = fit(law, sub, **options)
+                    except ScalingLawsError as exc:
+                        outcomes[label] = exc
+                advance()
+    fits = {k: v for k, v in outcomes.items() if isinstance(v, FitResult)}
+    skipped = [{"group": k, "reason": str(v)} for k, v in outcomes.items() if not isinstance(v, FitResult)]
+    first_error = next((v for v in outcomes.values() if not isinstance(v, FitResult)), None)
     if not fits and first_error is not None:
         reasons = {s["reason"] for s in skipped}
         raise type(first_error)(f"no `{by}` group could be fitted: " + (
@@ -190,6 +195,42 @@ def fit_groups(law, runs, by: str, **options) -> tuple[dict, list[dict]]:
     if not fits:
         raise InputError(f"--where leaves no rows in any `{by}` group; got {options.get('where')!r}")
     return fits, skipped
+
+
+#: `fit` options the groups' batched solve takes (any other, given, fits the groups one at a time)
+TOGETHER = {"x", "y", "where", "include_excluded", "fix", "loss", "delta", "weights", "dropna", "starts", "rng",
+            "method", "space"}
+
+
+def _fit_together(law, runs: Runs, by: str, options: dict) -> dict | None:
+    """Point fits of every group in one batched solve (`fit.groups.prepare_groups`, `fit.solve_each`):
+    ``{group: FitResult or the error refusing it}``; None where the groups must be fitted one at a time
+    (``--law auto``, a bootstrap, another method, or a table refused as a whole)."""
+    from .fit.api import solve_each
+    from .fit.groups import prepare_groups
+
+    defaults = {k: p.default for k, p in inspect.signature(fit).parameters.items() if p.default is not p.empty}
+    if ((isinstance(law, str) and law == "auto") or options.get("method", DEFAULT_METHOD) != DEFAULT_METHOD
+            or any(k not in defaults or (k not in TOGETHER and v != defaults[k]) for k, v in options.items())):
+        return None
+    rng = options.get("rng")
+    if rng is not None and not isinstance(rng, np.random.Generator) and not (
+            isinstance(rng, (int, np.integer)) and not isinstance(rng, bool) and rng >= 0):
+        raise InputError(f"--seed must be a non-negative integer; got {rng!r}")
+    space = options.get("space")
+    law = get_law(law) if space is None else get_law(law).in_space(space)
+    problem_options = {k: options[k] for k in ("x", "y", "where", "include_excluded", "fix", "loss", "delta",
+                                               "weights", "dropna") if k in options}
+    problems = prepare_groups(law, runs, runs.table[by].to_numpy(), **problem_options)
+    if problems is None:
+        return None
+    ready = [k for k, p in problems.items() if not isinstance(p, InputError)]
+    out = dict(problems)
+    if ready:
+        with stage(f"fitting {law.name} to each `{by}` group together", lanes=True):
+            solved = solve_each([problems[k] for k in ready], starts=options.get("starts"), rng=rng)
+        out.update({k: s if isinstance(s, FitError) else s[0] for k, s in zip(ready, solved)})
+    return out
 
 
 def _candidate_laws(candidates) -> list[Law] | None:

@@ -297,8 +297,11 @@ def design(runs, law, *, x: Mapping[str, str] | None = None, y: str | None = Non
 
 
 def _duplicates(table: pd.DataFrame, rows: np.ndarray, cols: list[str]) -> tuple[str, ...]:
-    sub = table.iloc[rows][cols]
-    dup = sub.duplicated(keep="first").to_numpy()
+    return duplicates_note(rows, table.iloc[rows][cols].duplicated(keep="first").to_numpy())
+
+
+def duplicates_note(rows: np.ndarray, dup: np.ndarray) -> tuple[str, ...]:
+    """The note on ``rows`` (positions) of which ``dup`` marks repeats of an earlier row."""
     if not dup.any():
         return ()
     listed = ", ".join(str(r + 1) for r in rows[dup][:10])

@@ -34,7 +34,9 @@ CONSTANT = "the fitted law is constant over the runs"  # the openings of the war
 SWITCHED_OFF = "a term is switched off by a bound"
 
 
-def at_bound(law, params: dict, name: str, x: dict) -> bool:
+def at_bound(law, params: dict, name: str, x: dict, fitted: np.ndarray | None = None) -> bool:
+    """Whether parameter ``name`` of the fit ``params`` sits on a bound (``fitted``: the law's values
+    at ``x`` under ``params``, when already at hand)."""
     lo, hi = law.param(name).bounds
     if math.isfinite(lo) and math.isfinite(hi):
         return near_bound(params[name], (lo, hi))
@@ -44,14 +46,17 @@ def at_bound(law, params: dict, name: str, x: dict) -> bool:
     if params[name] == bound:
         return True
     with np.errstate(all="ignore"):
-        change = law.to_space(law.predict({**params, name: bound}, x)) - law.to_space(law.predict(params, x))
+        fitted = law.predict(params, x) if fitted is None else fitted
+        change = law.to_space(law.predict({**params, name: bound}, x)) - law.to_space(fitted)
     if np.any(np.isnan(change)):  # the law is undefined on the bound (a break of width 0): by distance
         return near_bound(params[name], (lo, hi))
     return bool(np.all(np.abs(change) <= SAME))
 
 
-def diagnose(spec: Spec, dm, used: np.ndarray, params: dict, at: tuple[str, ...]) -> tuple[str, ...]:
-    """Warnings (plain sentences) about the fit ``params`` of ``spec`` to the design rows ``used``."""
+def diagnose(spec: Spec, dm, used: np.ndarray, params: dict, at: tuple[str, ...],
+             fitted: np.ndarray | None = None) -> tuple[str, ...]:
+    """Warnings (plain sentences) about the fit ``params`` of ``spec`` to the design rows ``used``
+    (``fitted``: the law's values there, when already at hand)."""
     law = spec.law
     x = {k: v[used] for k, v in dm.x.items()}
     y = dm.y[used]
@@ -62,7 +67,7 @@ def diagnose(spec: Spec, dm, used: np.ndarray, params: dict, at: tuple[str, ...]
             warnings.append(f"input {name} (column `{dm.columns[name]}`) takes only {n} distinct value(s): the "
                             f"parameters acting on {name} rest on {n} point(s) of its scale")
     with np.errstate(all="ignore"):
-        t_f = law.to_space(law.predict(params, x))
+        t_f = law.to_space(law.predict(params, x) if fitted is None else fitted)
     if not np.all(np.isfinite(t_f)):
         return tuple(warnings)
     t_y = law.to_space(y)
@@ -102,9 +107,8 @@ def _switched_off(law, params: dict, at: tuple[str, ...], x: dict, free: tuple[s
 
 def _asymptote(law, params, x, y, sigma, y_column) -> list[str]:
     with np.errstate(all="ignore"):  # an input near the largest float: no asymptote can be read past it
-        far = {k: np.array([np.max(v) * FAR]) for k, v in x.items()}
-        end = {k: np.array([np.max(v)]) for k, v in x.items()}
-        f_far, f_end = float(law.predict(params, far)[0]), float(law.predict(params, end)[0])
+        f_far, f_end = (float(v) for v in law.predict(params, {k: np.max(v) * np.array([FAR, 1.0])
+                                                                for k, v in x.items()}))
     if not (math.isfinite(f_far) and (f_far > 0 or law.space != "log")):
         return []
     gap = 3.0 * sigma  # in the law's residual space, like sigma: beyond the lowest of a few noisy runs

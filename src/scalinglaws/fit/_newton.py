@@ -47,8 +47,8 @@ import numpy as np
 
 from ..laws._transforms import to_unconstrained
 from .._jax import program_cache
-from ._problem import (EPS_R, PER_LANE, Data, Spec, free_theta, objective, residuals,
-                       residuals_at, take_lanes)
+from ._problem import (EPS_R, PER_LANE, PER_LANE_X, Data, Spec, free_theta, inputs_per_lane, objective,
+                       residuals, residuals_at, take_lanes)
 
 #: a start's status. ``converged``: the Newton decrement meets the criterion below (the only
 #: certificate); ``max_iterations``: out of iterations or stalled without it; ``failed``: a non-finite
@@ -246,17 +246,19 @@ def _bound_gains(spec: Spec, u, th, Jt_th, g_th, maj):
 
 
 @program_cache
-def compiled_polisher(spec: Spec, full: bool = False):
+def compiled_polisher(spec: Spec, full: bool = False, inputs_per_lane: bool = False):
     """``(init, advance)`` for `_driver.run_batched`, jitted once per spec.
 
     Each lane has its own targets and weights (`PER_LANE`): a fit's starts share theirs, a
-    bootstrap's replicates do not, and one program serves both.
+    bootstrap's replicates do not, and one program serves both. ``inputs_per_lane``: each lane
+    has its own inputs too (`PER_LANE_X`: the groups of a table, polished together).
     ``full``: the near-L1 iteration (curvature of the residuals, line searches, second-order
     correction); otherwise the quick one (the two damped steps only).
     """
-    init = jax.jit(jax.vmap(lambda u0, data: _init_one(spec, u0, data), in_axes=(0, PER_LANE)))
+    axes = PER_LANE_X if inputs_per_lane else PER_LANE
+    init = jax.jit(jax.vmap(lambda u0, data: _init_one(spec, u0, data), in_axes=(0, axes)))
     advance = jax.jit(jax.vmap(lambda s, data, until: _advance_one(spec, s, data, until, full),
-                               in_axes=(0, PER_LANE, 0)))
+                               in_axes=(0, axes, 0)))
     return init, advance
 
 
@@ -264,7 +266,8 @@ def polish(spec: Spec, u0, data: Data, *, max_iter: int):
     """Polish every start: ``(u, f, status, iterations)`` as NumPy arrays, one row per start.
 
     ``data`` holds one set of targets and weights for every start, or one per start (rows of
-    ``t_y``, ``y`` and ``w``: bootstrap replicates).
+    ``t_y``, ``y`` and ``w``: bootstrap replicates), and one set of inputs, or one per start
+    (rows of each input: groups of a table).
 
     Every start first gets quick iterations, up to ``max_iter``; a smooth or well-resolved fit
     (enough points in the quadratic zone) converges there. A start they leave unconverged because
@@ -278,12 +281,13 @@ def polish(spec: Spec, u0, data: Data, *, max_iter: int):
 
     quick = min(QUICK_ITERATIONS, max_iter)
     width = window_size(max(len(u0), WINDOW))  # one width for fits and bootstraps: one program to trace
-    u, f, status, it = run_batched(*compiled_polisher(spec), u0, data, max_iter=max_iter, chunk=QUICK_CHUNK,
-                                   per_lane=True, width=width)
+    per_x = inputs_per_lane(data)
+    u, f, status, it = run_batched(*compiled_polisher(spec, False, per_x), u0, data, max_iter=max_iter,
+                                   chunk=QUICK_CHUNK, per_lane=True, width=width)
     todo = np.flatnonzero((status == MAX_ITERATIONS) & (it < max_iter))  # stalled or handed on, not out of iterations
     if todo.size and max_iter > quick:
         with uncounted():  # lanes counted once, when the quick pass ends them
-            u2, f2, status2, it2 = run_batched(*compiled_polisher(spec, full=True), u[todo], take_lanes(data, todo),
+            u2, f2, status2, it2 = run_batched(*compiled_polisher(spec, True, per_x), u[todo], take_lanes(data, todo),
                                                max_iter=max_iter - quick, chunk=FULL_CHUNK, per_lane=True,
                                                width=width)
         u, f, status, it = u.copy(), f.copy(), status.copy(), it.copy()

@@ -79,15 +79,38 @@ def make_data(spec: Spec, x: dict, y: np.ndarray, fixed: dict, delta: float, w: 
 
 #: vmap axes of `Data` when each lane (bootstrap replicate) has its own targets and weights
 PER_LANE = Data(x=None, t_y=0, y=0, fixed=None, delta=None, log_z=None, w=0)
+#: ... and its own inputs too (groups of a table: each its own runs)
+PER_LANE_X = PER_LANE._replace(x=0)
+
+
+def inputs_per_lane(data: Data) -> bool:
+    """Whether ``data`` holds one row of inputs per lane (groups), not one set shared by all."""
+    return any(np.ndim(v) == 2 for v in data.x.values())
 
 
 def take_lanes(data: Data, idx) -> Data:
     """The per-lane fields of ``data`` at lanes ``idx`` (shared fields unchanged); fields of one row
-    (shared by every lane) are repeated."""
+    (shared by every lane) are repeated. Inputs are taken per lane only when they have rows."""
+    if inputs_per_lane(data):
+        data = data._replace(x={k: v[idx] for k, v in data.x.items()})
     if np.ndim(data.t_y) == 1:
         rows = (len(idx), data.t_y.size)
         return data._replace(**{k: np.broadcast_to(getattr(data, k), rows) for k in ("t_y", "y", "w")})
     return data._replace(t_y=data.t_y[idx], y=data.y[idx], w=data.w[idx])
+
+
+def stack_rows(datas: list[Data]) -> Data:
+    """The data of several problems of one spec (groups of a table: same fixed values and loss
+    scale, their own runs) as one row each of inputs, targets and weights, every row padded to the
+    longest with zero-weight copies of its own last point (as `make_data` pads one problem)."""
+    n = max(np.size(d.y) for d in datas)
+
+    def rows(values, fill=None):
+        return np.stack([np.concatenate([v, np.full(n - np.size(v), v[-1] if fill is None else fill)]) for v in values])
+
+    return datas[0]._replace(x={k: rows([d.x[k] for d in datas]) for k in datas[0].x},
+                             t_y=rows([d.t_y for d in datas]), y=rows([d.y for d in datas]),
+                             w=rows([d.w for d in datas], 0.0))
 
 
 def theta(spec: Spec, u, fixed, xp=jnp) -> dict:

@@ -21,7 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._jax import program_cache
-from ._problem import Data, Spec
+from ._problem import PER_LANE_X, Data, Spec
 
 
 def nonlinear_grid(spec: Spec, n_total: int, rng: np.random.Generator | None) -> np.ndarray:
@@ -95,18 +95,23 @@ def least_squares(A, b, rtol: float = 1e-10):
     return jnp.stack(c)
 
 
+def _screened(spec: Spec, phi, data: Data):
+    """The parameters with ``c`` solved at ``phi``, and the fit's objective there (inf if not finite)."""
+    th = _solve_linear(spec, phi, data)
+    p = {n: th[i] for i, n in enumerate(spec.free)}
+    p.update({n: data.fixed[i] for i, n in enumerate(spec.fixed)})
+    r = data.t_y - spec.law.to_space(spec.law(p, data.x), jnp)
+    f = spec.loss.objective(r, data.w, data.delta, data.log_z)
+    return th, jnp.where(jnp.isfinite(f), f, jnp.inf)
+
+
 @program_cache
-def compiled_screen(spec: Spec):
-    """``(phi (G, k), data) -> (theta (G, p), objective (G,))``, jitted once per spec."""
-    loss = spec.loss
+def compiled_screen(spec: Spec, per_row: bool = False):
+    """``(phi (G, k), data) -> (theta (G, p), objective (G,))``, jitted once per spec.
 
-    def one(phi, data):
-        th = _solve_linear(spec, phi, data)
-        p = {n: th[i] for i, n in enumerate(spec.free)}
-        p.update({n: data.fixed[i] for i, n in enumerate(spec.fixed)})
-        r = data.t_y - spec.law.to_space(spec.law(p, data.x), jnp)
-        f = loss.objective(r, data.w, data.delta, data.log_z)
-        return th, jnp.where(jnp.isfinite(f), f, jnp.inf)
-
-    return jax.jit(jax.vmap(one, in_axes=(0, None)))
+    ``per_row``: ``data`` holds rows of inputs, targets and weights (`_problem.stack_rows`: the
+    groups of a table), each screened on the same grid: ``(theta (R, G, p), objective (R, G))``.
+    """
+    one = jax.vmap(lambda phi, data: _screened(spec, phi, data), in_axes=(0, None))
+    return jax.jit(jax.vmap(one, in_axes=(None, PER_LANE_X)) if per_row else one)
 

@@ -18,7 +18,7 @@ from ..laws import Law, get_law
 from ._diagnose import at_bound, diagnose
 from ._identify import check_identifiable
 from ._newton import CONVERGED, MAX_ITERATIONS, STATUS_NAMES, STOPPED
-from ._problem import Data, Spec, compiled_fitted, make_data, unconstrain
+from ._problem import Data, Spec, compiled_fitted, make_data, stack_rows, unconstrain
 from .losses import get_loss
 from .methods import get_method
 from .result import FitResult, Starts
@@ -53,9 +53,19 @@ def prepare(law: str | Law, runs, *, x: Mapping[str, str] | None = None, y: str 
             dropna: bool = False) -> Problem:
     """Validate everything the fit depends on, once; raises `InputError` naming what is wrong."""
     release_programs_if_crowded()  # each fit may compile for new sizes: make room first if the process is crowded
+    spec, fixed, delta = problem_spec(law, loss, delta, fix)
+    runs = Runs.coerce(runs)
+    dm = design(runs, spec.law, x=x, y=y, where=where, include_excluded=include_excluded, n_free=len(spec.free),
+                dropna=dropna)
+    w = _weights(runs, dm, weights, len(spec.free))
+    return problem_of(spec, dm, w, fixed, delta, mapped_columns(dm, x, y))
+
+
+def problem_spec(law: str | Law, loss: str, delta: float | None, fix: Mapping[str, float] | None
+                 ) -> tuple[Spec, dict[str, float], float]:
+    """The static part of a problem (checked): its spec, the fixed values and the loss scale."""
     law = get_law(law)
     loss_spec = get_loss(loss)
-    runs = Runs.coerce(runs)
     delta = DEFAULT_DELTA[law.space] if delta is None else delta
     if not (isinstance(delta, (int, float)) and math.isfinite(delta) and delta > 0):
         raise InputError(f"--delta must be a positive number; got {delta!r}")
@@ -63,14 +73,21 @@ def prepare(law: str | Law, runs, *, x: Mapping[str, str] | None = None, y: str 
     spec = Spec(law, tuple(n for n in law.param_names if n not in fixed), tuple(fixed), loss_spec.name)
     if not spec.free:
         raise InputError(f"--fix holds every parameter of law {law.name}; leave at least one free")
-    dm = design(runs, law, x=x, y=y, where=where, include_excluded=include_excluded, n_free=len(spec.free),
-                dropna=dropna)
-    w = _weights(runs, dm, weights, len(spec.free))
-    data = make_data(spec, dm.x, dm.y, fixed, float(delta), w)
+    return spec, fixed, float(delta)
+
+
+def problem_of(spec: Spec, dm: Design, w: np.ndarray, fixed: dict[str, float], delta: float,
+               mapped: tuple[str, ...]) -> Problem:
+    """The problem of the design rows ``dm`` weighted ``w``; refused when the law cannot be identified on them."""
+    data = make_data(spec, dm.x, dm.y, fixed, delta, w)
     check_identifiable(spec, data, dm, w)
+    return Problem(spec, data, dm, w, fixed, delta, mapped)
+
+
+def mapped_columns(dm: Design, x: Mapping[str, str] | None, y: str | None) -> tuple[str, ...]:
+    """The columns found by their common names, not named by the user (said in the fit's notes)."""
     mapped = tuple(f"{name} <- `{col}`" for name, col in dm.columns.items() if name not in (x or {}) and col != name)
-    mapped += (f"y <- `{dm.y_column}`",) if y is None and dm.y_column != "y" else ()
-    return Problem(spec, data, dm, w, fixed, float(delta), mapped)
+    return mapped + ((f"y <- `{dm.y_column}`",) if y is None and dm.y_column != "y" else ())
 
 
 @float64
@@ -91,11 +108,19 @@ def solve(problem: Problem, *, method: str = DEFAULT_METHOD, starts: int | None 
 @float64
 def solve_each(problems: list[Problem], *, method: str = DEFAULT_METHOD, starts: int | None = None, rng=None,
                prune: bool | None = None) -> list[tuple[FitResult, np.ndarray] | FitError]:
-    """`solve` for problems that differ in their weights only (`reweighted` copies of one problem:
-    nested folds), in one batched solve with the default method; a problem without a usable fit
-    gives its `FitError` in place of the result."""
+    """`solve` for problems of one spec in one batched solve with the default method: problems that
+    differ in their weights only (`reweighted` copies of one problem: nested folds), or in their runs
+    too (the groups of a table, `fit.groups.prepare_groups`). A problem without a usable fit gives
+    its `FitError` in place of the result."""
     options = _method_options(method, starts, rng, prune)
-    solved = get_method(method)(problems[0].spec, problems[0].data, np.stack([p.data.w for p in problems]), **options)
+    spec, solver = problems[0].spec, get_method(method)
+    if all(p.data.x is problems[0].data.x and p.data.t_y is problems[0].data.t_y for p in problems):
+        solved = solver(spec, problems[0].data, np.stack([p.data.w for p in problems]), **options)
+    elif method == DEFAULT_METHOD:  # the groups of a table: one row of inputs and targets each
+        rows = stack_rows([p.data for p in problems])
+        solved = solver(spec, rows, rows.w, **options)
+    else:
+        solved = [solver(spec, p.data, p.data.w[None], **options)[0] for p in problems]
     out = []
     for p, s in zip(problems, solved):
         try:
@@ -200,17 +225,19 @@ def _result(problem: Problem, solved, method: str) -> FitResult:
     # rounding level): an unconverged start that is clearly lower shows the converged ones stopped in
     # worse minima, and its status says it is uncertified
     best = int(np.argmin(f))
-    tol = BEST_RTOL * abs(float(f[best])) + fitted_at(problem, _params(problem, solved.theta[best]))[2]
+    _, extras, rounding = fitted_at(problem, _params(problem, solved.theta[best]))
+    tol = BEST_RTOL * abs(float(f[best])) + rounding
     near = np.flatnonzero(ok & (f <= f[best] + tol))
     if not ok[best] and near.size:
         best = int(near[np.argmin(f[near])])
+        extras = fitted_at(problem, _params(problem, solved.theta[best]))[1]
     f_best = float(f[best])
     n_at_best = int(np.sum(ok & (f <= f_best + tol)))  # independent converged starts that reached the best
     params = _params(problem, solved.theta[best])
     used = w > 0
     x_used = {k: v[used] for k, v in dm.x.items()}
-    at = tuple(n for n in spec.free if at_bound(spec.law, params, n, x_used))
-    extras = fitted_at(problem, params)[1]
+    fitted = spec.law.predict(params, x_used)  # the fit at the runs: read by both checks below
+    at = tuple(n for n in spec.free if at_bound(spec.law, params, n, x_used, fitted))
     starts = Starts(
         params={n: tuple(float(v) for v in solved.theta[:, i]) for i, n in enumerate(spec.free)},
         objective=tuple(float(v) for v in solved.objective),
@@ -234,7 +261,7 @@ def _result(problem: Problem, solved, method: str) -> FitResult:
         status_counts=_status_counts(solved.status),
         fixed=tuple(problem.fixed),
         at_bound=at,
-        warnings=diagnose(spec, dm, used, params, at),
+        warnings=diagnose(spec, dm, used, params, at, fitted),
         loss_params=extras,
         columns=dict(dm.columns),
         y_column=dm.y_column,

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import InputError
 from ._newton import polish
-from ._problem import Data, Spec, free_values, unconstrain
+from ._problem import Data, Spec, free_values, inputs_per_lane, take_lanes, unconstrain
 from ._varpro import compiled_screen, nonlinear_grid
 
 
@@ -32,25 +32,49 @@ def solve_varpro_each(spec: Spec, data: Data, weights: np.ndarray, *, starts: in
                       rng=None, max_iter=300) -> list[Solved]:
     """The default method, for each row of ``weights``. Each row is screened on its own; then every
     row's starts are polished in one batched call (per-lane weights), which costs about what one
-    fit's polish does while the batch has room (see `_driver.WINDOW`)."""
+    fit's polish does while the batch has room (see `_driver.WINDOW`).
+
+    ``data`` holds the inputs and targets every row shares, or one row of them per row of
+    ``weights`` (`_problem.stack_rows`: the groups of a table, solved together)."""
     phi = nonlinear_grid(spec, starts, rng)
-    screen = compiled_screen(spec)
     cells = grid_cells(len(phi), len(spec.free_nonlinear))
+    weights = np.asarray(weights, dtype=np.float64)
+    if inputs_per_lane(data):
+        rows = data._replace(w=weights)
+    else:
+        shape = (len(weights), np.size(data.t_y))
+        rows = data._replace(t_y=np.broadcast_to(data.t_y, shape), y=np.broadcast_to(data.y, shape), w=weights)
     picked = []
-    for w in weights:
-        theta0, f0 = (np.asarray(v) for v in screen(phi, data._replace(w=w)))
+    for theta0, f0 in _screen_rows(spec, phi, rows):
         usable = np.isfinite(f0) & np.isfinite(theta0).all(axis=1)
         picked.append(theta0[distinct_candidates(cells, np.where(usable, f0, np.inf), max(1, polish_starts))])
     th = np.concatenate(picked)
     lanes = np.repeat(np.arange(len(weights)), [len(p) for p in picked])
     u0 = unconstrain(spec, {n: th[:, i] for i, n in enumerate(spec.free)})
-    per_lane = data._replace(t_y=np.broadcast_to(data.t_y, (th.shape[0], np.size(data.t_y))),
-                             y=np.broadcast_to(data.y, (th.shape[0], np.size(data.y))),
-                             w=np.asarray(weights, dtype=np.float64)[lanes])
-    u, f, status, it = polish(spec, u0, per_lane, max_iter=max_iter)
+    u, f, status, it = polish(spec, u0, take_lanes(rows, lanes), max_iter=max_iter)
     theta = free_values(spec, u, data)
     return [Solved(theta[k], np.asarray(f)[k], np.asarray(status)[k], np.asarray(it)[k], len(phi), p)
             for k, p in ((lanes == i, p) for i, p in enumerate(picked))]
+
+
+#: rows of per-row data screened in one call (the groups of a table)
+SCREEN_ROWS = 64
+
+
+def _screen_rows(spec: Spec, phi: np.ndarray, rows: Data):
+    """Each row's screen on the grid ``phi``: ``(theta (G, p), objective (G,))`` per row, in order."""
+    n = len(rows.w)
+    if not inputs_per_lane(rows):  # shared inputs and targets: the rows differ in their weights only
+        screen = compiled_screen(spec)
+        for w in rows.w:
+            yield tuple(np.asarray(v) for v in screen(phi, rows._replace(t_y=rows.t_y[0], y=rows.y[0], w=w)))
+        return
+    screen = compiled_screen(spec, True)
+    width = min(SCREEN_ROWS, 1 << max(0, n - 1).bit_length())  # few shapes: few compiled programs
+    for start in range(0, n, width):
+        idx = np.minimum(np.arange(start, start + width), n - 1)  # the last chunk repeats the last row
+        theta0, f0 = (np.asarray(v) for v in screen(phi, take_lanes(rows, idx)))
+        yield from zip(theta0[: n - start], f0[: n - start])
 
 
 def grid_cells(n: int, k: int) -> np.ndarray:
@@ -71,13 +95,16 @@ def distinct_candidates(cells: np.ndarray, f: np.ndarray, k: int) -> np.ndarray:
     """
     order = np.argsort(f, kind="stable")
     radius = 1 if cells.size and cells.max() >= 4 else 0
+    near = np.zeros(len(f), dtype=bool)  # within the radius of a point taken
     taken: list[int] = []
-    for i in order:
+    for i in order.tolist():
         if len(taken) == k:
             break
-        if not taken or np.all(np.max(np.abs(cells[taken] - cells[i]), axis=-1) > radius):
-            taken.append(int(i))
-    rest = [int(i) for i in order if i not in set(taken)]
+        if not near[i]:
+            taken.append(i)
+            near |= np.max(np.abs(cells - cells[i]), axis=-1, initial=0) <= radius
+    chosen = set(taken)
+    rest = [i for i in order.tolist() if i not in chosen]
     return np.array(taken + rest[: k - len(taken)], dtype=int)
 
 

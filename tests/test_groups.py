@@ -1,0 +1,111 @@
+"""Grouped fits: the groups of a table solved in one batched computation (`fit.groups`) give what
+fitting each group alone gives, and refuse what it refuses, group by group."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import scalinglaws as sl
+from scalinglaws.api import fit_groups
+from scalinglaws.errors import InputError
+
+
+def _curves(sizes, seed=0):
+    rng = np.random.default_rng(seed)
+    parts = []
+    for g, n in enumerate(sizes):
+        x = np.geomspace(1e3, 10 ** rng.uniform(5, 8), n)
+        E, a, b = rng.uniform(0.5, 2.0), rng.uniform(5.0, 50.0), rng.uniform(0.2, 0.6)
+        y = (E + a * x ** -b) * np.exp(rng.normal(0.0, 0.01, n))
+        parts.append(pd.DataFrame({"run": f"r{g:02d}", "x": x, "loss": y, "w": rng.integers(1, 3, n)}))
+    return pd.concat(parts, ignore_index=True)
+
+
+def _alone(law, table, by, **options):
+    out = {}
+    for name, t in table.groupby(by, sort=True):
+        try:
+            out[name] = sl.fit(law, t.reset_index(drop=True), **options)
+        except InputError as exc:
+            out[name] = exc
+    return out
+
+
+def _same(batched, alone):
+    assert batched.status == alone.status
+    for k, v in alone.params.items():
+        assert batched.params[k] == pytest.approx(v, rel=1e-6, abs=1e-12), k
+    assert batched.objective == pytest.approx(alone.objective, rel=1e-9)
+    assert (batched.notes, batched.warnings, batched.at_bound) == (alone.notes, alone.warnings, alone.at_bound)
+    assert (batched.n_points, batched.n_starts, batched.x_range) == (alone.n_points, alone.n_starts, alone.x_range)
+    assert batched.n_at_best == alone.n_at_best
+
+
+@pytest.mark.parametrize("options", [{}, {"weights": "w"}, {"where": "x > 2e3"}, {"loss": "huber-mle"},
+                                     {"fix": {"b": 0.4}}, {"rng": 3, "starts": 64}])
+def test_batched_groups_equal_groups_fitted_alone(options):
+    table = _curves([12, 20, 7, 33, 16, 9])
+    fits, skipped = fit_groups("power_law_offset", table, "run", **options)
+    alone = _alone("power_law_offset", table, "run", **options)
+    assert set(fits) | {s["group"] for s in skipped} == set(alone)
+    for name, r in alone.items():
+        if isinstance(r, InputError):
+            assert {"group": name, "reason": str(r)} in skipped
+        else:
+            _same(fits[name], r)
+
+
+def test_the_groups_are_solved_together():
+    """One screen call per 64 groups and one polish for all: not a fit per group."""
+    from scalinglaws import api
+
+    table = _curves([10] * 5)
+    calls = []
+    original = api.fit
+    api.fit = lambda *a, **k: calls.append(a) or original(*a, **k)
+    try:
+        fits, _ = fit_groups("power_law_offset", table, "run")
+    finally:
+        api.fit = original
+    assert len(fits) == 5 and not calls
+
+
+def test_a_group_too_small_or_unidentifiable_is_refused_alone():
+    table = _curves([15, 15])
+    tiny = pd.DataFrame({"run": "tiny", "x": [1e3, 1e4, 1e5], "loss": [3.0, 2.0, 1.5], "w": 1})
+    flat = pd.DataFrame({"run": "one-x", "x": [1e4] * 6, "loss": [2.0, 2.1, 1.9, 2.0, 2.05, 1.95], "w": 1})
+    table = pd.concat([table, tiny, flat], ignore_index=True)
+    fits, skipped = fit_groups("power_law_offset", table, "run")
+    alone = _alone("power_law_offset", table, "run")
+    assert sorted(fits) == ["r00", "r01"]
+    assert skipped == [{"group": name, "reason": str(alone[name])} for name in ("one-x", "tiny")]
+    for name in fits:
+        _same(fits[name], alone[name])
+
+
+def test_duplicates_are_noted_by_the_rows_of_their_group():
+    table = _curves([10, 10])
+    table = pd.concat([table, table.iloc[[12]], table.iloc[[3]]], ignore_index=True)  # row 3 of r01, row 4 of r00
+    fits, _ = fit_groups("power_law_offset", table, "run")
+    alone = _alone("power_law_offset", table, "run")
+    assert any("duplicated rows" in n and "rows 11" in n for n in fits["r00"].notes)
+    for name in fits:
+        assert fits[name].notes == alone[name].notes
+
+
+def test_a_bad_value_in_one_group_refuses_that_group_only():
+    table = _curves([12, 12, 12])
+    table.loc[20, "loss"] = -1.0  # in r01
+    fits, skipped = fit_groups("power_law_offset", table, "run")
+    assert sorted(fits) == ["r00", "r02"]
+    assert skipped[0]["group"] == "r01" and "positive" in skipped[0]["reason"]
+    alone = _alone("power_law_offset", table, "run")
+    _same(fits["r02"], alone["r02"])
+
+
+def test_numeric_group_labels_keep_their_order_and_type():
+    table = _curves([10, 10, 10]).replace({"run": {"r00": 10, "r01": 2, "r02": 7}})
+    fits, _ = fit_groups("power_law_offset", table, "run")
+    assert list(fits) == [2, 7, 10] and all(type(k) is int for k in fits)
