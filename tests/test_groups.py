@@ -109,3 +109,23 @@ def test_numeric_group_labels_keep_their_order_and_type():
     table = _curves([10, 10, 10]).replace({"run": {"r00": 10, "r01": 2, "r02": 7}})
     fits, _ = fit_groups("power_law_offset", table, "run")
     assert list(fits) == [2, 7, 10] and all(type(k) is int for k in fits)
+
+
+def test_a_large_table_is_screened_on_a_subset_and_polished_on_every_run(monkeypatch):
+    """Past `COARSE_RUNS` runs the screen and a first polish use a subset; the fit on every run is
+    the one the full screen finds, and its objective is over every run."""
+    import importlib
+
+    methods = importlib.import_module("scalinglaws.fit.methods")
+    rng = np.random.default_rng(1)
+    n = 3 * methods.COARSE_RUNS // 2
+    N, D = 10 ** rng.uniform(7, 10, n), 10 ** rng.uniform(9, 12, n)
+    loss = (1.69 + 406.4 * N**-0.34 + 410.7 * D**-0.28) * np.exp(rng.normal(0, 0.01, n))
+    table = pd.DataFrame({"N": N, "D": D, "loss": loss})
+    coarse = sl.fit("chinchilla", table)
+    monkeypatch.setattr(methods, "COARSE_RUNS", 10 * n)
+    full = sl.fit("chinchilla", table)
+    assert coarse.status == full.status == "converged" and coarse.n_points == n
+    for k, v in full.params.items():
+        assert coarse.params[k] == pytest.approx(v, rel=1e-6), k
+    assert coarse.objective == pytest.approx(full.objective, rel=1e-9)

@@ -68,6 +68,7 @@ _LAM0, _LAM_MAX = 1e-3, 1e10  # Levenberg-Marquardt damping: start, and where a 
 QUICK_ITERATIONS = 25  # quick iterations before a near-L1 start goes on to the full one
 QUICK_CHUNK = 5  # quick iterations between the driver's looks at a start (see `_driver`)
 FULL_CHUNK = 8  # full iterations between the driver's looks at a start
+LANE_ROWS = 1 << 16  # lanes x runs a batch holds at most (beyond, it narrows: large tables)
 
 
 def cholesky(A):
@@ -280,7 +281,11 @@ def polish(spec: Spec, u0, data: Data, *, max_iter: int):
     from ._driver import WINDOW, run_batched, window_size  # the driver imports this module
 
     quick = min(QUICK_ITERATIONS, max_iter)
-    width = window_size(max(len(u0), WINDOW))  # one width for fits and bootstraps: one program to trace
+    # one width for fits and bootstraps (one program to trace), unless the runs are so many that a
+    # batch of that width would hold more than `LANE_ROWS` lane-rows: then as few lanes as the batch needs
+    rows = np.shape(data.t_y)[-1]
+    width = window_size(max(len(u0), WINDOW)) if rows * WINDOW <= LANE_ROWS else \
+        window_size(len(u0), 1 << max(0, (LANE_ROWS // rows).bit_length() - 1))
     per_x = inputs_per_lane(data)
     u, f, status, it = run_batched(*compiled_polisher(spec, False, per_x), u0, data, max_iter=max_iter,
                                    chunk=QUICK_CHUNK, per_lane=True, width=width)

@@ -44,14 +44,25 @@ def solve_varpro_each(spec: Spec, data: Data, weights: np.ndarray, *, starts: in
     else:
         shape = (len(weights), np.size(data.t_y))
         rows = data._replace(t_y=np.broadcast_to(data.t_y, shape), y=np.broadcast_to(data.y, shape), w=weights)
+    coarse = _coarse(rows)
     picked = []
-    for theta0, f0 in _screen_rows(spec, phi, rows):
+    for theta0, f0 in _screen_rows(spec, phi, rows if coarse is None else coarse):
         usable = np.isfinite(f0) & np.isfinite(theta0).all(axis=1)
         picked.append(theta0[distinct_candidates(cells, np.where(usable, f0, np.inf), max(1, polish_starts))])
     th = np.concatenate(picked)
     lanes = np.repeat(np.arange(len(weights)), [len(p) for p in picked])
     u0 = unconstrain(spec, {n: th[:, i] for i, n in enumerate(spec.free)})
-    u, f, status, it = polish(spec, u0, take_lanes(rows, lanes), max_iter=max_iter)
+    if coarse is None:
+        u, f, status, it = polish(spec, u0, take_lanes(rows, lanes), max_iter=max_iter)
+    else:
+        # every start is first polished on the subset; starts of one row that reach the same point
+        # there (to 1e-8 in the unconstrained parameters) share one polish on every run from it
+        u1, f1, _, _ = polish(spec, u0, take_lanes(coarse, lanes), max_iter=max_iter)
+        u0 = np.where((np.isfinite(f1) & np.isfinite(u1).all(axis=1))[:, None], u1, u0)
+        _, first, shared = np.unique(np.column_stack([lanes, np.round(u0, 8)]), axis=0, return_index=True,
+                                     return_inverse=True)
+        u, f, status, it = (v[shared.ravel()] for v in polish(spec, u0[first], take_lanes(rows, lanes[first]),
+                                                               max_iter=max_iter))
     theta = free_values(spec, u, data)
     return [Solved(theta[k], np.asarray(f)[k], np.asarray(status)[k], np.asarray(it)[k], len(phi), p)
             for k, p in ((lanes == i, p) for i, p in enumerate(picked))]
@@ -59,6 +70,21 @@ def solve_varpro_each(spec: Spec, data: Data, weights: np.ndarray, *, starts: in
 
 #: rows of per-row data screened in one call (the groups of a table)
 SCREEN_ROWS = 64
+#: runs beyond which the screen, and a first polish of every start, use an evenly spaced subset of
+#: this many of them (a large table); the final polish, its status and objective use every run
+COARSE_RUNS = 4096
+
+
+def _coarse(rows: Data) -> Data | None:
+    """An evenly spaced subset (in table order) of `COARSE_RUNS` of the runs, or None when there
+    are no more than that: each start of a large table is screened and polished there first, where
+    an iteration costs a fraction of one on every run."""
+    n = np.shape(rows.t_y)[-1]
+    if n <= COARSE_RUNS:
+        return None
+    keep = np.unique(np.linspace(0, n - 1, COARSE_RUNS).round().astype(int))
+    return rows._replace(x={k: v[..., keep] for k, v in rows.x.items()}, t_y=rows.t_y[:, keep], y=rows.y[:, keep],
+                         w=rows.w[:, keep])
 
 
 def _screen_rows(spec: Spec, phi: np.ndarray, rows: Data):
