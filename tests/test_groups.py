@@ -3,6 +3,8 @@ fitting each group alone gives, and refuse what it refuses, group by group."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -129,3 +131,70 @@ def test_a_large_table_is_screened_on_a_subset_and_polished_on_every_run(monkeyp
     for k, v in full.params.items():
         assert coarse.params[k] == pytest.approx(v, rel=1e-6), k
     assert coarse.objective == pytest.approx(full.objective, rel=1e-9)
+
+
+# ---- grouped fit documents on the command line: every group answered --------------------------
+
+from typer.testing import CliRunner  # noqa: E402
+
+from scalinglaws.cli import app  # noqa: E402
+
+
+def _cli(*args):
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def families(tmp_path_factory):
+    """Two model families' Chinchilla-style runs, fitted with --by family."""
+    folder = tmp_path_factory.mktemp("families")
+    rng = np.random.default_rng(2)
+    parts = []
+    for family, (E, A, B) in {"dense": (1.69, 406.4, 410.7), "moe": (1.6, 350.0, 420.0)}.items():
+        N = np.repeat(np.geomspace(1e7, 3e9, 8), 5)
+        D = N * np.tile([5, 10, 20, 40, 80], 8)
+        loss = (E + A * N**-0.34 + B * D**-0.28) * np.exp(rng.normal(0, 0.003, N.size))
+        parts.append(pd.DataFrame({"family": family, "N": N, "D": D, "loss": loss}))
+    data = folder / "runs.csv"
+    pd.concat(parts).to_csv(data, index=False)
+    doc = folder / "fits.json"
+    done = _cli("fit", data, "--law", "chinchilla", "--by", "family", "--format", "json")
+    assert done.exit_code == 0, done.output
+    doc.write_text(done.stdout)
+    return data, doc
+
+
+def test_predict_and_plan_answer_every_group_of_a_grouped_fit(families):
+    data, doc = families
+    fits = {f["group"]: f for f in json.loads(doc.read_text())["fits"]}
+    done = _cli("predict", doc, "--at", "N=7e10,D=1.4e12", "--format", "json")
+    assert done.exit_code == 0, done.output
+    out = json.loads(done.stdout)
+    assert out["by"] == "family" and [g["group"] for g in out["groups"]] == ["dense", "moe"]
+    for g in out["groups"]:
+        p = fits[g["group"]]["params"]
+        expected = p["E"] + p["A"] * 7e10 ** -p["alpha"] + p["B"] * 1.4e12 ** -p["beta"]
+        assert g["predictions"][0]["y"] == pytest.approx(expected, rel=1e-12)
+    table = _cli("predict", doc, "--at", "N=7e10,D=1.4e12")
+    assert table.exit_code == 0 and "`family` = dense" in table.stdout and "`family` = moe" in table.stdout
+    plan = _cli("plan", doc, "--compute", "1e22,1e23", "--format", "json")
+    assert plan.exit_code == 0, plan.output
+    plans = json.loads(plan.stdout)["groups"]
+    assert [len(g["plans"]) for g in plans] == [2, 2] and plans[0]["plans"][0]["N"] != plans[1]["plans"][0]["N"]
+    assert _cli("plan", doc, "--compute", "1e22").exit_code == 0
+
+
+def test_a_group_that_cannot_answer_is_reported_and_the_others_go_on(families, tmp_path):
+    _, doc = families
+    grouped = json.loads(doc.read_text())
+    grouped["fits"][1]["law"] = "no_such_law"
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(grouped))
+    done = _cli("predict", bad, "--at", "N=7e10,D=1.4e12", "--format", "json")
+    assert done.exit_code == 0, done.output
+    groups = json.loads(done.stdout)["groups"]
+    assert "predictions" in groups[0] and "no_such_law" in groups[1]["error"]
+    grouped["fits"][0]["law"] = "no_such_law"
+    bad.write_text(json.dumps(grouped))
+    done = _cli("predict", bad, "--at", "N=7e10,D=1.4e12")
+    assert done.exit_code == 1 and "no group of FIT" in done.output and "Traceback" not in done.output

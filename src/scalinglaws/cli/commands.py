@@ -14,6 +14,7 @@ import os
 import sys
 import time
 import warnings
+from contextvars import ContextVar
 from pathlib import Path
 from typing import List, Optional
 
@@ -132,7 +133,60 @@ def _dumps(doc) -> str:
 
 
 def _print_json(doc) -> None:
+    collected = _GROUP_JSON.get()
+    if collected is not None:  # a command running for one group of a grouped fit: `_each_group` prints them all
+        collected.append(doc)
+        return
     sys.stdout.write(_dumps(doc))
+
+
+#: while `_each_group` runs a command for one group: ``(path, that group's fit document)``, which
+#: `_read_document` returns for the path; and the JSON documents the command printed
+_GROUP_FIT: ContextVar = ContextVar("scalinglaws_group_fit", default=None)
+_GROUP_JSON: ContextVar = ContextVar("scalinglaws_group_json", default=None)
+
+
+def _each_group(command):
+    """A command on one fit (argument ``fit_path``) run for every group of a grouped fit document
+    (`fit --by`): the group's fit stands for the document. In JSON, ``{"by": COLUMN, "groups":
+    [{"group": ..., <the command's document>}, ...]}``; in a table, each group's output under its
+    name. A group the command refuses is reported with its reason (``"error"``) and the others go on;
+    when every group is refused, so is the command."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        from ..errors import InputError, ScalingLawsError
+
+        path = kwargs.get("fit_path")
+        doc = _read_document(path) if path is not None and not kwargs.get("mix") else None
+        if not (isinstance(doc, dict) and isinstance(doc.get("fits"), list)):
+            return command(*args, **kwargs)
+        by, fmt = doc.get("by"), kwargs.get("fmt", "table")
+        groups, failed = [], []
+        for i, one in enumerate(doc["fits"]):
+            if not isinstance(one, dict):
+                raise InputError(f"FIT `{path}`: fits[{i}] is not a fit document")
+            group = one.get("group")
+            if fmt != "json":
+                out.print(f"`{by}` = {group}", markup=False, style="bold")
+            tokens = _GROUP_FIT.set((path, one)), _GROUP_JSON.set([])
+            try:
+                command(*args, **kwargs)
+                groups += [{"group": group, **printed} for printed in _GROUP_JSON.get()]
+            except ScalingLawsError as exc:
+                failed.append(f"`{by}` = {group!r}: {_one_line(exc)}")
+                groups.append({"group": group, "error": _one_line(exc)})
+                if fmt != "json":
+                    out.print(f"not answered: {_one_line(exc)}", markup=False)
+            finally:
+                _GROUP_FIT.reset(tokens[0])
+                _GROUP_JSON.reset(tokens[1])
+        if len(failed) == len(doc["fits"]):
+            raise InputError(f"no group of FIT `{path}` could be answered: {'; '.join(failed)}")
+        if fmt == "json":
+            _print_json({"by": by, "groups": groups})
+
+    return wrapper
 
 
 def _write_out(out_path: Path, text: str) -> None:
@@ -471,6 +525,9 @@ def _load_group_fits(path: Path) -> dict:
 def _read_document(path: Path):
     from ..errors import InputError
 
+    group = _GROUP_FIT.get()
+    if group is not None and group[0] == path:
+        return group[1]
     try:
         doc = json.loads(Path(path).read_text())
     except OSError as exc:
@@ -484,6 +541,7 @@ def _read_document(path: Path):
 
 @app.command()
 @_guard
+@_each_group
 def predict(
     fit_path: Path = typer.Argument(..., metavar="FIT.json", help="a fit document written by `fit --out`"),
     at: List[str] = typer.Option([], "--at", help="one point: VAR=VALUE[,VAR=VALUE...] (repeatable)"),

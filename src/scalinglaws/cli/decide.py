@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from .commands import (_averaged, _averaging_note, _check_format, _choose, _fmt, _guard, _load_fit, _misuse, _pairs,
+from .commands import (_averaged, _averaging_note, _check_format, _choose, _each_group, _fmt, _guard, _load_fit, _misuse, _pairs,
                        _percent, _print_json, _progress, _usage, app, out)
 
 
@@ -55,6 +55,7 @@ def _source(fit_path: Optional[Path], law: Optional[str], command: str):
 
 @app.command()
 @_guard
+@_each_group
 def plan(
     fit_path: Optional[Path] = typer.Argument(None, metavar="[FIT.json]", help="a fit document"),
     law: Optional[str] = typer.Option(None, "--law", help="a law name (with --params) instead of a fit"),
@@ -305,6 +306,7 @@ def _print_answer(answer: dict, fmt: str, title: str) -> None:
 
 @app.command()
 @_guard
+@_each_group
 def reach(
     fit_path: Optional[Path] = typer.Argument(None, metavar="[FIT.json]", help="a fit document"),
     law: Optional[str] = typer.Option(None, "--law", help="a law name (with --params) instead of a fit"),
@@ -327,6 +329,7 @@ def reach(
 
 @app.command()
 @_guard
+@_each_group
 def batch(
     fit_path: Optional[Path] = typer.Argument(None, metavar="[FIT.json]", help="a fit document (kaplan_bcrit, su_nsb)"),
     law: Optional[str] = typer.Option(None, "--law", help="a law name (with --params) instead of a fit"),
@@ -529,6 +532,7 @@ def rank(
 
 @app.command()
 @_guard
+@_each_group
 def design(
     fit_path: Path = typer.Argument(..., metavar="FIT.json", help="a fit with bootstrap replicates (fit --bootstrap B)"),
     budget: float = typer.Option(..., "--budget", help="FLOPs to spend on new runs"),
