@@ -11,7 +11,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,plot,web,tensorboard]'
+	$(BIN)/python -m pip install --quiet -e '.[test,plot,web,tensorboard,ray]'
 	touch $(STAMP)
 
 # The main job on the bundled Chinchilla runs: fit the law, forecast a 70B model on 1.4T tokens,

@@ -198,3 +198,51 @@ def test_a_group_that_cannot_answer_is_reported_and_the_others_go_on(families, t
     bad.write_text(json.dumps(grouped))
     done = _cli("predict", bad, "--at", "N=7e10,D=1.4e12")
     assert done.exit_code == 1 and "no group of FIT" in done.output and "Traceback" not in done.output
+
+
+# ---- the Ray backend: the same results as here ------------------------------------------------
+
+def _ray():
+    import os
+
+    if os.environ.get("SCALINGLAWS_RAY") == "required":
+        import ray  # CI: a missing Ray is a failure, not a skip
+
+        return ray
+    return pytest.importorskip("ray", reason="the ray extra is not installed")
+
+
+def test_a_grouped_bootstrap_on_a_local_ray_equals_the_local_backend():
+    _ray()
+    from scalinglaws.fit.backend import use_backend
+
+    table = _curves([14, 18, 11])
+    options = dict(bootstrap=40, rng=5)
+    local, _ = fit_groups("power_law_offset", table, "run", **options)
+    single = sl.fit("power_law_offset", table[table.run == "r01"].reset_index(drop=True), bootstrap=600, rng=1)
+    many = _curves([10] * 150, seed=3)
+    together, _ = fit_groups("power_law_offset", many, "run")
+    with use_backend("ray", num_cpus=2):
+        remote, _ = fit_groups("power_law_offset", table, "run", **options)
+        single_remote = sl.fit("power_law_offset", table[table.run == "r01"].reset_index(drop=True), bootstrap=600,
+                               rng=1)  # 600 replicates (and their guard starts) in chunks, as Ray tasks
+        together_remote, _ = fit_groups("power_law_offset", many, "run")  # 150 groups in parts of 64
+    assert list(remote) == list(local)
+    for name in local:
+        assert remote[name].summary() == local[name].summary()
+        assert remote[name].bootstrap.params == local[name].bootstrap.params
+    assert single_remote.bootstrap.params == single.bootstrap.params
+    assert {k: r.summary() for k, r in together_remote.items()} == {k: r.summary() for k, r in together.items()}
+
+
+def test_backend_options_are_checked():
+    from scalinglaws.fit.backend import use_backend
+
+    with pytest.raises(InputError, match="--backend must be one of local, ray; got 'spark'"):
+        with use_backend("spark"):
+            pass
+    with pytest.raises(InputError, match="go with --backend ray"):
+        with use_backend("local", num_cpus=2):
+            pass
+    done = _cli("fit", "chinchilla", "--law", "chinchilla", "--ray-cpus", "2")
+    assert done.exit_code == 2 and "--backend ray" in done.output

@@ -7,7 +7,7 @@ a `FitResult`, `compute_optimal` plans a budget.
 from ._jax import enable_compilation_cache
 from .data import DATASETS, Runs, load_dataset, load_runs, read_runs
 from .errors import FitError, InputError, ScalingLawsError
-from .api import fit, fit_groups, predict_mix
+from .api import fit, fit_groups, fits_table, predict_mix
 from .chain import ChainResult, fit_chain
 from .evaluate import Backtest, backtest
 from .fit import FitResult, Starts
@@ -43,6 +43,7 @@ __all__ = [
     "fit",
     "fit_chain",
     "fit_groups",
+    "fits_table",
     "fit_observational",
     "get_law",
     "inference_aware",

@@ -9,13 +9,15 @@ from dataclasses import replace
 from typing import Mapping, Sequence
 
 import numpy as np
+import pandas as pd
 
-from ._progress import stage
+from ._progress import stage, step
 from .data import Runs
 from .data.runs import with_areas_for
 from .errors import FitError, InputError, MissingColumnError, ScalingLawsError
 from .fit import FitResult, prepare, solve
 from .fit.api import DEFAULT_METHOD
+from .fit.backend import map_tasks, remote, split, task_count
 from .laws import Law, get_law
 from .laws.data_scaling import qqt_mix
 from .calibrate import calibrate
@@ -160,30 +162,27 @@ def fit_groups(law, runs, by: str, **options) -> tuple[dict, list[dict]]:
     """`fit` once per value of column ``by`` (sorted): ``({group: FitResult}, skipped)``, where
     ``skipped`` lists ``{"group", "reason"}`` for groups that could not be fitted (one bad group does
     not stop the others). Groups that ``where`` leaves empty are not fitted. Raises the first group's
-    error when none could be fitted, and `InputError` when ``where`` leaves no rows at all."""
-    from .data.runs import select_rows
+    error when none could be fitted, and `InputError` when ``where`` leaves no rows at all.
 
+    The groups are fitted in one batched computation where they can be (a point fit of one law:
+    `fit.groups`), else one at a time; on a Ray backend (`fit.backend.use_backend`) in parts as
+    Ray tasks, with the same results."""
     runs = Runs.coerce(runs)
     if by not in runs.columns:
         raise InputError(f"--by must name a column ({', '.join(runs.columns)}); got {by!r}")
     if runs.table[by].isna().any():
         raise InputError(f"--by must name a group on every row; row {int(runs.table[by].isna().to_numpy().argmax()) + 1} "
                          "is empty")
-    outcomes = _fit_together(law, runs, by, options)
-    if outcomes is None:  # one group at a time
-        outcomes = {}
-        groups = list(runs.table.groupby(by, sort=True))
-        with stage(f"fitting {law if isinstance(law, str) else law.name} to each `{by}` group",
-                   total=len(groups)) as advance:
-            for group, table in groups:
-                sub = runs.with_table(table.reset_index(drop=True))
-                label = group.item() if hasattr(group, "item") else group
-                if select_rows(sub, options.get("where"), options.get("include_excluded", False))[0].size:
-                    try:
-                        outcomes[label] = fit(law, sub, **options)
-                    except ScalingLawsError as exc:
-                        outcomes[label] = exc
-                advance()
+    names = runs.table[by].drop_duplicates().sort_values().tolist()
+    pieces = split(len(names), task_count(len(names), GROUPS_PER_TASK))
+    parts = [runs] if len(pieces) == 1 else [
+        runs.with_table(runs.table[runs.table[by].isin(names[p.start:p.stop])].reset_index(drop=True)) for p in pieces]
+    outcomes = {}
+    with stage(f"fitting {law if isinstance(law, str) else law.name} to each `{by}` group", total=len(names)) as advance:
+        for part in map_tasks(functools.partial(_fit_part, law, by, options), parts):
+            outcomes.update(part)
+            if remote():  # here, the part advanced the stage group by group
+                advance(len(part))
     fits = {k: v for k, v in outcomes.items() if isinstance(v, FitResult)}
     skipped = [{"group": k, "reason": str(v)} for k, v in outcomes.items() if not isinstance(v, FitResult)]
     first_error = next((v for v in outcomes.values() if not isinstance(v, FitResult)), None)
@@ -195,6 +194,53 @@ def fit_groups(law, runs, by: str, **options) -> tuple[dict, list[dict]]:
     if not fits:
         raise InputError(f"--where leaves no rows in any `{by}` group; got {options.get('where')!r}")
     return fits, skipped
+
+
+def fits_table(fits: Mapping, by: str = "group", skipped: Sequence[Mapping] = ()) -> pd.DataFrame:
+    """One row per group (what `fit_groups` returns): the group, law, status, every parameter,
+    objective, runs fitted, starts at the best, and the warnings; groups not fitted follow, with
+    their reason (column ``not_fitted``) and no parameters.
+
+    Example:
+        >>> import scalinglaws as sl
+        >>> runs = sl.load_dataset("chinchilla").table.assign(half=lambda t: t.index % 2)
+        >>> sl.fits_table(sl.fit_groups("chinchilla", runs, "half")[0], "half")[["half", "status"]]
+           half     status
+        0     0  converged
+        1     1  converged
+    """
+    rows = [{by: group, "law": r.law.name, "status": r.status, **r.params, "objective": r.objective,
+             "n_points": r.n_points, "n_at_best": r.n_at_best, "warnings": " | ".join(r.warnings)}
+            for group, r in fits.items()]
+    rows += [{by: s["group"], "not_fitted": s["reason"]} for s in skipped]
+    return pd.DataFrame(rows)
+
+
+#: groups a Ray task fits at least (see `fit.backend`)
+GROUPS_PER_TASK = 64
+
+
+def _fit_part(law, by: str, options: dict, runs: Runs) -> dict:
+    """``{group: FitResult or the error refusing it}`` for the groups of ``runs``: in one batched
+    solve where it can (`_fit_together`), else one group at a time; groups ``where`` leaves empty
+    are left out."""
+    from .data.runs import select_rows
+
+    outcomes = _fit_together(law, runs, by, options)
+    if outcomes is not None:
+        step(len(outcomes))
+        return outcomes
+    outcomes = {}
+    for group, table in runs.table.groupby(by, sort=True):
+        sub = runs.with_table(table.reset_index(drop=True))
+        label = group.item() if hasattr(group, "item") else group
+        if select_rows(sub, options.get("where"), options.get("include_excluded", False))[0].size:
+            try:
+                outcomes[label] = fit(law, sub, **options)
+            except ScalingLawsError as exc:
+                outcomes[label] = exc
+        step()
+    return outcomes
 
 
 #: `fit` options the groups' batched solve takes (any other, given, fits the groups one at a time)
@@ -276,4 +322,4 @@ def predict_mix(pools: Sequence[FitResult], x) -> np.ndarray:
     return values
 
 
-__all__ = ["fit", "predict_mix"]
+__all__ = ["fit", "fit_groups", "fits_table", "predict_mix"]

@@ -321,6 +321,12 @@ def fit(
                                                                     "(default: `excluded` and `excluded_*` columns)"),
     dropna: bool = typer.Option(False, "--dropna", help="leave out rows with an empty input or target (says how "
                                                         "many) instead of refusing them"),
+    backend: str = typer.Option("local", "--backend", help="local | ray: fit the --by groups and the bootstrap's "
+                                "replicates as Ray tasks (the ray extra), with the same results"),
+    ray_address: Optional[str] = typer.Option(None, "--ray-address", help="with --backend ray: the cluster (auto, or "
+                                              "ray://HOST:10001); default: a local Ray started for the command"),
+    ray_cpus: Optional[int] = typer.Option(None, "--ray-cpus", help="with --backend ray and no address: CPUs of the "
+                                           "local Ray (default: all)"),
     out_path: Optional[Path] = typer.Option(None, "--out", help="write the fit document (JSON) here"),
     fmt: str = typer.Option("table", "--format", help="table | json"),
 ):
@@ -373,6 +379,9 @@ def fit(
         if by is not None:
             _misuse("--by fits one law per group; a chain (--then) is fitted on the whole table (select a group "
                     "with --where)")
+        if backend != "local":
+            _misuse("--backend ray runs --by groups and bootstrap replicates as Ray tasks; a chain (--then) is "
+                    "fitted here")
         from ..chain import fit_chain
 
         with _progress(f"fitting the chain {law} -> {then}"):
@@ -380,7 +389,12 @@ def fit(
             doc = fit_chain(law, runs, then=then, via=via, y=y, candidates=candidate or None,
                             **chain_options).summary()
         return _write_fit(doc, out_path, fmt)
-    with _progress(f"fitting {law} ({method})"):
+    from ..fit.backend import use_backend
+
+    _choose("--backend", backend, ("local", "ray"))
+    if backend == "local" and (ray_address is not None or ray_cpus is not None):
+        _misuse("--ray-address and --ray-cpus go with --backend ray")
+    with use_backend(backend, address=ray_address, num_cpus=ray_cpus), _progress(f"fitting {law} ({method})"):
         if by is None:
             doc = fit_law(law, runs, **options).summary()
         else:
@@ -404,10 +418,37 @@ def _write_fit(doc: dict, out_path: Path | None, fmt: str) -> None:
         first, second = doc["chain"]
         out.print(f"chain: {first['law']} forecasts `{doc['via']}`, then {second['law']} forecasts "
                   f"`{second['y']}` from it", markup=False)
+    if len(doc.get("fits", ())) > GROUPS_IN_FULL:
+        _print_groups(doc)
+        return
     for one in doc.get("fits", doc.get("chain", [doc])):
         _print_fit(one, by=doc.get("by"))
     for s in doc.get("skipped", []):
         out.print(f"not fitted: `{doc['by']}` = {s['group']!r}: {s['reason']}", markup=False)
+
+
+#: groups of a grouped fit printed in full, each its own table; beyond, one row each
+GROUPS_IN_FULL = 8
+
+
+def _print_groups(doc: dict) -> None:
+    """A grouped fit as one table, a row per group (every fit in full: --format json)."""
+    by, fits = doc["by"], doc["fits"]
+    names = list(dict.fromkeys(k for f in fits for k in f["params"]))
+    table = Table(title=f"{len(fits)} fits, one per `{escape(str(by))}` group", title_justify="left")
+    for col in [by, "law", "status", *names, "objective", "runs", "warnings"]:
+        table.add_column(escape(str(col)), justify="left" if col in (by, "law", "status") else "right")
+    for f in fits:
+        table.add_row(escape(str(f["group"])), f["law"], f["status"], *(_fmt(f["params"].get(n)) for n in names),
+                      _fmt(f["objective"]), str(f["n_points"]), str(len(f["warnings"])))
+    out.print(table)
+    counts = {}
+    for f in fits:
+        counts[f["status"]] = counts.get(f["status"], 0) + 1
+    out.print("status: " + ", ".join(f"{n} {k}" for k, n in counts.items()) + "; every fit in full: --format json",
+              markup=False)
+    for s in doc.get("skipped", []):
+        out.print(f"not fitted: `{by}` = {s['group']!r}: {s['reason']}", markup=False)
 
 
 def _print_fit(doc: dict, by: str | None = None) -> None:

@@ -9,12 +9,14 @@ start's parameters, objective and status.
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import numpy as np
 
 from ..errors import InputError
 from ._newton import polish
+from .backend import map_tasks, split, task_count
 from ._problem import Data, Spec, free_values, inputs_per_lane, take_lanes, unconstrain
 from ._varpro import compiled_screen, nonlinear_grid
 
@@ -139,8 +141,23 @@ def solve_replicates(spec: Spec, data: Data, starts: np.ndarray, w: np.ndarray, 
     """Polish lane ``i`` from ``starts[i]`` (parameter values) on targets ``t_y[i]`` (in the law's residual space) with weights ``w[i]``.
 
     Lanes come in consecutive groups of ``per_replicate`` (one replicate, several starts); returns
-    ``(theta (R, p), objective (R,), status (R,))`` of each group's best lane.
+    ``(theta (R, p), objective (R,), status (R,))`` of each group's best lane. On a Ray backend
+    (`backend.use_backend`) the replicates are solved in chunks as Ray tasks, with the same results.
     """
+    n = len(starts) // per_replicate
+    pieces = [slice(r.start * per_replicate, r.stop * per_replicate)
+              for r in split(n, task_count(n, REPLICATES_PER_TASK))]
+    solve = functools.partial(_solve_replicates, spec, data, per_replicate=per_replicate, max_iter=max_iter)
+    parts = list(map_tasks(solve, [(starts[p], np.asarray(w)[p], np.asarray(t_y)[p]) for p in pieces]))
+    return tuple(np.concatenate(values) for values in zip(*parts))
+
+
+#: bootstrap replicates a Ray task solves at least
+REPLICATES_PER_TASK = 256
+
+
+def _solve_replicates(spec: Spec, data: Data, lanes, *, per_replicate: int, max_iter: int):
+    starts, w, t_y = lanes
     u0 = unconstrain(spec, {n: starts[:, i] for i, n in enumerate(spec.free)})
     t_y = np.asarray(t_y, dtype=np.float64)
     lanes = data._replace(t_y=t_y, y=spec.law.from_space(t_y), w=np.asarray(w, dtype=np.float64))
