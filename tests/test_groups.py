@@ -246,3 +246,14 @@ def test_backend_options_are_checked():
             pass
     done = _cli("fit", "chinchilla", "--law", "chinchilla", "--ray-cpus", "2")
     assert done.exit_code == 2 and "--backend ray" in done.output
+
+
+def test_excluded_rows_are_left_out_group_by_group():
+    table = _curves([12, 12, 12]).assign(excluded=False)
+    table.loc[[0, 1, 14], "excluded"] = True
+    fits, _ = fit_groups("power_law_offset", table, "run")
+    alone = _alone("power_law_offset", table, "run")
+    assert fits["r00"].n_points == 10 and fits["r01"].n_points == 11 and fits["r02"].n_points == 12
+    for name in fits:
+        _same(fits[name], alone[name])
+    assert fits["r00"].n_excluded == 2 and fits["r02"].n_excluded == 0

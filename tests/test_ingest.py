@@ -123,9 +123,15 @@ def test_a_wandb_chart_export_becomes_rows_per_run_and_step(tmp_path):
     wide.to_csv(tmp_path / "export.csv", index=False)
     runs = sl.read_runs(tmp_path / "export.csv")
     assert "W&B chart export: 2 runs" in runs.source
-    assert list(runs.table.columns) == ["run", "step", "train/loss"] and len(runs.table) == 39
+    assert list(runs.table.columns) == ["run", "step", "train/loss", "excluded_warmup"] and len(runs.table) == 39
+    # the checkpoints before a tenth of each run's last step (2000): steps 100 of each run
+    assert runs.table.loc[runs.table["excluded_warmup"], "step"].tolist() == [100, 100]
+    assert "2 warm-up checkpoints flagged" in runs.source
     fits, _ = sl.fit_groups("power_law_offset", runs, "run", x={"x": "step"}, y="train/loss")
     assert fits["run-b"].params["b"] == pytest.approx(0.5, rel=1e-6)
+    assert fits["run-b"].n_points == 18 and "1 rows marked excluded were left out" in fits["run-b"].notes
+    kept, _ = sl.fit_groups("power_law_offset", runs, "run", x={"x": "step"}, y="train/loss", include_excluded=True)
+    assert kept["run-b"].n_points == 19
     plain = pd.DataFrame({"Step": [1, 2], "loss": [3.0, 2.0]})  # no "<run> - <metric>" columns: kept as it is
     plain.to_csv(tmp_path / "plain.csv", index=False)
     assert list(sl.read_runs(tmp_path / "plain.csv").table.columns) == ["Step", "loss"]

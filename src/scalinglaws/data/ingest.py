@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import InputError
+from .checkpoints import flag_warmup, warmup_note
 from .runs import Runs
 
 STEP = re.compile(r"step[_-]?(\d+)", re.IGNORECASE)
@@ -118,7 +119,8 @@ def is_tensorboard(path: Path) -> bool:
 def read_tensorboard(path: str | Path) -> Runs:
     """A TensorBoard log folder: every folder holding event files is one run (named by its path under
     ``path``); one row per (run, step) with ``run``, ``step`` and a column per scalar tag, and the
-    run's hyper-parameters (the hparams plugin's session start) as columns of every row of it.
+    run's hyper-parameters (the hparams plugin's session start) as columns of every row of it. The
+    warm-up checkpoints are flagged (`checkpoints.flag_warmup`).
     Needs the ``tensorboard`` package (the ``tensorboard`` extra)."""
     try:
         from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -145,7 +147,8 @@ def read_tensorboard(path: str | Path) -> Runs:
         frames.append(frame)
     if not frames:
         raise InputError(f"DATA `{path}` holds TensorBoard event files but no scalars")
-    return Runs(pd.concat(frames, ignore_index=True), source=str(path))
+    table = flag_warmup(pd.concat(frames, ignore_index=True))
+    return Runs(table, source=f"{path} (TensorBoard: {len(frames)} runs; {warmup_note(table)})")
 
 
 def _hparams(events) -> dict:
@@ -168,7 +171,8 @@ def _hparams(events) -> dict:
 
 def wandb_history(table: pd.DataFrame) -> pd.DataFrame | None:
     """A W&B chart export (``Step`` and one ``<run> - <metric>`` column per run, with ``__MIN`` and
-    ``__MAX`` companions) as long rows ``run, step, <metric>``; None for any other table."""
+    ``__MAX`` companions) as long rows ``run, step, <metric>``, warm-up checkpoints flagged
+    (`checkpoints.flag_warmup`); None for any other table."""
     columns = [str(c) for c in table.columns]
     if "Step" not in columns or len(columns) < 2:
         return None
@@ -183,4 +187,4 @@ def wandb_history(table: pd.DataFrame) -> pd.DataFrame | None:
         frame = frame.dropna(subset=list(cols.values()), how="all")
         frame.insert(0, "run", run)
         frames.append(frame)
-    return pd.concat(frames, ignore_index=True)
+    return flag_warmup(pd.concat(frames, ignore_index=True))

@@ -8,7 +8,7 @@ group's rows as a table of its own (rows numbered within the group, as there), s
 groups one by one.
 
 A table refused as a whole (a bad value in one group, an empty cell with ``dropna``, derived
-schedule inputs, excluded rows) gives None: the caller then prepares the groups one at a time,
+schedule inputs) gives None: the caller then prepares the groups one at a time,
 and each refusal names its group.
 """
 
@@ -36,8 +36,7 @@ def prepare_groups(law: str | Law, runs, labels: np.ndarray, *, x: Mapping[str, 
     (prepare the groups one at a time to learn which)."""
     spec, fixed, delta = problem_spec(law, loss, delta, fix)
     runs = Runs.coerce(runs)
-    if set(AREAS) & set(spec.law.inputs) or (runs.excluded and not include_excluded and
-                                             runs.table[list(runs.excluded)].astype(bool).to_numpy().any()):
+    if set(AREAS) & set(spec.law.inputs):
         return None
     try:
         dm = design(runs, spec.law, x=x, y=y, where=where, include_excluded=include_excluded, n_free=0)
@@ -47,6 +46,10 @@ def prepare_groups(law: str | Law, runs, labels: np.ndarray, *, x: Mapping[str, 
     mapped = mapped_columns(dm, x, y)
     n_free = len(spec.free)
     codes, names = pd.factorize(pd.Series(labels), sort=True)
+    excluded = np.zeros(len(codes), dtype=bool)
+    if runs.excluded and not include_excluded:  # checked by `design` above
+        excluded = runs.table[list(runs.excluded)].astype(bool).to_numpy().any(axis=1)
+    n_excluded = np.bincount(codes[excluded], minlength=len(names))
     columns = list(dm.columns.values()) + [dm.y_column]
     repeated = runs.table.iloc[dm.rows][columns].assign(_group=codes[dm.rows]).duplicated(keep="first").to_numpy()
     group_of_row = codes[dm.rows]
@@ -67,8 +70,8 @@ def prepare_groups(law: str | Law, runs, labels: np.ndarray, *, x: Mapping[str, 
             if weights is not None and np.count_nonzero(w[sel]) <= n_free:
                 raise InputError(f"column `{weights}` (weights) leaves {np.count_nonzero(w[sel])} runs with positive "
                                  f"weight; the law has {n_free} free parameters and needs at least {n_free + 1}")
-            group = Design({k: v[sel] for k, v in dm.x.items()}, dm.y[sel], rows, dm.columns, dm.y_column, 0,
-                           duplicates_note(rows, repeated[sel]))
+            group = Design({k: v[sel] for k, v in dm.x.items()}, dm.y[sel], rows, dm.columns, dm.y_column,
+                           int(n_excluded[g]), duplicates_note(rows, repeated[sel]))
             out[label] = problem_of(spec, group, w[sel], fixed, delta, mapped)
         except InputError as exc:
             out[label] = exc
