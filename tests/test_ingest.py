@@ -146,3 +146,64 @@ def test_standard_input_is_data_dash(monkeypatch, capsys, chinchilla_runs):
     monkeypatch.setattr("sys.stdin", io.StringIO(""))
     assert run(["fit", "-", "--law", "chinchilla"]) == 1
     assert "standard input) is empty" in capsys.readouterr().err
+
+
+class _RecordedRun:
+    """A run as W&B's public API returns it (`wandb.apis.public.Run`): name, id, config (values as
+    W&B's config files hold them, ``{"value": ...}``), summary (with ``_json_dict``) and
+    ``scan_history()`` rows (``_step``, ``_runtime``, ``_timestamp`` and the logged metrics)."""
+
+    def __init__(self, name, n_params, tokens, b):
+        self.name, self.id = name, f"id-{name}"
+        self.config = {"model": {"value": {"n_params": n_params}}, "tokens": {"value": tokens},
+                       "lr": {"value": 3e-4, "desc": None}, "tags": {"value": ["a", "b"]}}
+        self.steps = np.arange(0, 2001, 100)
+        self.loss = 1.5 + 30.0 * np.maximum(self.steps, 50) ** -b
+
+        class Summary(dict):
+            pass
+
+        self.summary = Summary()
+        self.summary._json_dict = {"train/loss": float(self.loss[-1]), "_step": 2000, "_wandb": {"runtime": 5}}
+
+    def scan_history(self):
+        for s, v in zip(self.steps, self.loss):
+            yield {"_step": int(s), "_runtime": 1.0, "_timestamp": 1.7e9, "train/loss": float(v)}
+
+
+class _RecordedApi:
+    def __init__(self, runs):
+        self.asked = []
+        self._runs = runs
+
+    def runs(self, path):
+        self.asked.append(path)
+        return iter(self._runs)
+
+
+def test_a_wandb_project_through_its_api_gives_run_summaries_and_histories():
+    from scalinglaws.data.wandb_api import read_wandb
+
+    api = _RecordedApi([_RecordedRun("small", 1e8, 2e9, 0.3), _RecordedRun("large", 1e9, 2e10, 0.5)])
+    runs = read_wandb("wandb:team/sweep", api=api)
+    assert api.asked == ["team/sweep"] and len(runs.table) == 2
+    row = runs.table.set_index("run").loc["large"]
+    assert row["model.n_params"] == 1e9 and row["tokens"] == 2e10 and row["lr"] == 3e-4 and row["_step"] == 2000
+    assert "tags" not in runs.table.columns  # a list is not a column
+    history = read_wandb("wandb:team/sweep/history", api=api)
+    assert list(history.table.columns[:4]) == ["run", "run_id", "model.n_params", "tokens"]
+    assert len(history.table) == 42 and "_runtime" not in history.table.columns
+    assert history.excluded == ("excluded_warmup",)
+    assert history.table.loc[history.table["excluded_warmup"], "step"].tolist() == [0, 100, 0, 100]
+    fits, _ = sl.fit_groups("power_law_offset", history, "run", x={"x": "step"}, y="train/loss")
+    assert fits["large"].params["b"] == pytest.approx(0.5, rel=1e-6) and fits["large"].n_points == 19
+    with pytest.raises(InputError, match="must be wandb:ENTITY/PROJECT"):
+        read_wandb("wandb:just-a-name", api=api)
+
+
+def test_the_wandb_api_without_the_package_or_credentials_is_one_clear_error(monkeypatch, capsys):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "wandb", None)  # as if not installed
+    assert run(["fit", "wandb:team/sweep", "--law", "chinchilla"]) == 1
+    assert "needs the wandb package: pip install 'scalinglaws[wandb]'" in capsys.readouterr().err

@@ -12,8 +12,13 @@ from .runs import Design, Runs, design
 
 def load_runs(spec: str | Path, *, excluded: str | None = None) -> Runs:
     """``spec`` is a file path (a tool's folder too, see `read_runs`), ``-`` for a CSV on standard
-    input, or the name of a bundled dataset (a file of that name wins); ``excluded`` names the
-    true/false column marking runs to leave out (default: found by name)."""
+    input, ``wandb:ENTITY/PROJECT[/history]`` for a W&B project's runs (`wandb_api`), or the name of
+    a bundled dataset (a file of that name wins); ``excluded`` names the true/false column marking
+    runs to leave out (default: found by name)."""
+    from .wandb_api import is_wandb, read_wandb
+
+    if is_wandb(spec):
+        return read_wandb(str(spec), excluded=excluded)
     if str(spec) == "-":
         import sys
 
