@@ -11,6 +11,8 @@ from .api import fit, fit_groups, fits_table, predict_mix
 from .chain import ChainResult, fit_chain
 from .evaluate import Backtest, backtest
 from .fit import FitResult, Starts
+from .fit.backend import use_backend
+from .data.checkpoints import flag_warmup
 from .laws import Law, Param, get_law, list_laws, register_law
 from .observational import ObservationalFit, fit_observational
 from .passk import pass_at_k
@@ -34,6 +36,7 @@ __all__ = [
     "ScalingLawsError",
     "Starts",
     "__version__",
+    "use_backend",
     "enable_compilation_cache",
     "backtest",
     "compute_for_loss",
@@ -44,6 +47,7 @@ __all__ = [
     "fit_chain",
     "fit_groups",
     "fits_table",
+    "flag_warmup",
     "fit_observational",
     "get_law",
     "inference_aware",
