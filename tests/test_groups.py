@@ -257,3 +257,10 @@ def test_excluded_rows_are_left_out_group_by_group():
     for name in fits:
         _same(fits[name], alone[name])
     assert fits["r00"].n_excluded == 2 and fits["r02"].n_excluded == 0
+
+
+def test_mixed_type_labels_are_grouped_as_pandas_groups_them():
+    table = _curves([10, 10, 10])
+    table["run"] = table["run"].map({"r00": 1, "r01": "b", "r02": 2.5}).astype(object)
+    fits, _ = fit_groups("power_law_offset", table, "run")
+    assert list(fits) == [k for k, _ in table.groupby("run", sort=True)]

@@ -173,7 +173,7 @@ def fit_groups(law, runs, by: str, **options) -> tuple[dict, list[dict]]:
     if runs.table[by].isna().any():
         raise InputError(f"--by must name a group on every row; row {int(runs.table[by].isna().to_numpy().argmax()) + 1} "
                          "is empty")
-    names = runs.table[by].drop_duplicates().sort_values().tolist()
+    names = pd.factorize(runs.table[by], sort=True)[1].tolist()  # sorted as groupby sorts (mixed types too)
     pieces = split(len(names), task_count(len(names), GROUPS_PER_TASK))
     parts = [runs] if len(pieces) == 1 else [
         runs.with_table(runs.table[runs.table[by].isin(names[p.start:p.stop])].reset_index(drop=True)) for p in pieces]
