@@ -207,3 +207,17 @@ def test_the_wandb_api_without_the_package_or_credentials_is_one_clear_error(mon
     monkeypatch.setitem(sys.modules, "wandb", None)  # as if not installed
     assert run(["fit", "wandb:team/sweep", "--law", "chinchilla"]) == 1
     assert "needs the wandb package: pip install 'scalinglaws[wandb]'" in capsys.readouterr().err
+
+
+def test_a_reader_without_its_extra_is_one_line_naming_the_extra(monkeypatch, capsys, tmp_path):
+    import sys
+
+    (tmp_path / "run1").mkdir()
+    (tmp_path / "run1" / "events.out.tfevents.1").write_bytes(b"")
+    for name in ("tensorboard", "tensorboard.backend", "tensorboard.backend.event_processing",
+                 "tensorboard.backend.event_processing.event_accumulator"):
+        monkeypatch.setitem(sys.modules, name, None)
+    assert run(["fit", str(tmp_path), "--law", "power_law"]) == 1
+    err = capsys.readouterr().err
+    assert err.strip() == ("error: reading TensorBoard event files needs the tensorboard package: "
+                           "pip install 'scalinglaws[tensorboard]'")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["ScalingLawsError", "InputError", "MissingColumnError", "FitError", "shown"]
+__all__ = ["ScalingLawsError", "InputError", "MissingColumnError", "MissingExtraError", "FitError", "shown"]
 
 
 class ScalingLawsError(Exception):
@@ -15,6 +15,10 @@ class InputError(ScalingLawsError, ValueError):
 
 class MissingColumnError(InputError):
     """A law input that no column of the table provides (the caller may add which laws the table allows)."""
+
+
+class MissingExtraError(ScalingLawsError, ImportError):
+    """An optional package a feature needs is not installed; the message names the extra to install."""
 
 
 class FitError(ScalingLawsError, RuntimeError):

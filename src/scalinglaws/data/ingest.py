@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..errors import InputError
+from ..errors import InputError, MissingExtraError
 from .checkpoints import flag_warmup, warmup_note
 from .runs import Runs
 
@@ -125,7 +125,7 @@ def read_tensorboard(path: str | Path) -> Runs:
     try:
         from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
     except ImportError:
-        raise ImportError("reading TensorBoard event files needs the tensorboard package: "
+        raise MissingExtraError("reading TensorBoard event files needs the tensorboard package: "
                           "pip install 'scalinglaws[tensorboard]'") from None
     path = Path(path)
     folders = sorted({f.parent for f in path.rglob(f"{EVENTS}*")})

@@ -18,7 +18,7 @@ from typing import Any, Mapping
 
 import pandas as pd
 
-from ..errors import InputError
+from ..errors import InputError, MissingExtraError
 from .checkpoints import flag_warmup, warmup_note
 from .runs import Runs
 
@@ -68,7 +68,7 @@ def _api():
     try:
         import wandb
     except ImportError:
-        raise InputError("reading a W&B project needs the wandb package: pip install 'scalinglaws[wandb]'") from None
+        raise MissingExtraError("reading a W&B project needs the wandb package: pip install 'scalinglaws[wandb]'") from None
     try:
         return wandb.Api()
     except Exception as exc:  # no credentials, or no network

@@ -23,7 +23,7 @@ from typing import Callable, Iterator, Sequence
 import jax
 
 from .._jax import float64
-from ..errors import InputError
+from ..errors import InputError, MissingExtraError
 
 BACKENDS = ("local", "ray")
 #: tasks per CPU of the cluster a list of work is split into (a few each, so a slow one does not idle the rest)
@@ -36,7 +36,7 @@ def _import_ray():
     try:
         import ray
     except ImportError:
-        raise InputError("--backend ray needs Ray: pip install 'scalinglaws[ray]'") from None
+        raise MissingExtraError("--backend ray needs Ray: pip install 'scalinglaws[ray]'") from None
     return ray
 
 

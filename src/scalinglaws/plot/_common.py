@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, MissingExtraError
 
 FORMATS = ("png", "svg", "pdf")
 SIZE = (6.4, 4.4)  # inches: one figure a laptop screen and a printed page both hold
@@ -19,7 +19,7 @@ def matplotlib():
     try:
         import matplotlib as mpl
     except ImportError:  # pragma: no cover - the extra is installed in every test environment
-        raise ImportError("figures need matplotlib: pip install 'scalinglaws[plot]'") from None
+        raise MissingExtraError("figures need matplotlib: pip install 'scalinglaws[plot]'") from None
     return mpl
 
 

@@ -16,7 +16,7 @@ import math
 import threading
 from importlib import resources
 
-from ..errors import ScalingLawsError
+from ..errors import MissingExtraError, ScalingLawsError
 from . import work
 
 MAX_UPLOAD = 20 * 1024 * 1024  # bytes
@@ -37,7 +37,7 @@ def _need():
     try:
         import starlette  # noqa: F401
     except ImportError:
-        raise ImportError("the web app needs starlette and uvicorn: pip install 'scalinglaws[web]'") from None
+        raise MissingExtraError("the web app needs starlette and uvicorn: pip install 'scalinglaws[web]'") from None
 
 
 def _safe(v):
