@@ -264,3 +264,20 @@ def test_mixed_type_labels_are_grouped_as_pandas_groups_them():
     table["run"] = table["run"].map({"r00": 1, "r01": "b", "r02": 2.5}).astype(object)
     fits, _ = fit_groups("power_law_offset", table, "run")
     assert list(fits) == [k for k, _ in table.groupby("run", sort=True)]
+
+
+def test_a_group_whose_runs_cannot_tell_parameters_apart_is_refused_as_alone():
+    """The identifiability test (a Jacobian's rank) runs in float64 for groups too: in float32 a
+    group with two model sizes passed it and came back 'converged'."""
+    rng = np.random.default_rng(4)
+    parts = []
+    for name, sizes in {"many": [1e8, 3e8, 1e9, 3e9], "two": [1e8, 1e9]}.items():
+        N = np.repeat(sizes, 5)
+        D = np.tile(np.geomspace(1e9, 1e11, 5), len(sizes))
+        loss = (1.69 + 406.4 * N**-0.34 + 410.7 * D**-0.28) * np.exp(rng.normal(0, 1e-3, N.size))
+        parts.append(pd.DataFrame({"grp": name, "N": N, "D": D, "loss": loss}))
+    table = pd.concat(parts, ignore_index=True)
+    fits, skipped = fit_groups("chinchilla", table, "grp")
+    alone = _alone("chinchilla", table, "grp")
+    assert list(fits) == ["many"] and isinstance(alone["two"], InputError)
+    assert skipped == [{"group": "two", "reason": str(alone["two"])}] and "cannot be told apart" in str(alone["two"])

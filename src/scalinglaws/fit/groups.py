@@ -19,6 +19,7 @@ from typing import Hashable, Mapping
 import numpy as np
 import pandas as pd
 
+from .._jax import float64
 from ..data import Runs, design
 from ..data.runs import Design, duplicates_note
 from ..data.schedules import AREAS
@@ -27,6 +28,7 @@ from ..laws import Law
 from .api import Problem, _weights, mapped_columns, problem_of, problem_spec
 
 
+@float64
 def prepare_groups(law: str | Law, runs, labels: np.ndarray, *, x: Mapping[str, str] | None = None,
                    y: str | None = None, where: str | None = None, include_excluded: bool = False,
                    fix: Mapping[str, float] | None = None, loss: str = "huber", delta: float | None = None,
