@@ -196,8 +196,28 @@ def test_a_group_that_cannot_answer_is_reported_and_the_others_go_on(families, t
     assert "predictions" in groups[0] and "no_such_law" in groups[1]["error"]
     grouped["fits"][0]["law"] = "no_such_law"
     bad.write_text(json.dumps(grouped))
-    done = _cli("predict", bad, "--at", "N=7e10,D=1.4e12")
-    assert done.exit_code == 1 and "no group of FIT" in done.output and "Traceback" not in done.output
+    done = _cli("predict", bad, "--at", "N=7e10,D=1.4e12")  # every group refused for one reason: said once
+    assert done.exit_code == 1 and done.output.startswith("error: unknown law `no_such_law`")
+    assert done.output.count("\n") == 1
+    grouped["fits"][0]["law"] = "other_law"
+    bad.write_text(json.dumps(grouped))
+    done = _cli("predict", bad, "--at", "N=7e10,D=1.4e12")  # for several: each, with its groups
+    assert done.exit_code == 1 and "no group of FIT" in done.output and "`family` = 'dense'" in done.output
+    assert "Traceback" not in done.output
+    done = _cli("predict", doc, "--at", "N=abc")  # an option's bad value: one line, not one per group
+    assert done.exit_code == 1 and done.output == "error: --at N must be a number; got 'abc'\n"
+
+
+def test_groups_the_fit_skipped_are_named_in_every_answer(families, tmp_path):
+    _, doc = families
+    grouped = json.loads(doc.read_text())
+    grouped["skipped"] = [{"group": "tiny", "reason": "too few runs"}]
+    path = tmp_path / "skipped.json"
+    path.write_text(json.dumps(grouped))
+    done = _cli("predict", path, "--at", "N=7e10,D=1.4e12", "--format", "json")
+    assert json.loads(done.stdout)["groups"][-1] == {"group": "tiny", "error": "not fitted: too few runs"}
+    done = _cli("predict", path, "--at", "N=7e10,D=1.4e12")
+    assert "`family` = tiny: not fitted: too few runs" in done.stdout
 
 
 # ---- the Ray backend: the same results as here ------------------------------------------------
@@ -281,3 +301,23 @@ def test_a_group_whose_runs_cannot_tell_parameters_apart_is_refused_as_alone():
     alone = _alone("chinchilla", table, "grp")
     assert list(fits) == ["many"] and isinstance(alone["two"], InputError)
     assert skipped == [{"group": "two", "reason": str(alone["two"])}] and "cannot be told apart" in str(alone["two"])
+
+
+def test_a_small_group_is_fitted_as_alone_beside_a_large_one(monkeypatch):
+    """Groups are batched with groups of their own padded size: a large group beside them (which
+    takes the subset screen) changes nothing for the small ones."""
+    import importlib
+
+    monkeypatch.setattr(importlib.import_module("scalinglaws.fit.methods"), "COARSE_RUNS", 64)
+    rng = np.random.default_rng(7)
+    parts = []
+    for name, n in (("big", 300), ("s0", 8), ("s1", 8), ("s2", 9)):
+        N = 10 ** rng.uniform(7, 9.5, n)
+        D = 10 ** rng.uniform(9, 11.5, n)
+        loss = (1.69 + 406.4 * N**-0.34 + 410.7 * D**-0.28) * np.exp(rng.normal(0, 0.05, n))
+        parts.append(pd.DataFrame({"g": name, "N": N, "D": D, "loss": loss}))
+    table = pd.concat(parts, ignore_index=True)
+    fits, _ = fit_groups("chinchilla", table, "g")
+    alone = _alone("chinchilla", table, "g")
+    for name in ("s0", "s1", "s2", "big"):
+        _same(fits[name], alone[name])

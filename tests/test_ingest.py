@@ -221,3 +221,17 @@ def test_a_reader_without_its_extra_is_one_line_naming_the_extra(monkeypatch, ca
     err = capsys.readouterr().err
     assert err.strip() == ("error: reading TensorBoard event files needs the tensorboard package: "
                            "pip install 'scalinglaws[tensorboard]'")
+
+
+def test_wandb_runs_of_one_name_keep_their_own_checkpoints_and_a_config_run_key_keeps_the_name():
+    from scalinglaws.data.wandb_api import read_wandb
+
+    short, long = _RecordedRun("70M", 7e7, 1e9, 0.3), _RecordedRun("70M", 7e7, 1e11, 0.3)
+    short.id, long.id = "id-short", "id-long"
+    long.steps = np.arange(0, 100_001, 5000)
+    long.loss = 1.5 + 30.0 * np.maximum(long.steps, 50) ** -0.3
+    short.config["run"] = {"value": "sweep-7"}
+    history = read_wandb("wandb:team/sweep/history", api=_RecordedApi([short, long])).table
+    flagged = history[history["excluded_warmup"]].groupby("run_id")["step"].apply(list).to_dict()
+    assert flagged == {"id-long": [0, 5000], "id-short": [0, 100]}  # each run's own tenth, not the name's
+    assert set(history["run"]) == {"70M"} and set(history["config.run"].dropna()) == {"sweep-7"}

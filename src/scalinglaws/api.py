@@ -173,15 +173,17 @@ def fit_groups(law, runs, by: str, **options) -> tuple[dict, list[dict]]:
     if runs.table[by].isna().any():
         raise InputError(f"--by must name a group on every row; row {int(runs.table[by].isna().to_numpy().argmax()) + 1} "
                          "is empty")
+    _check_table(law, runs, options)
     names = pd.factorize(runs.table[by], sort=True)[1].tolist()  # sorted as groupby sorts (mixed types too)
-    pieces = split(len(names), task_count(len(names), GROUPS_PER_TASK))
+    # on Ray: parts of at least GROUPS_PER_TASK groups for the batched solve, one group each otherwise
+    pieces = split(len(names), task_count(len(names), GROUPS_PER_TASK if _batchable(law, options) else 1))
     parts = [runs] if len(pieces) == 1 else [
         runs.with_table(runs.table[runs.table[by].isin(names[p.start:p.stop])].reset_index(drop=True)) for p in pieces]
     outcomes = {}
     with stage(f"fitting {law if isinstance(law, str) else law.name} to each `{by}` group", total=len(names)) as advance:
         for part in map_tasks(functools.partial(_fit_part, law, by, options), parts):
             outcomes.update(part)
-            if remote():  # here, the part advanced the stage group by group
+            if len(parts) > 1 and remote():  # a part done here advanced the stage group by group
                 advance(len(part))
     fits = {k: v for k, v in outcomes.items() if isinstance(v, FitResult)}
     skipped = [{"group": k, "reason": str(v)} for k, v in outcomes.items() if not isinstance(v, FitResult)]
@@ -191,8 +193,11 @@ def fit_groups(law, runs, by: str, **options) -> tuple[dict, list[dict]]:
         raise type(first_error)(f"no `{by}` group could be fitted: " + (
             f"every group: {reasons.pop()}" if len(reasons) == 1 and len(skipped) > 1 else
             "; ".join(f"`{by}` = {s['group']!r}: {s['reason']}" for s in skipped)))
-    if not fits:
+    if not fits and options.get("where"):
         raise InputError(f"--where leaves no rows in any `{by}` group; got {options.get('where')!r}")
+    if not fits:
+        raise InputError(f"no `{by}` group has a row to fit: every row is marked excluded "
+                         f"(column {', '.join(f'`{c}`' for c in runs.excluded or ())}; --include-excluded keeps them)")
     return fits, skipped
 
 
@@ -209,11 +214,29 @@ def fits_table(fits: Mapping, by: str = "group", skipped: Sequence[Mapping] = ()
         0     0  converged
         1     1  converged
     """
-    rows = [{by: group, "law": r.law.name, "status": r.status, **r.params, "objective": r.objective,
-             "n_points": r.n_points, "n_at_best": r.n_at_best, "warnings": " | ".join(r.warnings)}
-            for group, r in fits.items()]
-    rows += [{by: s["group"], "not_fitted": s["reason"]} for s in skipped]
+    rows = [{"law": r.law.name, "status": r.status, **r.params, "objective": r.objective, "n_points": r.n_points,
+             "n_at_best": r.n_at_best, "warnings": " | ".join(r.warnings)} for r in fits.values()]
+    taken = set().union(*rows) | {"not_fitted"} if rows else {"not_fitted"}
+    column = by if by not in taken else f"{by} (group)"  # a group column named as a parameter keeps its labels
+    rows = [{column: group, **row} for group, row in zip(fits, rows)]
+    rows += [{column: s["group"], "not_fitted": s["reason"]} for s in skipped]
     return pd.DataFrame(rows)
+
+
+def _check_table(law, runs: Runs, options: dict) -> None:
+    """What is wrong with the options or the table as a whole (not with one group) is said once, not
+    once per group: the bootstrap's options, the law, its columns, the target and the condition."""
+    from .data.runs import resolve_columns, resolve_target, select_rows
+    from .data.schedules import AREAS
+
+    check_options(options.get("bootstrap", 0), options.get("resample", "rows"), options.get("cluster"),
+                  options.get("level", 0.95))
+    if not (isinstance(law, str) and law == "auto"):
+        law = get_law(law)
+        if not set(AREAS) & set(law.inputs):  # schedule areas are computed per run, later
+            resolve_columns(runs, law.inputs, options.get("x"), law.name)
+    resolve_target(runs, options.get("y"))
+    select_rows(runs, options.get("where"), True)
 
 
 #: groups a Ray task fits at least (see `fit.backend`)
@@ -255,9 +278,7 @@ def _fit_together(law, runs: Runs, by: str, options: dict) -> dict | None:
     from .fit.api import solve_each
     from .fit.groups import prepare_groups
 
-    defaults = {k: p.default for k, p in inspect.signature(fit).parameters.items() if p.default is not p.empty}
-    if ((isinstance(law, str) and law == "auto") or options.get("method", DEFAULT_METHOD) != DEFAULT_METHOD
-            or any(k not in defaults or (k not in TOGETHER and v != defaults[k]) for k, v in options.items())):
+    if not _batchable(law, options):
         return None
     rng = options.get("rng")
     if rng is not None and not isinstance(rng, np.random.Generator) and not (
@@ -270,13 +291,26 @@ def _fit_together(law, runs: Runs, by: str, options: dict) -> dict | None:
     problems = prepare_groups(law, runs, runs.table[by].to_numpy(), **problem_options)
     if problems is None:
         return None
-    ready = [k for k, p in problems.items() if not isinstance(p, InputError)]
+    # groups of one padded size are solved together: a group is never padded to (nor screened as)
+    # a longer one, so its result does not depend on which groups share the table
+    classes = {}
+    for k, p in problems.items():
+        if not isinstance(p, InputError):
+            classes.setdefault(np.size(p.data.y), []).append(k)
     out = dict(problems)
-    if ready:
-        with stage(f"fitting {law.name} to each `{by}` group together", lanes=True):
+    with stage(f"fitting {law.name} to each `{by}` group together", lanes=True):
+        for ready in classes.values():
             solved = solve_each([problems[k] for k in ready], starts=options.get("starts"), rng=rng)
-        out.update({k: s if isinstance(s, FitError) else s[0] for k, s in zip(ready, solved)})
+            out.update({k: s if isinstance(s, FitError) else s[0] for k, s in zip(ready, solved)})
     return out
+
+
+def _batchable(law, options: dict) -> bool:
+    """Whether `fit` with ``options`` is a point fit of one law by the default method (what the
+    groups' batched solve does)."""
+    defaults = {k: p.default for k, p in inspect.signature(fit).parameters.items() if p.default is not p.empty}
+    return not ((isinstance(law, str) and law == "auto") or options.get("method", DEFAULT_METHOD) != DEFAULT_METHOD
+                or any(k not in defaults or (k not in TOGETHER and v != defaults[k]) for k, v in options.items()))
 
 
 def _candidate_laws(candidates) -> list[Law] | None:

@@ -150,8 +150,10 @@ def _each_group(command):
     """A command on one fit (argument ``fit_path``) run for every group of a grouped fit document
     (`fit --by`): the group's fit stands for the document. In JSON, ``{"by": COLUMN, "groups":
     [{"group": ..., <the command's document>}, ...]}``; in a table, each group's output under its
-    name. A group the command refuses is reported with its reason (``"error"``) and the others go on;
-    when every group is refused, so is the command."""
+    name. A group the command refuses is reported with its reason (``"error"``), as is a group the
+    fit skipped, and the others go on. When every group is refused for one same reason (an option's
+    value), that reason is the command's one error; for several reasons, the command is refused
+    with each."""
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
@@ -161,30 +163,45 @@ def _each_group(command):
         doc = _read_document(path) if path is not None and not kwargs.get("mix") else None
         if not (isinstance(doc, dict) and isinstance(doc.get("fits"), list)):
             return command(*args, **kwargs)
-        by, fmt = doc.get("by"), kwargs.get("fmt", "table")
-        groups, failed = [], []
-        for i, one in enumerate(doc["fits"]):
+        by, fmt, fits = str(doc.get("by", "group")), kwargs.get("fmt", "table"), doc["fits"]
+        if not fits:
+            raise InputError(f"FIT `{path}` holds no fit (fit --by wrote no group)")
+        answers, errors = [], {}  # per group: (group, JSON documents or None, printed text, error or None)
+        for i, one in enumerate(fits):
             if not isinstance(one, dict):
                 raise InputError(f"FIT `{path}`: fits[{i}] is not a fit document")
-            group = one.get("group")
-            if fmt != "json":
-                out.print(f"`{by}` = {group}", markup=False, style="bold")
             tokens = _GROUP_FIT.set((path, one)), _GROUP_JSON.set([])
             try:
-                command(*args, **kwargs)
-                groups += [{"group": group, **printed} for printed in _GROUP_JSON.get()]
+                with out.capture() as printed:
+                    command(*args, **kwargs)
+                answers.append((one.get("group"), _GROUP_JSON.get(), printed.get(), None))
             except ScalingLawsError as exc:
-                failed.append(f"`{by}` = {group!r}: {_one_line(exc)}")
-                groups.append({"group": group, "error": _one_line(exc)})
-                if fmt != "json":
-                    out.print(f"not answered: {_one_line(exc)}", markup=False)
+                errors.setdefault(_one_line(exc), []).append(one.get("group"))
+                answers.append((one.get("group"), None, "", _one_line(exc)))
             finally:
                 _GROUP_FIT.reset(tokens[0])
                 _GROUP_JSON.reset(tokens[1])
-        if len(failed) == len(doc["fits"]):
-            raise InputError(f"no group of FIT `{path}` could be answered: {'; '.join(failed)}")
+        if len(errors) == 1 and len(next(iter(errors.values()))) == len(fits):
+            raise InputError(next(iter(errors)))
+        if len(errors) and sum(len(g) for g in errors.values()) == len(fits):
+            raise InputError(f"no group of FIT `{path}` could be answered: " + "; ".join(
+                f"{reason} (`{by}` = {', '.join(repr(g) for g in groups[:3])}{', ...' if len(groups) > 3 else ''})"
+                for reason, groups in errors.items()))
+        skipped = [s for s in doc.get("skipped", []) if isinstance(s, dict)]
         if fmt == "json":
+            groups = [{"group": g, "error": e} if e else {"group": g, **d} for g, docs, _, e in answers
+                      for d in (docs or [None])]
+            groups += [{"group": s.get("group"), "error": f"not fitted: {s.get('reason')}"} for s in skipped]
             _print_json({"by": by, "groups": groups})
+            return
+        for group, _, text, error in answers:
+            out.print(f"`{by}` = {group}", markup=False, style="bold")
+            if error:
+                out.print(f"not answered: {error}", markup=False)
+            else:
+                sys.stdout.write(text)
+        for s in skipped:
+            out.print(f"`{by}` = {s.get('group')}: not fitted: {s.get('reason')}", markup=False)
 
     return wrapper
 
@@ -394,6 +411,10 @@ def fit(
     _choose("--backend", backend, ("local", "ray"))
     if backend == "local" and (ray_address is not None or ray_cpus is not None):
         _misuse("--ray-address and --ray-cpus go with --backend ray")
+    if ray_cpus is not None and ray_cpus < 1:
+        _misuse(f"--ray-cpus must be a positive integer; got {ray_cpus}")
+    if ray_cpus is not None and ray_address is not None:
+        _misuse("--ray-cpus sizes a local Ray; a cluster (--ray-address) uses its own CPUs")
     with use_backend(backend, address=ray_address, num_cpus=ray_cpus), _progress(f"fitting {law} ({method})"):
         if by is None:
             doc = fit_law(law, runs, **options).summary()

@@ -31,6 +31,12 @@ def read_stdin(stream, *, excluded: str | None = None) -> Runs:
         table = pd.read_csv(io.StringIO(text))
     except Exception as exc:  # the parser raises many kinds
         raise InputError(f"DATA `-` (standard input) could not be read as CSV: {exc}") from None
+    if table.empty:
+        raise InputError("DATA `-` (standard input) has no rows")
+    history = wandb_history(table)
+    if history is not None:
+        return Runs(history, source=f"<stdin> (W&B chart export: {history['run'].nunique()} runs; "
+                                    f"{warmup_note(history)})", excluded=excluded)
     return Runs(table, source="<stdin>", excluded=excluded)
 
 

@@ -4,8 +4,11 @@
 hyper-parameters: model size, tokens, batch size, learning rate, as the project logged them) and
 its summary (the last logged value of every metric). ``wandb:ENTITY/PROJECT/history`` reads every
 logged step of every run instead (``run``, ``step`` and the metrics, with the run's config on each
-row), the warm-up checkpoints flagged (`checkpoints.flag_warmup`). Config and summary keys that hold
-a number, a string or a boolean become columns (nested ones joined by ``.``: ``model.n_params``);
+row), the warm-up checkpoints of each run (by its id: display names need not be unique) flagged
+(`checkpoints.flag_warmup`); group by ``run_id`` where names repeat. Config and summary keys that hold
+a number, a string or a boolean become columns (nested ones joined by ``.``: ``model.n_params``;
+one that repeats a name already taken, such as a config key ``run``, is prefixed ``config.``,
+``summary.`` or ``metric.``);
 which column is a law's input is said with ``--x`` as for any table (``--x N=model.n_params``).
 
 Credentials are W&B's own: ``WANDB_API_KEY`` or ``wandb login``.
@@ -47,19 +50,22 @@ def read_wandb(spec: str, *, api: Any = None, excluded: str | None = None) -> Ru
         raise InputError(f"DATA `{spec}`: the W&B project has no runs")
     rows = []
     for run in runs:
-        meta = {"run": str(run.name), "run_id": str(run.id), **_scalars(_plain(run.config))}
+        meta = {"run": str(run.name), "run_id": str(run.id)}
+        config = _prefixed(_scalars(_plain(run.config)), "config.", set(meta) | {"step"})
         if not history:
-            rows.append({**meta, **_scalars(_plain(run.summary))})
+            rows.append({**meta, **config, **_prefixed(_scalars(_plain(run.summary)), "summary.", set(meta) | set(config))})
             continue
         for logged in run.scan_history():
             values = _scalars(_plain(logged))
             step = values.pop("_step", None)
-            rows.append({**meta, "step": step, **{k: v for k, v in values.items() if not k.startswith("_")}})
+            metrics = _prefixed({k: v for k, v in values.items() if not k.startswith("_")}, "metric.",
+                                set(meta) | set(config) | {"step"})
+            rows.append({**meta, **config, "step": step, **metrics})
     if not rows:
         raise InputError(f"DATA `{spec}`: the project's runs logged no history")
     table = pd.DataFrame(rows)
     if history:
-        table = flag_warmup(table)
+        table = flag_warmup(table, run="run_id")  # display names need not be unique; ids are
         return Runs(table, source=f"{spec} (W&B history: {len(runs)} runs; {warmup_note(table)})", excluded=excluded)
     return Runs(table, source=f"{spec} (W&B: {len(runs)} runs)", excluded=excluded)
 
@@ -85,6 +91,12 @@ def _plain(values) -> dict:
     for k, v in dict(values or {}).items():
         out[str(k)] = v["value"] if isinstance(v, Mapping) and set(v) <= {"value", "desc"} and "value" in v else v
     return out
+
+
+def _prefixed(values: dict, prefix: str, taken: set) -> dict:
+    """``values`` with ``prefix`` put before each key that is already ``taken`` (a config key named
+    ``run`` does not overwrite the run's name)."""
+    return {(f"{prefix}{k}" if k in taken else k): v for k, v in values.items()}
 
 
 def _scalars(values: Mapping, prefix: str = "") -> dict:

@@ -23,13 +23,17 @@ from typing import Callable, Iterator, Sequence
 import jax
 
 from .._jax import float64
-from ..errors import InputError, MissingExtraError
+from ..errors import InputError, MissingExtraError, ScalingLawsError
 
 BACKENDS = ("local", "ray")
 #: tasks per CPU of the cluster a list of work is split into (a few each, so a slow one does not idle the rest)
 TASKS_PER_CPU = 2
 
 _ray: ContextVar = ContextVar("scalinglaws_ray", default=None)
+
+
+class BackendError(ScalingLawsError, RuntimeError):
+    """Work handed to Ray did not come back (a worker died, a node was lost)."""
 
 
 def _import_ray():
@@ -40,12 +44,38 @@ def _import_ray():
     return ray
 
 
+class _Cluster:
+    """A Ray backend in use: started (or joined) when the first work is handed to it."""
+
+    def __init__(self, address: str | None, num_cpus: int | None):
+        self.address, self.num_cpus, self.ray, self.started = address, num_cpus, None, False
+
+    def ready(self):
+        if self.ray is not None:
+            return self.ray
+        ray = _import_ray()
+        if not ray.is_initialized():
+            try:
+                with warnings.catch_warnings():  # Ray forks its processes and warns in its client; JAX is untouched
+                    warnings.simplefilter("ignore")
+                    ray.init(address=self.address, num_cpus=None if self.address else self.num_cpus,
+                             include_dashboard=False, log_to_driver=False, configure_logging=False)
+            except Exception as exc:  # Ray raises many kinds (connection, value, runtime, timeout)
+                where = f"reach {self.address!r}" if self.address else "start a local Ray"
+                raise InputError(f"--backend ray could not {where}: {' '.join(str(exc).split())}") from None
+            self.started = True
+        self.ray = ray
+        return ray
+
+
 @contextlib.contextmanager
 def use_backend(name: str = "local", *, address: str | None = None, num_cpus: int | None = None):
     """Run the grouped work inside this block on backend ``name``. With ``ray``: connect to the
     cluster at ``address`` (``"auto"``: the one this machine belongs to; a ``ray://host:10001``
-    client address), or, without one, start a local Ray of ``num_cpus`` CPUs (default: all) for
-    the block and stop it after. A Ray already started in this process is used as it is."""
+    client address), or, without one, start a local Ray of ``num_cpus`` CPUs (default: all; or
+    join the cluster in ``RAY_ADDRESS``, as Ray does) when the first work is handed to it, and stop
+    it after the block. A Ray already started in this process is used as it is. Tasks and their
+    results travel to and from the cluster serialised by Ray (pickles): use a cluster you trust."""
     if name not in BACKENDS:
         raise InputError(f"--backend must be one of {', '.join(BACKENDS)}; got {name!r}")
     if name == "local":
@@ -53,26 +83,19 @@ def use_backend(name: str = "local", *, address: str | None = None, num_cpus: in
             raise InputError("--ray-address and --ray-cpus go with --backend ray")
         yield
         return
-    if num_cpus is not None and not (isinstance(num_cpus, int) and num_cpus >= 1):
+    if num_cpus is not None and not (isinstance(num_cpus, int) and not isinstance(num_cpus, bool) and num_cpus >= 1):
         raise InputError(f"--ray-cpus must be a positive integer; got {num_cpus!r}")
-    ray = _import_ray()
-    started = not ray.is_initialized()
-    if started:
-        try:
-            with warnings.catch_warnings():  # Ray starts its processes by fork; it does not touch JAX in this one
-                warnings.filterwarnings("ignore", message=r"os\.fork\(\) was called", category=RuntimeWarning)
-                ray.init(address=address, num_cpus=None if address else num_cpus, include_dashboard=False,
-                         log_to_driver=False, configure_logging=False)
-        except (ConnectionError, ValueError, RuntimeError) as exc:
-            raise InputError(f"--backend ray could not {'reach ' + repr(address) if address else 'start Ray'}: "
-                             f"{' '.join(str(exc).split())}") from None
-    token = _ray.set(ray)
+    if num_cpus is not None and address is not None:
+        raise InputError("--ray-cpus sizes a local Ray; a cluster (--ray-address) uses its own CPUs")
+    _import_ray()
+    cluster = _Cluster(address, num_cpus)
+    token = _ray.set(cluster)
     try:
         yield
     finally:
         _ray.reset(token)
-        if started:
-            ray.shutdown()
+        if cluster.started:
+            cluster.ray.shutdown()
 
 
 def remote() -> bool:
@@ -83,16 +106,16 @@ def remote() -> bool:
 def task_count(n: int, smallest: int = 1) -> int:
     """How many tasks ``n`` items are split into: one here; on Ray a few per CPU of the cluster,
     each of at least ``smallest`` items."""
-    ray = _ray.get()
-    if ray is None or n <= smallest:
+    cluster = _ray.get()
+    if cluster is None or n <= smallest:
         return 1
-    cpus = int(ray.cluster_resources().get("CPU", 1))
+    cpus = int(cluster.ready().cluster_resources().get("CPU", 1))
     return max(1, min(TASKS_PER_CPU * cpus, n // smallest))
 
 
 def split(n: int, parts: int) -> list[range]:
     """``range(n)`` cut into ``parts`` contiguous pieces of nearly equal size."""
-    size = math.ceil(n / parts)
+    size = max(1, math.ceil(n / parts))
     return [range(a, min(a + size, n)) for a in range(0, n, size)]
 
 
@@ -100,20 +123,26 @@ def map_tasks(fn: Callable, items: Sequence) -> Iterator:
     """``fn(item)`` for each item, in order, here or as Ray tasks (all submitted at once, results
     yielded in order as they arrive). ``fn`` and the items travel to the workers by Ray's
     serialisation; a task's error is raised here as the original exception."""
-    ray = _ray.get()
-    if ray is None:
+    cluster = _ray.get()
+    if cluster is None or len(items) <= 1:  # one task: here (a Ray worker would only add its start-up)
         for item in items:
             yield fn(item)
         return
-    task = ray.remote(_in_worker)
+    ray = cluster.ready()
+    task = ray.remote(max_retries=0)(_in_worker)
     cache = jax.config.jax_compilation_cache_dir
     refs = [task.remote(fn, item, cache) for item in items]
     for ref in refs:
         try:
             yield ray.get(ref)
         except ray.exceptions.RayTaskError as exc:
-            cause = exc.cause if getattr(exc, "cause", None) is not None else exc
-            raise cause from None
+            cause = getattr(exc, "cause", None)
+            if isinstance(cause, Exception):
+                raise cause from None
+            raise BackendError(f"a Ray task failed: {' '.join(str(exc).split())[:500]}") from None
+        except ray.exceptions.RayError as exc:  # a worker that died, a lost node, an object lost
+            raise BackendError(f"a Ray task failed ({type(exc).__name__}): "
+                               f"{' '.join(str(exc).split())[:500]}") from None
 
 
 def _in_worker(fn: Callable, item, cache: str | None):

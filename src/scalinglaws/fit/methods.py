@@ -16,7 +16,8 @@ import numpy as np
 
 from ..errors import InputError
 from ._newton import polish
-from .backend import map_tasks, split, task_count
+from .._progress import lanes_finished
+from .backend import map_tasks, remote, split, task_count
 from ._problem import Data, Spec, free_values, inputs_per_lane, take_lanes, unconstrain
 from ._varpro import compiled_screen, nonlinear_grid
 
@@ -54,17 +55,15 @@ def solve_varpro_each(spec: Spec, data: Data, weights: np.ndarray, *, starts: in
     th = np.concatenate(picked)
     lanes = np.repeat(np.arange(len(weights)), [len(p) for p in picked])
     u0 = unconstrain(spec, {n: th[:, i] for i, n in enumerate(spec.free)})
-    if coarse is None:
-        u, f, status, it = polish(spec, u0, take_lanes(rows, lanes), max_iter=max_iter)
-    else:
+    if coarse is not None:
         # every start is first polished on the subset; starts of one row that reach the same point
-        # there (to 1e-8 in the unconstrained parameters) share one polish on every run from it
+        # there (to 1e-8 in the unconstrained parameters) go on as one start: the polish on every
+        # run, and the count of starts that agree at the best, take each such point once
         u1, f1, _, _ = polish(spec, u0, take_lanes(coarse, lanes), max_iter=max_iter)
         u0 = np.where((np.isfinite(f1) & np.isfinite(u1).all(axis=1))[:, None], u1, u0)
-        _, first, shared = np.unique(np.column_stack([lanes, np.round(u0, 8)]), axis=0, return_index=True,
-                                     return_inverse=True)
-        u, f, status, it = (v[shared.ravel()] for v in polish(spec, u0[first], take_lanes(rows, lanes[first]),
-                                                               max_iter=max_iter))
+        first = np.sort(np.unique(np.column_stack([lanes, np.round(u0, 8)]), axis=0, return_index=True)[1])
+        u0, lanes = u0[first], lanes[first]
+    u, f, status, it = polish(spec, u0, take_lanes(rows, lanes), max_iter=max_iter)
     theta = free_values(spec, u, data)
     return [Solved(theta[k], np.asarray(f)[k], np.asarray(status)[k], np.asarray(it)[k], len(phi), p)
             for k, p in ((lanes == i, p) for i, p in enumerate(picked))]
@@ -78,15 +77,22 @@ COARSE_RUNS = 4096
 
 
 def _coarse(rows: Data) -> Data | None:
-    """An evenly spaced subset (in table order) of `COARSE_RUNS` of the runs, or None when there
-    are no more than that: each start of a large table is screened and polished there first, where
-    an iteration costs a fraction of one on every run."""
-    n = np.shape(rows.t_y)[-1]
-    if n <= COARSE_RUNS:
+    """Per row, an evenly spaced subset (in table order) of `COARSE_RUNS` of its runs (up to its
+    last one of positive weight: the padding is left out), or None unless every row has more than
+    that: each start of a large table is screened and polished there first, where an iteration
+    costs a fraction of one on every run. Each row's subset depends on that row alone."""
+    w = np.asarray(rows.w)
+    positive = w > 0
+    n = w.shape[1] - np.argmax(positive[:, ::-1], axis=1)  # per row: one past its last run of positive weight
+    if not (positive.any(axis=1).all() and n.min() > COARSE_RUNS):
         return None
-    keep = np.unique(np.linspace(0, n - 1, COARSE_RUNS).round().astype(int))
-    return rows._replace(x={k: v[..., keep] for k, v in rows.x.items()}, t_y=rows.t_y[:, keep], y=rows.y[:, keep],
-                         w=rows.w[:, keep])
+    keep = np.round(np.linspace(0.0, 1.0, COARSE_RUNS)[None, :] * (n[:, None] - 1)).astype(int)  # (rows, K)
+
+    def take(v):
+        return np.take_along_axis(np.broadcast_to(v, w.shape), keep, axis=1)
+
+    return rows._replace(x={k: take(v) for k, v in rows.x.items()}, t_y=take(rows.t_y), y=take(rows.y),
+                         w=take(rows.w))
 
 
 def _screen_rows(spec: Spec, phi: np.ndarray, rows: Data):
@@ -148,7 +154,11 @@ def solve_replicates(spec: Spec, data: Data, starts: np.ndarray, w: np.ndarray, 
     pieces = [slice(r.start * per_replicate, r.stop * per_replicate)
               for r in split(n, task_count(n, REPLICATES_PER_TASK))]
     solve = functools.partial(_solve_replicates, spec, data, per_replicate=per_replicate, max_iter=max_iter)
-    parts = list(map_tasks(solve, [(starts[p], np.asarray(w)[p], np.asarray(t_y)[p]) for p in pieces]))
+    parts = []
+    for p, part in zip(pieces, map_tasks(solve, [(starts[p], np.asarray(w)[p], np.asarray(t_y)[p]) for p in pieces])):
+        parts.append(part)
+        if len(pieces) > 1 and remote():  # lanes finished in a Ray worker: counted here
+            lanes_finished(p.stop - p.start)
     return tuple(np.concatenate(values) for values in zip(*parts))
 
 
