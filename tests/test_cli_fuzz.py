@@ -384,7 +384,11 @@ CORRUPT_FITS = {
     "param-null": _params_with(beta=None),
     "param-missing": _params_with(beta=_DROP),
     "param-extra": _params_with(gamma=1.0),
-    "several-fits": lambda doc: json.dumps({"by": "g", "fits": [doc, doc]}),
+    # a grouped document (fit --by) is answered group by group (tests/test_groups.py); broken ones are refused
+    "no-fits": lambda doc: json.dumps({"by": "g", "fits": []}),
+    "fits-not-documents": lambda doc: json.dumps({"by": "g", "fits": [1, 2]}),
+    "fits-every-one-broken": lambda doc: json.dumps({"by": "g", "fits": [{**doc, "group": "a", "params": None},
+                                                                      {**doc, "group": "b", "law": 3}]}),
 }
 
 def _boot_with(**changes):
