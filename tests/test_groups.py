@@ -321,3 +321,17 @@ def test_a_small_group_is_fitted_as_alone_beside_a_large_one(monkeypatch):
     alone = _alone("chinchilla", table, "g")
     for name in ("s0", "s1", "s2", "big"):
         _same(fits[name], alone[name])
+
+
+def test_points_that_name_their_group_are_predicted_for_that_group_only(families, tmp_path):
+    _, doc = families
+    points = tmp_path / "points.csv"
+    pd.DataFrame({"family": ["dense", "moe", "moe"], "N": [7e10, 1e10, 2e10], "D": [1.4e12, 2e11, 4e11]}
+                 ).to_csv(points, index=False)
+    done = _cli("predict", doc, "--points", points, "--format", "json")
+    assert done.exit_code == 0, done.output
+    groups = {g["group"]: g["predictions"] for g in json.loads(done.stdout)["groups"]}
+    assert [p["N"] for p in groups["dense"]] == [7e10] and [p["N"] for p in groups["moe"]] == [1e10, 2e10]
+    pd.DataFrame({"family": ["dense"], "N": [7e10], "D": [1.4e12]}).to_csv(points, index=False)
+    done = _cli("predict", doc, "--points", points, "--format", "json")
+    assert json.loads(done.stdout)["groups"][1] == {"group": "moe", "error": "--points has no row for `family` = 'moe'"}

@@ -140,10 +140,27 @@ def _print_json(doc) -> None:
     sys.stdout.write(_dumps(doc))
 
 
-#: while `_each_group` runs a command for one group: ``(path, that group's fit document)``, which
-#: `_read_document` returns for the path; and the JSON documents the command printed
+#: while `_each_group` runs a command for one group: ``(path, that group's fit document, the
+#: grouping column)``, the document `_read_document` returns for the path; and the JSON documents
+#: the command printed
 _GROUP_FIT: ContextVar = ContextVar("scalinglaws_group_fit", default=None)
 _GROUP_JSON: ContextVar = ContextVar("scalinglaws_group_json", default=None)
+
+
+def _points_of_group(table):
+    """In a command run for one group of a grouped fit (`_each_group`), the rows of a --points table
+    that name that group, when the table has the grouping column (every row otherwise)."""
+    from ..errors import InputError
+
+    group = _GROUP_FIT.get()
+    by = None if group is None else group[2]
+    if by is None or by not in table.columns:
+        return table
+    label = group[1].get("group")
+    rows = table[table[by].map(lambda v: v == label or str(v) == str(label))]
+    if rows.empty:
+        raise InputError(f"--points has no row for `{by}` = {label!r}")
+    return rows.drop(columns=[by]).reset_index(drop=True)
 
 
 def _each_group(command):
@@ -170,7 +187,7 @@ def _each_group(command):
         for i, one in enumerate(fits):
             if not isinstance(one, dict):
                 raise InputError(f"FIT `{path}`: fits[{i}] is not a fit document")
-            tokens = _GROUP_FIT.set((path, one)), _GROUP_JSON.set([])
+            tokens = _GROUP_FIT.set((path, one, doc.get("by"))), _GROUP_JSON.set([])
             try:
                 with out.capture() as printed:
                     command(*args, **kwargs)
@@ -635,7 +652,7 @@ def predict(
     if hasattr(result, "second"):  # a chain: points are given in its first law's inputs
         chain, result = result, result.first
     if points is not None:
-        table = read_runs(points, what="--points").table
+        table = _points_of_group(read_runs(points, what="--points").table)
         rows = [dict(zip(table.columns, r, strict=True)) for r in table.itertuples(index=False)]
         inputs = table
     else:
