@@ -291,12 +291,14 @@ def _fit_together(law, runs: Runs, by: str, options: dict) -> dict | None:
     problems = prepare_groups(law, runs, runs.table[by].to_numpy(), **problem_options)
     if problems is None:
         return None
-    # groups of one padded size are solved together: a group is never padded to (nor screened as)
-    # a longer one, so its result does not depend on which groups share the table
-    classes = {}
+    # groups of one octave of sizes are solved together (a group is padded to at most twice its size),
+    # and each takes the subset screen of a large table or not by its own size (`fit.methods`)
+    classes = {}  # by the octave of the padded size: few programs to compile, at most twice the padding
     for k, p in problems.items():
         if not isinstance(p, InputError):
-            classes.setdefault(np.size(p.data.y), []).append(k)
+            classes.setdefault(int(np.size(p.data.y) - 1).bit_length(), []).append(k)
+    if isinstance(rng, np.random.Generator):  # one seed for every class: each group's starts as the others'
+        rng = int(rng.integers(2**63))
     out = dict(problems)
     with stage(f"fitting {law.name} to each `{by}` group together", lanes=True):
         for ready in classes.values():

@@ -184,20 +184,27 @@ def _each_group(command):
         if not fits:
             raise InputError(f"FIT `{path}` holds no fit (fit --by wrote no group)")
         answers, errors = [], {}  # per group: (group, JSON documents or None, printed text, error or None)
-        for i, one in enumerate(fits):
-            if not isinstance(one, dict):
-                raise InputError(f"FIT `{path}`: fits[{i}] is not a fit document")
-            tokens = _GROUP_FIT.set((path, one, doc.get("by"))), _GROUP_JSON.set([])
-            try:
-                with out.capture() as printed:
-                    command(*args, **kwargs)
-                answers.append((one.get("group"), _GROUP_JSON.get(), printed.get(), None))
-            except ScalingLawsError as exc:
-                errors.setdefault(_one_line(exc), []).append(one.get("group"))
-                answers.append((one.get("group"), None, "", _one_line(exc)))
-            finally:
-                _GROUP_FIT.reset(tokens[0])
-                _GROUP_JSON.reset(tokens[1])
+        try:
+            for i, one in enumerate(fits):
+                if not isinstance(one, dict):
+                    raise InputError(f"FIT `{path}`: fits[{i}] is not a fit document")
+                tokens = _GROUP_FIT.set((path, one, doc.get("by"))), _GROUP_JSON.set([])
+                try:
+                    with out.capture() as printed:
+                        command(*args, **kwargs)
+                    answers.append((one.get("group"), _GROUP_JSON.get(), printed.get(), None))
+                except ScalingLawsError as exc:
+                    errors.setdefault(_one_line(exc), []).append(one.get("group"))
+                    answers.append((one.get("group"), None, "", _one_line(exc)))
+                finally:
+                    _GROUP_FIT.reset(tokens[0])
+                    _GROUP_JSON.reset(tokens[1])
+        except BaseException as exc:  # a failure the command did not expect, or an interrupt: what was answered is shown
+            if not isinstance(exc, ScalingLawsError) and fmt != "json":
+                for group, _, text, error in answers:
+                    out.print(f"`{by}` = {group}", markup=False, style="bold")
+                    sys.stdout.write(text if not error else f"not answered: {error}\n")
+            raise
         if len(errors) == 1 and len(next(iter(errors.values()))) == len(fits):
             raise InputError(next(iter(errors)))
         if len(errors) and sum(len(g) for g in errors.values()) == len(fits):
@@ -207,7 +214,7 @@ def _each_group(command):
         skipped = [s for s in doc.get("skipped", []) if isinstance(s, dict)]
         if fmt == "json":
             groups = [{"group": g, "error": e} if e else {"group": g, **d} for g, docs, _, e in answers
-                      for d in (docs or [None])]
+                      for d in ((docs or [{}]) if not e else [{}])]
             groups += [{"group": s.get("group"), "error": f"not fitted: {s.get('reason')}"} for s in skipped]
             _print_json({"by": by, "groups": groups})
             return

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..data.runs import Design
 from ..errors import InputError
-from .._jax import program_cache
+from .._jax import float64, program_cache
 from ._problem import Data, Spec, residuals
 
 FEW_VALUES = 2  # an input with at most this many distinct values gets the Jacobian test
@@ -28,6 +28,7 @@ RANK_RTOL = 1e-9  # a singular value below this fraction of the largest (columns
 NULL_TOL = 1e-6  # a parameter whose share of a dependence (unit null vector) is above this is in it
 
 
+@float64
 def check_identifiable(spec: Spec, data: Data, dm: Design, w: np.ndarray) -> None:
     used = w > 0
     inputs = {k: v[used] for k, v in dm.x.items()}

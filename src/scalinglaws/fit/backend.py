@@ -124,7 +124,7 @@ def map_tasks(fn: Callable, items: Sequence) -> Iterator:
     yielded in order as they arrive). ``fn`` and the items travel to the workers by Ray's
     serialisation; a task's error is raised here as the original exception."""
     cluster = _ray.get()
-    if cluster is None or len(items) <= 1:  # one task: here (a Ray worker would only add its start-up)
+    if cluster is None or (len(items) <= 1 and cluster.address is None):  # one task: here, unless a cluster was named
         for item in items:
             yield fn(item)
         return

@@ -40,14 +40,29 @@ def solve_varpro_each(spec: Spec, data: Data, weights: np.ndarray, *, starts: in
     ``data`` holds the inputs and targets every row shares, or one row of them per row of
     ``weights`` (`_problem.stack_rows`: the groups of a table, solved together)."""
     phi = nonlinear_grid(spec, starts, rng)
-    cells = grid_cells(len(phi), len(spec.free_nonlinear))
     weights = np.asarray(weights, dtype=np.float64)
+    large = _runs_of(weights) > COARSE_RUNS
+    if large.any() and not large.all():  # large rows take the subset, the others not: each as if alone
+        kept = np.flatnonzero(large), np.flatnonzero(~large)
+        parts = [_solve_rows(spec, take_lanes(data, k) if inputs_per_lane(data) else data, weights[k], phi,
+                             polish_starts, max_iter) for k in kept]
+        order = np.argsort(np.concatenate(kept), kind="stable")
+        return [(parts[0] + parts[1])[i] for i in order]
+    return _solve_rows(spec, data, weights, phi, polish_starts, max_iter)
+
+
+def _solve_rows(spec: Spec, data: Data, weights: np.ndarray, phi: np.ndarray, polish_starts: int,
+                max_iter: int) -> list[Solved]:
+    """`solve_varpro_each` on the grid ``phi``, for rows that are all large (more than
+    `COARSE_RUNS` runs: the subset first) or all not."""
+    large = _runs_of(weights) > COARSE_RUNS
+    cells = grid_cells(len(phi), len(spec.free_nonlinear))
     if inputs_per_lane(data):
         rows = data._replace(w=weights)
     else:
         shape = (len(weights), np.size(data.t_y))
         rows = data._replace(t_y=np.broadcast_to(data.t_y, shape), y=np.broadcast_to(data.y, shape), w=weights)
-    coarse = _coarse(rows)
+    coarse = _coarse(rows) if large.all() else None
     picked = []
     for theta0, f0 in _screen_rows(spec, phi, rows if coarse is None else coarse):
         usable = np.isfinite(f0) & np.isfinite(theta0).all(axis=1)
@@ -61,7 +76,7 @@ def solve_varpro_each(spec: Spec, data: Data, weights: np.ndarray, *, starts: in
         # run, and the count of starts that agree at the best, take each such point once
         u1, f1, _, _ = polish(spec, u0, take_lanes(coarse, lanes), max_iter=max_iter)
         u0 = np.where((np.isfinite(f1) & np.isfinite(u1).all(axis=1))[:, None], u1, u0)
-        first = np.sort(np.unique(np.column_stack([lanes, np.round(u0, 8)]), axis=0, return_index=True)[1])
+        first = _distinct_points(u0, lanes)
         u0, lanes = u0[first], lanes[first]
     u, f, status, it = polish(spec, u0, take_lanes(rows, lanes), max_iter=max_iter)
     theta = free_values(spec, u, data)
@@ -76,16 +91,34 @@ SCREEN_ROWS = 64
 COARSE_RUNS = 4096
 
 
-def _coarse(rows: Data) -> Data | None:
-    """Per row, an evenly spaced subset (in table order) of `COARSE_RUNS` of its runs (up to its
-    last one of positive weight: the padding is left out), or None unless every row has more than
-    that: each start of a large table is screened and polished there first, where an iteration
-    costs a fraction of one on every run. Each row's subset depends on that row alone."""
+#: two starts whose points on the subset differ by less than this (relative, in the unconstrained
+#: parameters) have met there
+SAME_POINT = 1e-6
+
+
+def _distinct_points(u: np.ndarray, lanes: np.ndarray) -> np.ndarray:
+    """Indices of the first of each set of lanes of one row whose points ``u`` agree to `SAME_POINT`."""
+    keep = []
+    for i in range(len(u)):
+        if not any(lanes[j] == lanes[i] and np.all(np.abs(u[i] - u[j]) <= SAME_POINT * (1.0 + np.abs(u[j])))
+                   for j in keep):
+            keep.append(i)
+    return np.array(keep, dtype=int)
+
+
+def _runs_of(weights: np.ndarray) -> np.ndarray:
+    """Per row of weights: one past its last run of positive weight (0 for a row without any)."""
+    positive = np.asarray(weights) > 0
+    return np.where(positive.any(axis=1), positive.shape[1] - np.argmax(positive[:, ::-1], axis=1), 0)
+
+
+def _coarse(rows: Data) -> Data:
+    """Per row, an evenly spaced subset (in table order) of `COARSE_RUNS` of its runs, up to its last
+    one of positive weight (every row has more than that): each start of a large table is screened
+    and polished there first, where an iteration costs a fraction of one on every run. Each row's
+    subset depends on that row alone."""
     w = np.asarray(rows.w)
-    positive = w > 0
-    n = w.shape[1] - np.argmax(positive[:, ::-1], axis=1)  # per row: one past its last run of positive weight
-    if not (positive.any(axis=1).all() and n.min() > COARSE_RUNS):
-        return None
+    n = _runs_of(w)
     keep = np.round(np.linspace(0.0, 1.0, COARSE_RUNS)[None, :] * (n[:, None] - 1)).astype(int)  # (rows, K)
 
     def take(v):
