@@ -335,3 +335,17 @@ def test_points_that_name_their_group_are_predicted_for_that_group_only(families
     pd.DataFrame({"family": ["dense"], "N": [7e10], "D": [1.4e12]}).to_csv(points, index=False)
     done = _cli("predict", doc, "--points", points, "--format", "json")
     assert json.loads(done.stdout)["groups"][1] == {"group": "moe", "error": "--points has no row for `family` = 'moe'"}
+
+
+def test_a_fold_on_two_model_sizes_is_refused_outside_a_float64_scope():
+    """`reweighted` (nested folds, for calibration and --law auto) tests identifiability in float64
+    whatever the caller's JAX precision (a Ray worker and this process must agree)."""
+    from scalinglaws.fit.api import prepare, reweighted
+
+    rng = np.random.default_rng(5)
+    N = np.repeat([1e8, 1e9, 1e10, 1e11], 6)
+    D = np.tile(np.geomspace(1e9, 1e12, 6), 4)
+    loss = (1.69 + 406.4 * N**-0.34 + 410.7 * D**-0.28) * np.exp(rng.normal(0, 1e-3, N.size))
+    problem = prepare("chinchilla", pd.DataFrame({"N": N, "D": D, "loss": loss}))
+    with pytest.raises(InputError, match="cannot be told apart"):
+        reweighted(problem, (N <= 1e9).astype(float))
