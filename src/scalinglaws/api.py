@@ -113,14 +113,12 @@ def fit(
         (0.347, 'converged')
     """
     check_options(bootstrap, resample, cluster, level)
-    if rng is not None and not isinstance(rng, np.random.Generator) and not (
-            isinstance(rng, (int, np.integer)) and not isinstance(rng, bool) and rng >= 0):
-        raise InputError(f"--seed must be a non-negative integer; got {rng!r}")
+    _check_seed(rng)
     auto = isinstance(law, str) and law == "auto"
     if auto and space is not None:
         raise InputError("--space sets the residuals of one law; --law auto compares its candidates in one space "
                          "of its own (log y wherever the targets are positive)")
-    law = law if auto else get_law(law) if space is None else get_law(law).in_space(space)
+    law = law if auto else _law_in_space(law, space)
     runs = with_areas_for(Runs.coerce(runs), [None if auto else law.inputs], x)  # once, for the fit and all its folds
     if cluster is not None and cluster not in runs.columns:
         raise InputError(f"--cluster column `{cluster}` not found; columns are {', '.join(runs.columns)}")
@@ -281,11 +279,8 @@ def _fit_together(law, runs: Runs, by: str, options: dict) -> dict | None:
     if not _batchable(law, options):
         return None
     rng = options.get("rng")
-    if rng is not None and not isinstance(rng, np.random.Generator) and not (
-            isinstance(rng, (int, np.integer)) and not isinstance(rng, bool) and rng >= 0):
-        raise InputError(f"--seed must be a non-negative integer; got {rng!r}")
-    space = options.get("space")
-    law = get_law(law) if space is None else get_law(law).in_space(space)
+    _check_seed(rng)
+    law = _law_in_space(law, options.get("space"))
     problem_options = {k: options[k] for k in ("x", "y", "where", "include_excluded", "fix", "loss", "delta",
                                                "weights", "dropna") if k in options}
     problems = prepare_groups(law, runs, runs.table[by].to_numpy(), **problem_options)
@@ -313,6 +308,17 @@ def _batchable(law, options: dict) -> bool:
     defaults = {k: p.default for k, p in inspect.signature(fit).parameters.items() if p.default is not p.empty}
     return not ((isinstance(law, str) and law == "auto") or options.get("method", DEFAULT_METHOD) != DEFAULT_METHOD
                 or any(k not in defaults or (k not in TOGETHER and v != defaults[k]) for k, v in options.items()))
+
+
+def _check_seed(rng) -> None:
+    if rng is not None and not isinstance(rng, np.random.Generator) and not (
+            isinstance(rng, (int, np.integer)) and not isinstance(rng, bool) and rng >= 0):
+        raise InputError(f"--seed must be a non-negative integer; got {rng!r}")
+
+
+def _law_in_space(law, space: str | None) -> Law:
+    """The law named (or given), its residuals taken in ``space`` when one is given."""
+    return get_law(law) if space is None else get_law(law).in_space(space)
 
 
 def _candidate_laws(candidates) -> list[Law] | None:

@@ -213,8 +213,8 @@ def _each_group(command):
                 for reason, groups in errors.items()))
         skipped = [s for s in doc.get("skipped", []) if isinstance(s, dict)]
         if fmt == "json":
-            groups = [{"group": g, "error": e} if e else {"group": g, **d} for g, docs, _, e in answers
-                      for d in ((docs or [{}]) if not e else [{}])]
+            groups = [{"group": g, "error": e} if e else {"group": g, **d}
+                      for g, docs, _, e in answers for d in (docs if docs else [{}])]
             groups += [{"group": s.get("group"), "error": f"not fitted: {s.get('reason')}"} for s in skipped]
             _print_json({"by": by, "groups": groups})
             return

@@ -33,11 +33,7 @@ def read_stdin(stream, *, excluded: str | None = None) -> Runs:
         raise InputError(f"DATA `-` (standard input) could not be read as CSV: {exc}") from None
     if table.empty:
         raise InputError("DATA `-` (standard input) has no rows")
-    history = wandb_history(table)
-    if history is not None:
-        return Runs(history, source=f"<stdin> (W&B chart export: {history['run'].nunique()} runs; "
-                                    f"{warmup_note(history)})", excluded=excluded)
-    return Runs(table, source="<stdin>", excluded=excluded)
+    return table_runs(table, "<stdin>", excluded=excluded)
 
 
 # --- lm-evaluation-harness ---------------------------------------------------------------------------
@@ -174,6 +170,15 @@ def _hparams(events) -> dict:
 
 
 # --- Weights & Biases -----------------------------------------------------------------------------------
+
+def table_runs(table: pd.DataFrame, source: str, *, excluded: str | None = None, y: str | None = None) -> Runs:
+    """A CSV's table as runs: a W&B chart export reshaped (`wandb_history`), any other as it is."""
+    history = wandb_history(table)
+    if history is None:
+        return Runs(table, source=source, excluded=excluded, y=y)
+    return Runs(history, source=f"{source} (W&B chart export: {history['run'].nunique()} runs; "
+                                f"{warmup_note(history)})", excluded=excluded, y=y)
+
 
 def wandb_history(table: pd.DataFrame) -> pd.DataFrame | None:
     """A W&B chart export (``Step`` and one ``<run> - <metric>`` column per run, with ``__MIN`` and

@@ -47,8 +47,6 @@ def read_runs(path: str | Path, *, excluded: str | None = None, y: str | None = 
         raise InputError(f"{what} `{path}` could not be read as {path.suffix[1:]}: {exc}") from None
     if table.empty:
         raise InputError(f"{what} `{path}` has no rows")
-    history = ingest.wandb_history(table) if path.suffix.lower() == ".csv" else None
-    if history is not None:
-        return Runs(history, source=f"{path} (W&B chart export: {history['run'].nunique()} runs; "
-                                    f"{ingest.warmup_note(history)})", excluded=excluded, y=y)
+    if path.suffix.lower() == ".csv":
+        return ingest.table_runs(table, str(path), excluded=excluded, y=y)
     return Runs(table, source=str(path), excluded=excluded, y=y)

@@ -271,9 +271,7 @@ def design(runs, law, *, x: Mapping[str, str] | None = None, y: str | None = Non
     if not len(rows) and where and not outside:
         raise InputError(f"the condition `{where}` (--where, or --train-where in a backtest) selects no runs")
     if len(rows) < need:
-        raise InputError(
-            f"law {law.name} has {need - 1} free parameters but only {len(rows)} runs were selected; need at least {need}"
-        )
+        raise too_few_runs(law.name, need - 1, len(rows))
     xs = {
         name: numeric_column(runs.table, col, rows, positive=f"law {law.name} takes powers of {name}" if name in law.log_inputs else None)
         for name, col in columns.items()
@@ -294,6 +292,12 @@ def design(runs, law, *, x: Mapping[str, str] | None = None, y: str | None = Non
                              f"a bounded metric); row {rows[outside[0]] + 1} has {float(target[outside[0]])!r}")
     notes = derived + dropped + _duplicates(runs.table, rows, list(columns.values()) + [y_column])
     return Design(xs, target, rows, columns, y_column, n_excluded, notes)
+
+
+def too_few_runs(law_name: str, n_free: int, n: int) -> InputError:
+    """The refusal of ``n`` selected runs for a law of ``n_free`` free parameters."""
+    return InputError(f"law {law_name} has {n_free} free parameters but only {n} runs were selected; "
+                      f"need at least {n_free + 1}")
 
 
 def _duplicates(table: pd.DataFrame, rows: np.ndarray, cols: list[str]) -> tuple[str, ...]:

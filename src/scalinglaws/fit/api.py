@@ -206,10 +206,15 @@ def _weights(runs: Runs, dm, column: str | None, n_free: int) -> np.ndarray:
     if bad.size:
         raise InputError(f"column `{column}` (weights) must be finite and non-negative; row {dm.rows[bad[0]] + 1} "
                          f"has {runs.table[column].iloc[dm.rows[bad[0]]]!r}")
+    check_positive_weights(column, w, n_free)
+    return w
+
+
+def check_positive_weights(column: str, w: np.ndarray, n_free: int) -> None:
+    """Refuse weights (column ``column``) that leave no more runs than the law has free parameters."""
     if np.count_nonzero(w) <= n_free:
         raise InputError(f"column `{column}` (weights) leaves {np.count_nonzero(w)} runs with positive weight; "
                          f"the law has {n_free} free parameters and needs at least {n_free + 1}")
-    return w
 
 
 def _result(problem: Problem, solved, method: str) -> FitResult:

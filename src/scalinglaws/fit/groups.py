@@ -21,11 +21,11 @@ import pandas as pd
 
 from .._jax import float64
 from ..data import Runs, design
-from ..data.runs import Design, duplicates_note
+from ..data.runs import Design, duplicates_note, too_few_runs
 from ..data.schedules import AREAS
 from ..errors import InputError
 from ..laws import Law
-from .api import Problem, _weights, mapped_columns, problem_of, problem_spec
+from .api import Problem, _weights, check_positive_weights, mapped_columns, problem_of, problem_spec
 
 
 @float64
@@ -67,11 +67,9 @@ def prepare_groups(law: str | Law, runs, labels: np.ndarray, *, x: Mapping[str, 
         rows = positions[dm.rows[sel]]
         try:
             if sel.size <= n_free:
-                raise InputError(f"law {spec.law.name} has {n_free} free parameters but only {sel.size} runs were "
-                                 f"selected; need at least {n_free + 1}")
-            if weights is not None and np.count_nonzero(w[sel]) <= n_free:
-                raise InputError(f"column `{weights}` (weights) leaves {np.count_nonzero(w[sel])} runs with positive "
-                                 f"weight; the law has {n_free} free parameters and needs at least {n_free + 1}")
+                raise too_few_runs(spec.law.name, n_free, sel.size)
+            if weights is not None:
+                check_positive_weights(weights, w[sel], n_free)
             group = Design({k: v[sel] for k, v in dm.x.items()}, dm.y[sel], rows, dm.columns, dm.y_column,
                            int(n_excluded[g]), duplicates_note(rows, repeated[sel]))
             out[label] = problem_of(spec, group, w[sel], fixed, delta, mapped)

@@ -44,25 +44,24 @@ def solve_varpro_each(spec: Spec, data: Data, weights: np.ndarray, *, starts: in
     large = _runs_of(weights) > COARSE_RUNS
     if large.any() and not large.all():  # large rows take the subset, the others not: each as if alone
         kept = np.flatnonzero(large), np.flatnonzero(~large)
-        parts = [_solve_rows(spec, take_lanes(data, k) if inputs_per_lane(data) else data, weights[k], phi,
-                             polish_starts, max_iter) for k in kept]
-        order = np.argsort(np.concatenate(kept), kind="stable")
-        return [(parts[0] + parts[1])[i] for i in order]
-    return _solve_rows(spec, data, weights, phi, polish_starts, max_iter)
+        solved = [s for k, coarse in zip(kept, (True, False))
+                  for s in _solve_rows(spec, take_lanes(data, k) if inputs_per_lane(data) else data, weights[k], phi,
+                                       polish_starts, max_iter, coarse)]
+        return [solved[i] for i in np.argsort(np.concatenate(kept), kind="stable")]
+    return _solve_rows(spec, data, weights, phi, polish_starts, max_iter, bool(large.all()))
 
 
 def _solve_rows(spec: Spec, data: Data, weights: np.ndarray, phi: np.ndarray, polish_starts: int,
-                max_iter: int) -> list[Solved]:
-    """`solve_varpro_each` on the grid ``phi``, for rows that are all large (more than
+                max_iter: int, large: bool) -> list[Solved]:
+    """`solve_varpro_each` on the grid ``phi``, for rows that are all ``large`` (more than
     `COARSE_RUNS` runs: the subset first) or all not."""
-    large = _runs_of(weights) > COARSE_RUNS
     cells = grid_cells(len(phi), len(spec.free_nonlinear))
     if inputs_per_lane(data):
         rows = data._replace(w=weights)
     else:
         shape = (len(weights), np.size(data.t_y))
         rows = data._replace(t_y=np.broadcast_to(data.t_y, shape), y=np.broadcast_to(data.y, shape), w=weights)
-    coarse = _coarse(rows) if large.all() else None
+    coarse = _coarse(rows) if large else None
     picked = []
     for theta0, f0 in _screen_rows(spec, phi, rows if coarse is None else coarse):
         usable = np.isfinite(f0) & np.isfinite(theta0).all(axis=1)
@@ -72,8 +71,8 @@ def _solve_rows(spec: Spec, data: Data, weights: np.ndarray, phi: np.ndarray, po
     u0 = unconstrain(spec, {n: th[:, i] for i, n in enumerate(spec.free)})
     if coarse is not None:
         # every start is first polished on the subset; starts of one row that reach the same point
-        # there (to 1e-8 in the unconstrained parameters) go on as one start: the polish on every
-        # run, and the count of starts that agree at the best, take each such point once
+        # there (`SAME_POINT`) go on as one start: the polish on every run, and the count of starts
+        # that agree at the best, take each such point once
         u1, f1, _, _ = polish(spec, u0, take_lanes(coarse, lanes), max_iter=max_iter)
         u0 = np.where((np.isfinite(f1) & np.isfinite(u1).all(axis=1))[:, None], u1, u0)
         first = _distinct_points(u0, lanes)
