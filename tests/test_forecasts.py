@@ -440,3 +440,37 @@ def test_auto_keeps_a_trusted_law_of_similar_score_as_a_rival_on_real_runs():
     assert plan["loss"] == pytest.approx(r.predict({"N": [plan["N"]], "D": [plan["D"]]})[0], rel=1e-12)
     alone_plan = sl.compute_optimal(r.law, 3.08e21, params=r.params)[0]
     assert plan["loss"] < alone_plan["loss"] - 0.01
+
+
+def test_rivals_whose_scores_agree_are_one_fit_and_weigh_once():
+    from scalinglaws.fit.records import CandidateScore
+    from scalinglaws.select import TOLERANCE, _distinct
+
+    def score(law, n_params, s):
+        return CandidateScore(law, n_params, s, (s,), "scored")
+
+    rivals = [score("m2", 4, 0.0050), score("power_law_offset", 3, 0.0050 * (1 + TOLERANCE / 2)),
+              score("bnsl2", 5, 0.0070), score("m4", 5, 0.0050), score("m3", 5, 0.0070 * (1 + 3 * TOLERANCE))]
+    kept, merged = _distinct(rivals)
+    assert [s.law for s in kept] == ["power_law_offset", "bnsl2", "m3"]  # the simplest of each fit, in their order
+    assert merged == {"power_law_offset": ["m2", "m4"]}
+
+
+@pytest.mark.xdist_group("auto")  # with the other --law auto tests: their compiled programs are shared
+def test_rivals_that_reach_one_fit_on_real_runs_count_once_in_the_average():
+    """OPT-30B's 15 checkpoints (colpret): m2, power_law_offset, saturating_power and m4 end on one
+    fit; as four rivals, that one forecast took most of the average's weight."""
+    from pathlib import Path
+
+    from scalinglaws.select import TOLERANCE
+
+    path = Path(__file__).resolve().parents[2] / "shared" / "data" / "colpret_collection" / "opt_training_trajectories.csv"
+    if not path.exists():
+        pytest.skip("../shared/data is not here")
+    t = pd.read_csv(path)
+    t = t[t["model_size"] == "30b"]
+    sel = sl.fit("auto", pd.DataFrame({"tokens": 10 ** t["num_token"], "loss": np.log(t["ppl"])}),
+                 x={"x": "tokens"}).selection
+    scores = [sel.candidates[[c.law for c in sel.candidates].index(sel.law)].score] + [r.score for r in sel.rivals]
+    assert all(abs(a - b) > TOLERANCE * min(a, b) for i, a in enumerate(scores) for b in scores[i + 1:])
+    assert "(the same fit): one rival" in sel.reason and len(sel.weights()) == len(sel.rivals) + 1

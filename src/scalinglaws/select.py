@@ -146,9 +146,12 @@ def choose_law(runs, *, candidates=None, x=None, y=None, where=None, include_exc
     record = tuple({"cut": f.cut, "n_train": int((f.train & first.used).sum()),
                     "n_test": int((~f.train & first.used).sum())} for f in scored)
     scores += [CandidateScore(law.name, len(law.params), math.inf, (), f"not a candidate: {why}") for law, why in refused]
-    rivals = tuple(Rival(s.law, s.score, dict(fitted[s.law].full.params)) for s in scores
-                   if s.status == "scored" and s.law != chosen.law and s.law not in tied
-                   and s.score <= RIVAL_FACTOR * best and same_kind(fitted[s.law].full.law, fitted[chosen.law].full.law))
+    rivals, merged = _distinct([s for s in scores if s.status == "scored" and s.law != chosen.law and s.law not in tied
+                                and s.score <= RIVAL_FACTOR * best
+                                and same_kind(fitted[s.law].full.law, fitted[chosen.law].full.law)])
+    for kept, same in merged.items():
+        reason += f"; {', '.join(same)} {'scores' if len(same) == 1 else 'score'} as {kept} (the same fit): one rival"
+    rivals = tuple(Rival(s.law, s.score, dict(fitted[s.law].full.params)) for s in rivals)
     selection = Selection(law=chosen.law, reason=reason, scale=names, folds=record, candidates=tuple(scores),
                           ties=tuple(tied), space=space, rivals=rivals)
     return selection, fitted[chosen.law]
@@ -201,6 +204,21 @@ def _untrusted(result) -> list[str]:
     """Why a fit cannot be trusted to forecast (empty when it can)."""
     problems = [] if result.converged else [f"did not converge ({result.status})"]
     return problems + [w for w in result.warnings if w.startswith((CONSTANT, SWITCHED_OFF))]
+
+
+def _distinct(rivals):
+    """The rivals that are distinct fits, in their order, and ``{kept: [laws]}`` for those whose
+    scores agree with a simpler rival's to `TOLERANCE` (the same fit, as for ties: ``m2``, ``m4``
+    and ``saturating_power`` reduced to ``power_law_offset``), which would otherwise weigh one
+    forecast several times in the average."""
+    kept, merged = [], {}
+    for s in sorted(rivals, key=lambda s: (s.n_params, s.score)):
+        twin = next((k for k in kept if abs(s.score - k.score) <= TOLERANCE * k.score), None)
+        if twin is None:
+            kept.append(s)
+        else:
+            merged.setdefault(twin.law, []).append(s.law)
+    return [s for s in rivals if s in kept], merged
 
 
 def _choose(scores):
