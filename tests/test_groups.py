@@ -355,6 +355,11 @@ def test_points_that_name_their_group_are_predicted_for_that_group_only(families
     pd.DataFrame({"family": ["dense"], "N": [7e10], "D": [1.4e12]}).to_csv(points, index=False)
     done = _cli("predict", doc, "--points", points, "--format", "json")
     assert json.loads(done.stdout)["groups"][1] == {"group": "moe", "error": "--points has no row for `family` = 'moe'"}
+    pd.DataFrame({"family": ["dense", "mooe"], "N": [7e10, 1e10], "D": [1.4e12, 2e11]}).to_csv(points, index=False)
+    for fmt in ("table", "json"):  # a misspelt group is one error, not rows left out unseen
+        done = _cli("predict", doc, "--points", points, "--format", fmt)
+        assert done.exit_code == 1 and done.stderr.strip() == (
+            "error: --points row 2 names `family` = 'mooe', which is no group of the fit (groups: 'dense', 'moe')")
 
 
 def test_a_fold_on_two_model_sizes_is_refused_outside_a_float64_scope():
@@ -369,3 +374,13 @@ def test_a_fold_on_two_model_sizes_is_refused_outside_a_float64_scope():
     problem = prepare("chinchilla", pd.DataFrame({"N": N, "D": D, "loss": loss}))
     with pytest.raises(InputError, match="cannot be told apart"):
         reweighted(problem, (N <= 1e9).astype(float))
+
+
+def test_when_no_group_can_be_fitted_the_error_names_three_and_counts_the_rest():
+    table = pd.concat([_curves([n], seed=n).assign(run=f"g{n}") for n in (1, 2, 3, 1, 2, 3)], ignore_index=True)
+    table["run"] = [f"g{i}" for i, n in enumerate((1, 2, 3, 1, 2, 3)) for _ in range(n)]
+    with pytest.raises(InputError) as err:
+        fit_groups("power_law_offset", table, "run")
+    message = str(err.value)
+    assert message.count("`run` = ") == 3 and message.endswith("; and 3 more groups")
+    assert "but only 1 run was selected" in message and "only 2 runs were selected" in message

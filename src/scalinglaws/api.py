@@ -196,7 +196,8 @@ def fit_groups(law, runs, by: str, **options) -> tuple[dict, list[dict]]:
         reasons = {s["reason"] for s in skipped}
         raise type(first_error)(f"no `{by}` group could be fitted: " + (
             f"every group: {reasons.pop()}" if len(reasons) == 1 and len(skipped) > 1 else
-            "; ".join(f"`{by}` = {s['group']!r}: {s['reason']}" for s in skipped)))
+            "; ".join(f"`{by}` = {s['group']!r}: {s['reason']}" for s in skipped[:SAID])
+            + (f"; and {len(skipped) - SAID} more groups" if len(skipped) > SAID else "")))
     if not fits and options.get("where"):
         raise InputError(f"--where leaves no rows in any `{by}` group; got {options.get('where')!r}")
     if not fits:
@@ -242,6 +243,9 @@ def _check_table(law, runs: Runs, options: dict) -> None:
     resolve_target(runs, options.get("y"))
     select_rows(runs, options.get("where"), True)
 
+
+#: groups whose reasons an error for every group spells out (the others are counted)
+SAID = 3
 
 #: groups a Ray task fits at least (see `fit.backend`)
 GROUPS_PER_TASK = 64

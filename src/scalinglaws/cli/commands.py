@@ -156,8 +156,19 @@ def _points_of_group(table):
     by = None if group is None else group[2]
     if by is None or by not in table.columns:
         return table
+
+    def naming(label):
+        return table[by].map(lambda v: v == label or str(v) == str(label)).to_numpy(dtype=bool)
+
+    import numpy as np
+
+    known = np.any([naming(g) for g in group[3]], axis=0)
+    if not known.all():  # a typo in a group's name would leave its rows out unseen
+        raise InputError(f"--points row {int(np.argmin(known)) + 1} names `{by}` = {table[by].iloc[int(np.argmin(known))]!r}, "
+                         f"which is no group of the fit (groups: {', '.join(repr(g) for g in group[3][:8])}"
+                         f"{', ...' if len(group[3]) > 8 else ''})")
     label = group[1].get("group")
-    rows = table[table[by].map(lambda v: v == label or str(v) == str(label))]
+    rows = table[naming(label)]
     if rows.empty:
         raise InputError(f"--points has no row for `{by}` = {label!r}")
     return rows.drop(columns=[by]).reset_index(drop=True)
@@ -183,12 +194,14 @@ def _each_group(command):
         by, fmt, fits = str(doc.get("by", "group")), kwargs.get("fmt", "table"), doc["fits"]
         if not fits:
             raise InputError(f"FIT `{path}` holds no fit (fit --by wrote no group)")
+        labels = [d.get("group") for d in fits if isinstance(d, dict)] + \
+            [d.get("group") for d in doc.get("skipped", []) if isinstance(d, dict)]
         answers, errors = [], {}  # per group: (group, JSON documents or None, printed text, error or None)
         try:
             for i, one in enumerate(fits):
                 if not isinstance(one, dict):
                     raise InputError(f"FIT `{path}`: fits[{i}] is not a fit document")
-                tokens = _GROUP_FIT.set((path, one, doc.get("by"))), _GROUP_JSON.set([])
+                tokens = _GROUP_FIT.set((path, one, doc.get("by"), labels)), _GROUP_JSON.set([])
                 try:
                     with out.capture() as printed:
                         command(*args, **kwargs)
@@ -208,9 +221,10 @@ def _each_group(command):
         if len(errors) == 1 and len(next(iter(errors.values()))) == len(fits):
             raise InputError(next(iter(errors)))
         if len(errors) and sum(len(g) for g in errors.values()) == len(fits):
+            reasons = list(errors.items())
             raise InputError(f"no group of FIT `{path}` could be answered: " + "; ".join(
                 f"{reason} (`{by}` = {', '.join(repr(g) for g in groups[:3])}{', ...' if len(groups) > 3 else ''})"
-                for reason, groups in errors.items()))
+                for reason, groups in reasons[:3]) + (f"; and {len(reasons) - 3} more reasons" if len(reasons) > 3 else ""))
         skipped = [s for s in doc.get("skipped", []) if isinstance(s, dict)]
         if fmt == "json":
             groups = [{"group": g, "error": e} if e else {"group": g, **d}

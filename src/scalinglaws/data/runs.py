@@ -296,7 +296,7 @@ def design(runs, law, *, x: Mapping[str, str] | None = None, y: str | None = Non
 
 def too_few_runs(law_name: str, n_free: int, n: int) -> InputError:
     """The refusal of ``n`` selected runs for a law of ``n_free`` free parameters."""
-    return InputError(f"law {law_name} has {n_free} free parameters but only {n} runs were selected; "
+    return InputError(f"law {law_name} has {n_free} free parameters but only {n} {'run was' if n == 1 else 'runs were'} selected; "
                       f"need at least {n_free + 1}")
 
 
