@@ -384,3 +384,20 @@ def test_when_no_group_can_be_fitted_the_error_names_three_and_counts_the_rest()
     message = str(err.value)
     assert message.count("`run` = ") == 3 and message.endswith("; and 3 more groups")
     assert "but only 1 run was selected" in message and "only 2 runs were selected" in message
+
+
+def test_past_eight_groups_the_table_is_a_row_per_group_that_shows_a_parameter_at_its_bound(tmp_path):
+    table = _curves([12] * 9, seed=4)
+    x = np.geomspace(1e3, 1e7, 12)
+    table = pd.concat([table, pd.DataFrame({"run": "pure", "x": x, "loss": 30.0 * x ** -0.3, "w": 1})],
+                      ignore_index=True)  # a pure power law: its floor E goes to 0, its bound
+    path = tmp_path / "curves.csv"
+    table.to_csv(path, index=False)
+    done = _cli("fit", path, "--law", "power_law_offset", "--by", "run")
+    assert done.exit_code == 0, done.output
+    assert "10 fits, one per `run` group" in done.stdout and "at bound" in done.stdout
+    pure = next(line for line in done.stdout.splitlines() if "pure" in line)
+    assert " E " in pure.replace("│", " ")
+    fits, _ = fit_groups("power_law_offset", table, "run")
+    rows = sl.fits_table(fits, "run").set_index("run")["at_bound"]
+    assert rows["pure"] == "E" and (rows.drop("pure") == "").all()

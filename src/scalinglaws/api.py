@@ -208,8 +208,8 @@ def fit_groups(law, runs, by: str, **options) -> tuple[dict, list[dict]]:
 
 def fits_table(fits: Mapping, by: str = "group", skipped: Sequence[Mapping] = ()) -> pd.DataFrame:
     """One row per group (what `fit_groups` returns): the group, law, status, every parameter,
-    objective, runs fitted, starts at the best, and the warnings; groups not fitted follow, with
-    their reason (column ``not_fitted``) and no parameters.
+    objective, runs fitted, starts at the best, the parameters at a bound and the warnings; groups
+    not fitted follow, with their reason (column ``not_fitted``) and no parameters.
 
     Example:
         >>> import scalinglaws as sl
@@ -220,7 +220,8 @@ def fits_table(fits: Mapping, by: str = "group", skipped: Sequence[Mapping] = ()
         1     1  converged
     """
     rows = [{"law": r.law.name, "status": r.status, **r.params, "objective": r.objective, "n_points": r.n_points,
-             "n_at_best": r.n_at_best, "warnings": " | ".join(r.warnings)} for r in fits.values()]
+             "n_at_best": r.n_at_best, "at_bound": ", ".join(r.at_bound), "warnings": " | ".join(r.warnings)}
+            for r in fits.values()]
     taken = set().union(*rows) | {"not_fitted"} if rows else {"not_fitted"}
     column = by if by not in taken else f"{by} (group)"  # a group column named as a parameter keeps its labels
     rows = [{column: group, **row} for group, row in zip(fits, rows)]

@@ -495,11 +495,12 @@ def _print_groups(doc: dict) -> None:
     by, fits = doc["by"], doc["fits"]
     names = list(dict.fromkeys(k for f in fits for k in f["params"]))
     table = Table(title=f"{len(fits)} fits, one per `{escape(str(by))}` group", title_justify="left")
-    for col in [by, "law", "status", *names, "objective", "runs", "warnings"]:
-        table.add_column(escape(str(col)), justify="left" if col in (by, "law", "status") else "right")
+    for col in [by, "law", "status", *names, "objective", "runs", "at bound", "warnings"]:
+        table.add_column(escape(str(col)), justify="left" if col in (by, "law", "status", "at bound") else "right")
     for f in fits:
         table.add_row(escape(str(f["group"])), f["law"], f["status"], *(_fmt(f["params"].get(n)) for n in names),
-                      _fmt(f["objective"]), str(f["n_points"]), str(len(f["warnings"])))
+                      _fmt(f["objective"]), str(f["n_points"]), ", ".join(f.get("at_bound", ())) or "-",
+                      str(len(f["warnings"])))
     out.print(table)
     counts = {}
     for f in fits:
