@@ -161,12 +161,6 @@ def padded_size(n: int) -> int:
     return octave + -(-(n - octave) // step) * step
 
 
-def size_class(n: int) -> int:
-    """The octave of ``padded_size(n)``. Problems of one class solved together, or in turn, are
-    padded to the largest of them (at most twice their own padding), so they share compiled programs."""
-    return int(padded_size(n) - 1).bit_length()
-
-
 @functools.lru_cache(maxsize=None)
 def max_map_count() -> int | None:
     """Linux's per-process allowance of memory maps; None where there is none to read."""
@@ -243,4 +237,4 @@ def program_cache(build):
     return cached
 
 __all__ = ["PROGRAMS_IN_MEMORY", "cache_root", "enable_compilation_cache", "float64", "jax", "machine_tag",
-           "map_count", "padded_size", "size_class", "private_folder", "program_cache", "release_programs", "release_programs_if_crowded"]
+           "map_count", "padded_size", "private_folder", "program_cache", "release_programs", "release_programs_if_crowded"]

@@ -11,7 +11,6 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from ._jax import padded_size, size_class
 from ._progress import stage, step
 from .data import Runs
 from .data.runs import with_areas_for
@@ -178,14 +177,9 @@ def fit_groups(law, runs, by: str, **options) -> tuple[dict, list[dict]]:
     pieces = split(len(names), task_count(len(names), GROUPS_PER_TASK if _batchable(law, options) else 1))
     parts = [runs] if len(pieces) == 1 else [
         runs.with_table(runs.table[runs.table[by].isin(names[p.start:p.stop])].reset_index(drop=True)) for p in pieces]
-    # groups fitted in turn are padded alike within each size class (fewer programs to compile);
-    # decided on the whole table, so a Ray part pads its groups as the local run does
-    pads = {}
-    for n in runs.table.groupby(by, sort=False).size():
-        pads[size_class(n)] = max(pads.get(size_class(n), 0), padded_size(n))
     outcomes = {}
     with stage(f"fitting {law if isinstance(law, str) else law.name} to each `{by}` group", total=len(names)) as advance:
-        for part in map_tasks(functools.partial(_fit_part, law, by, options, pads), parts):
+        for part in map_tasks(functools.partial(_fit_part, law, by, options), parts):
             outcomes.update(part)
             if len(parts) > 1 and remote():  # a part done here advanced the stage group by group
                 advance(len(part))
@@ -252,12 +246,11 @@ SAID = 3
 GROUPS_PER_TASK = 64
 
 
-def _fit_part(law, by: str, options: dict, pads: Mapping[int, int], runs: Runs) -> dict:
+def _fit_part(law, by: str, options: dict, runs: Runs) -> dict:
     """``{group: FitResult or the error refusing it}`` for the groups of ``runs``: in one batched
-    solve where it can (`_fit_together`), else one group at a time, each padded to the runs
-    ``pads`` gives its `size_class` (of its rows); groups ``where`` leaves empty are left out."""
+    solve where it can (`_fit_together`), else one group at a time (each exactly as `fit` alone:
+    padded by its own runs only); groups ``where`` leaves empty are left out."""
     from .data.runs import select_rows
-    from .fit._problem import padded_at_least
 
     outcomes = _fit_together(law, runs, by, options)
     if outcomes is not None:
@@ -269,8 +262,7 @@ def _fit_part(law, by: str, options: dict, pads: Mapping[int, int], runs: Runs) 
         label = group.item() if hasattr(group, "item") else group
         if select_rows(sub, options.get("where"), options.get("include_excluded", False))[0].size:
             try:
-                with padded_at_least(pads[size_class(len(table))]):
-                    outcomes[label] = fit(law, sub, **options)
+                outcomes[label] = fit(law, sub, **options)
             except ScalingLawsError as exc:
                 outcomes[label] = exc
         step()
@@ -299,12 +291,14 @@ def _fit_together(law, runs: Runs, by: str, options: dict) -> dict | None:
     problems = prepare_groups(law, runs, runs.table[by].to_numpy(), **problem_options)
     if problems is None:
         return None
-    # groups of one octave of sizes are solved together (a group is padded to at most twice its size),
-    # and each takes the subset screen of a large table or not by its own size (`fit.methods`)
-    classes = {}  # by size class: few programs to compile, at most twice the padding
+    # groups of one padded size (`padded_size` of their own runs) are solved together: a group is
+    # padded as when fitted alone, never by its neighbours (in a fit the data barely determine, the
+    # rounding of more padding can move the optimum); each takes the subset screen of a large table
+    # or not by its own size (`fit.methods`)
+    classes = {}
     for k, p in problems.items():
         if not isinstance(p, InputError):
-            classes.setdefault(size_class(np.size(p.data.y)), []).append(k)
+            classes.setdefault(np.size(p.data.y), []).append(k)
     if isinstance(rng, np.random.Generator):  # one seed for every class: each group's starts as the others'
         rng = int(rng.integers(2**63))
     out = dict(problems)

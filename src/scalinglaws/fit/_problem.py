@@ -8,8 +8,6 @@ law and data shape never recompiles. ``Data`` is the traced part (inputs, target
 from __future__ import annotations
 
 import functools
-from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -53,28 +51,13 @@ class Data(NamedTuple):
     w: jax.Array  # (n,) weights of the points: ones, or resampling counts of a bootstrap replicate
 
 
-_pad_to: ContextVar[int] = ContextVar("scalinglaws_pad_to", default=0)
-
-
-@contextmanager
-def padded_at_least(n: int):
-    """Problems made within are padded to at least ``n`` runs (the groups of a table fitted in turn:
-    the groups of one `size_class` then share every compiled program, the candidates and folds of
-    ``--law auto`` included)."""
-    token = _pad_to.set(int(n))
-    try:
-        yield
-    finally:
-        _pad_to.reset(token)
-
-
 def make_data(spec: Spec, x: dict, y: np.ndarray, fixed: dict, delta: float, w: np.ndarray | None = None) -> Data:
-    """The traced problem data, padded to `padded_size` (or more, see `padded_at_least`) with
-    zero-weight copies of the last point (padding points carry weight 0, so they change no
-    objective; fits of nearby sizes then share one compiled solver)."""
+    """The traced problem data, padded to `padded_size` with zero-weight copies of the last point
+    (padding points carry weight 0, so they change no objective; fits of nearby sizes then share one
+    compiled solver)."""
     y = np.asarray(y, dtype=np.float64)
     n = y.size
-    pad = max(padded_size(n), _pad_to.get()) - n
+    pad = padded_size(n) - n
 
     def padded(v):
         v = np.asarray(v, dtype=np.float64)
