@@ -197,3 +197,15 @@ def test_cli_predict_interval(tmp_path):
     assert p["lo"] < p["y"] < p["hi"] and p["level"] == 0.9 and p["extrapolation"] == "extrapolation"
     res = runner.invoke(app, ["predict", str(path), "--at", "N=7e10,D=1.4e12", "--interval", "1.5"])
     assert res.exit_code == 1 and "--interval must lie strictly between 0 and 1" in res.stderr
+
+
+def test_the_standard_error_of_replicates_far_out_is_finite():
+    """An exponent a resample sends to 1e227 (m4 on a short curve) overflowed the squares of the
+    standard deviation: the command then wrote nothing."""
+    from scalinglaws.fit.records import Bootstrap
+
+    values = (7.0, 12.0, 3.9e12, 4.5e227, 8.0) * 4
+    b = Bootstrap(scheme="rows", level=0.95, params={"eps_0": values}, n_replicates=20, n_failed=0)
+    assert b.se["eps_0"] == pytest.approx(np.std(np.asarray(values) / 1e227, ddof=1) * 1e227, rel=1e-12)
+    assert np.isfinite(b.se["eps_0"]) and b.se["eps_0"] > 1e227
+    json.dumps(b.to_dict() | {"se": b.se}, allow_nan=False)

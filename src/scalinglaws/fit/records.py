@@ -17,6 +17,15 @@ import numpy as np
 from ..errors import FitError, InputError
 
 
+def _sd(v: np.ndarray) -> float:
+    """The sample standard deviation, computed on ``v`` scaled to at most 1: replicates far out
+    (an exponent's 1e227 in a fit the data barely determine) would overflow its squares."""
+    scale = float(np.max(np.abs(v))) if np.size(v) else 0.0
+    if not (scale > 0 and math.isfinite(scale)):
+        return float(np.std(v, ddof=1))
+    return float(np.std(np.asarray(v) / scale, ddof=1) * scale)
+
+
 @dataclass(frozen=True)
 class Bootstrap:
     """Replicate parameter values and the summaries derived from them.
@@ -45,7 +54,7 @@ class Bootstrap:
 
     @property
     def se(self) -> dict[str, float]:
-        return {k: float(np.std(v, ddof=1)) for k, v in self.values().items()}
+        return {k: _sd(v) for k, v in self.values().items()}
 
     @property
     def ci(self) -> dict[str, tuple[float, float]]:
