@@ -173,6 +173,8 @@ def test_prediction_interval_and_extrapolation_labels(boot_fit):
 def test_prediction_interval_needs_bootstrap(default_fit):
     with pytest.raises(sl.InputError, match="need a fit with bootstrap replicates"):
         default_fit.predict_interval({"N": 1e9, "D": 1e10})
+    with pytest.raises(sl.InputError, match="--interval must lie strictly between 0 and 1; got 1.5"):
+        default_fit.predict_interval({"N": 1e9, "D": 1e10}, level=1.5)  # the wrong level is said first
 
 
 def test_summary_with_bootstrap_round_trips_for_predict(boot_fit):

@@ -11,7 +11,7 @@ import pandas as pd
 
 from ..errors import FitError, InputError
 from ..laws import SPACES, Law, get_law
-from .records import Bootstrap, Calibration, Selection, decades_outside, too_few_converged
+from .records import Bootstrap, Calibration, Selection, check_level, decades_outside, too_few_converged
 
 
 @dataclass(frozen=True)
@@ -134,6 +134,7 @@ class FitResult:
         of ``--law auto``'s rivals, `Rival`), ``beyond_calibration`` (farther out than any forecast the
         calibration saw, ``calibrated_reach`` decades: its growth of the error is extrapolated too,
         and a wrong law's error may grow faster)."""
+        check_level("--interval", level)  # a wrong level is said first, whatever the fit holds
         if self.bootstrap is None:
             raise InputError("prediction intervals need a fit with bootstrap replicates (fit --bootstrap B)")
         arrays = self.prediction_inputs(x)
