@@ -377,9 +377,16 @@ def test_rivals_the_runs_cannot_tell_apart_widen_the_interval_to_their_forecasts
     def lower_rival(d):
         d["selection"]["rivals"][0]["score"] = d["selection"]["candidates"][1]["score"] = 0.001
 
+    def twin_rival(d):  # a document written before rivals of one fit were counted once
+        m2 = sl.get_law("m2")
+        d["selection"]["candidates"].append({**d["selection"]["candidates"][1], "law": "m2", "n_params": len(m2.params)})
+        d["selection"]["rivals"].append({"law": "m2", "score": 0.01, "params": {p.name: p.start[0] for p in m2.params}})
+
     edits = (("selection", lambda d: d["selection"]["rivals"][0].update(score=0.02), "must be its scored candidate's"),
              ("selection", lower_rival, "is below the chosen law's"),
              ("selection", lambda d: d["selection"]["rivals"].append(d["selection"]["rivals"][0]), "must be distinct"),
+             ("selection", lambda d: d["selection"].update(ties=["power_law_offset"]), "is tied with the chosen law"),
+             ("selection", twin_rival, "rivals power_law_offset and m2 score alike"),
              ("selection", lambda d: d["selection"]["candidates"][0].update(score="inf"), "needs a finite score"),
              ("selection", lambda d: d["selection"].update(law="power_law_offset"), "selection must be a record of"),
              ("status", lambda d: d.update(status="banana"), "status must be one of"),

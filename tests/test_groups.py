@@ -332,6 +332,16 @@ def test_a_groups_fit_does_not_depend_on_the_other_groups_of_the_table():
     assert together["r00"].summary() == alone.summary() and together["r00"].starts == alone.starts
 
 
+def test_a_generator_seeds_every_group_alike_when_groups_are_fitted_in_turn():
+    """With a bootstrap the groups are fitted one at a time: a Generator given as the seed must not
+    hand the second group what the first left of its stream."""
+    table = _curves([19, 25], seed=5)
+    with_r00, _ = fit_groups("power_law_offset", table, "run", bootstrap=20, rng=np.random.default_rng(1))
+    alone, _ = fit_groups("power_law_offset", table[table.run == "r01"], "run", bootstrap=20,
+                          rng=np.random.default_rng(1))
+    assert with_r00["r01"].summary() == alone["r01"].summary()
+
+
 def test_points_that_name_their_group_are_predicted_for_that_group_only(families, tmp_path):
     _, doc = families
     points = tmp_path / "points.csv"

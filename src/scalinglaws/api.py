@@ -172,6 +172,10 @@ def fit_groups(law, runs, by: str, **options) -> tuple[dict, list[dict]]:
         raise InputError(f"--by must name a group on every row; row {int(runs.table[by].isna().to_numpy().argmax()) + 1} "
                          "is empty")
     _check_table(law, runs, options)
+    rng = options.get("rng")
+    _check_seed(rng)
+    if isinstance(rng, np.random.Generator):  # one seed for every group: a group's fit draws nothing its neighbours drew
+        options = {**options, "rng": int(rng.integers(2**63))}
     names = pd.factorize(runs.table[by], sort=True)[1].tolist()  # sorted as groupby sorts (mixed types too)
     # on Ray: parts of at least GROUPS_PER_TASK groups for the batched solve, one group each otherwise
     pieces = split(len(names), task_count(len(names), GROUPS_PER_TASK if _batchable(law, options) else 1))
@@ -283,8 +287,7 @@ def _fit_together(law, runs: Runs, by: str, options: dict) -> dict | None:
 
     if not _batchable(law, options):
         return None
-    rng = options.get("rng")
-    _check_seed(rng)
+    rng = options.get("rng")  # one integer seed for every group (`fit_groups`)
     law = _law_in_space(law, options.get("space"))
     problem_options = {k: options[k] for k in ("x", "y", "where", "include_excluded", "fix", "loss", "delta",
                                                "weights", "dropna") if k in options}
@@ -299,8 +302,6 @@ def _fit_together(law, runs: Runs, by: str, options: dict) -> dict | None:
     for k, p in problems.items():
         if not isinstance(p, InputError):
             classes.setdefault(np.size(p.data.y), []).append(k)
-    if isinstance(rng, np.random.Generator):  # one seed for every class: each group's starts as the others'
-        rng = int(rng.integers(2**63))
     out = dict(problems)
     with stage(f"fitting {law.name} to each `{by}` group together", lanes=True):
         for ready in classes.values():

@@ -34,12 +34,11 @@ from .data import Runs, design
 from .data.runs import resolve_columns, with_derived_inputs
 from .errors import InputError, ScalingLawsError
 from .fit._diagnose import CONSTANT, SWITCHED_OFF
-from .fit.records import RIVAL_FACTOR, CandidateScore, Rival, Selection, same_kind
+from .fit.records import RIVAL_FACTOR, TOLERANCE, CandidateScore, Rival, Selection, same_kind
 from .laws import Law, list_laws
 from .nested import CUTS, Backtests, backtests, folds, held_out_errors, scale_of
 
 SCORED_FROM = 0.7  # folds whose cut-off lies at this fraction of the training scales or later are scored
-TOLERANCE = 1e-6  # relative: scores this close are ties (the same fit); the simplest law is taken
 
 
 def applicable_laws(runs: Runs, *, x=None, y=None, where=None, include_excluded=False, dropna=False) -> list[Law]:

@@ -157,18 +157,20 @@ def _points_of_group(table):
     if by is None or by not in table.columns:
         return table
 
-    def naming(label):
-        return table[by].map(lambda v: v == label or str(v) == str(label)).to_numpy(dtype=bool)
-
     import numpy as np
 
-    known = np.any([naming(g) for g in group[3]], axis=0)
+    def naming(labels):  # rows naming one of ``labels``: by value, or as text ("001" read as 1 elsewhere)
+        values, texts = {g for g in labels if isinstance(g, (str, int, float))}, {str(g) for g in labels}
+        return table[by].map(lambda v: v in values or str(v) in texts).to_numpy(dtype=bool)
+
+    known = naming(group[3])
     if not known.all():  # a typo in a group's name would leave its rows out unseen
-        raise InputError(f"--points row {int(np.argmin(known)) + 1} names `{by}` = {table[by].iloc[int(np.argmin(known))]!r}, "
-                         f"which is no group of the fit (groups: {', '.join(repr(g) for g in group[3][:8])}"
-                         f"{', ...' if len(group[3]) > 8 else ''})")
+        bad = table[by].iloc[int(np.argmin(known))]
+        raise InputError(f"--points row {int(np.argmin(known)) + 1} names `{by}` = "
+                         f"{bad.item() if hasattr(bad, 'item') else bad!r}, which is no group of the fit (groups: "
+                         f"{', '.join(repr(g) for g in group[3][:8])}{', ...' if len(group[3]) > 8 else ''})")
     label = group[1].get("group")
-    rows = table[naming(label)]
+    rows = table[naming([label])]
     if rows.empty:
         raise InputError(f"--points has no row for `{by}` = {label!r}")
     return rows.drop(columns=[by]).reset_index(drop=True)
@@ -499,7 +501,7 @@ def _print_groups(doc: dict) -> None:
         table.add_column(escape(str(col)), justify="left" if col in (by, "law", "status", "at bound") else "right")
     for f in fits:
         table.add_row(escape(str(f["group"])), f["law"], f["status"], *(_fmt(f["params"].get(n)) for n in names),
-                      _fmt(f["objective"]), str(f["n_points"]), ", ".join(f.get("at_bound", ())) or "-",
+                      _fmt(f["objective"]), str(f["n_points"]), (", ".join(f["at_bound"]) or "-") if "at_bound" in f else "?",
                       str(len(f["warnings"])))
     out.print(table)
     counts = {}

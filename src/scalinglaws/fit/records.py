@@ -314,6 +314,14 @@ def _rivals(d: Mapping) -> tuple[Rival, ...]:
         if not r.score <= RIVAL_FACTOR * best * (1.0 + 1e-9):
             raise InputError(f"fit document selection rival {r.law}: its score {r.score!r} is not within "
                              f"x{RIVAL_FACTOR:g} of the chosen law's ({best!r})")
+        if r.law in d.get("ties", ()):
+            raise InputError(f"fit document selection rival {r.law} is tied with the chosen law (the same fit): "
+                             "it cannot be its rival")
+    twins = next(((a, b) for i, a in enumerate(rivals) for b in rivals[i + 1:]
+                  if abs(a.score - b.score) <= TOLERANCE * min(a.score, b.score)), None)
+    if twins:  # written before rivals of one fit were counted once: its average weighed that fit twice
+        raise InputError(f"fit document selection rivals {twins[0].law} and {twins[1].law} score alike (one fit, "
+                         "weighed twice in the average); fit again")
     return rivals
 
 
@@ -352,6 +360,8 @@ def same_kind(a, b) -> bool:
 #: a trusted candidate whose held-out score is within this factor of the chosen law's is a `Rival`
 #: (on the real tables of benchmarks/bench_real_intervals.py, 1.5 added no rival, 3 and 10 the same ones)
 RIVAL_FACTOR = 3.0
+#: relative: scores this close are the same fit (ties with the chosen law; rivals counted once)
+TOLERANCE = 1e-6
 
 
 def _json(v: float):
