@@ -34,7 +34,7 @@ from .data import Runs, design
 from .data.runs import resolve_columns, with_derived_inputs
 from .errors import InputError, ScalingLawsError
 from .fit._diagnose import CONSTANT, SWITCHED_OFF
-from .fit.records import RIVAL_FACTOR, TOLERANCE, CandidateScore, Rival, Selection, same_kind
+from .fit.records import RIVAL_FACTOR, TOLERANCE, CandidateScore, Rival, Selection, same_kind, same_score
 from .laws import Law, list_laws
 from .nested import CUTS, Backtests, backtests, folds, held_out_errors, scale_of
 
@@ -212,12 +212,12 @@ def _distinct(rivals):
     forecast several times in the average."""
     kept, merged = [], {}
     for s in sorted(rivals, key=lambda s: (s.n_params, s.score)):
-        twin = next((k for k in kept if abs(s.score - k.score) <= TOLERANCE * k.score), None)
+        twin = next((k for k in kept if same_score(s.score, k.score)), None)
         if twin is None:
             kept.append(s)
         else:
             merged.setdefault(twin.law, []).append(s.law)
-    return [s for s in rivals if s in kept], merged
+    return [s for s in rivals if any(s is k for k in kept)], merged
 
 
 def _choose(scores):
@@ -231,6 +231,6 @@ def _choose(scores):
         raise InputError("--law auto found no candidate it can trust: " + "; ".join(
             f"{s.law}: {s.status}" for s in scores))
     best = trusted[0]
-    group = sorted([t for t in trusted if abs(t.score - best.score) <= TOLERANCE * best.score],
+    group = sorted([t for t in trusted if same_score(t.score, best.score)],
                    key=lambda t: (t.n_params, t.score))
     return group[0], [t.law for t in group[1:]]

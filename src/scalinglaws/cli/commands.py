@@ -16,7 +16,7 @@ import time
 import warnings
 from contextvars import ContextVar
 from pathlib import Path
-from typing import List, Optional
+from typing import List, NamedTuple, Optional
 
 import typer
 from rich.console import Console
@@ -143,6 +143,15 @@ def _print_json(doc) -> None:
 #: while `_each_group` runs a command for one group: ``(path, that group's fit document, the
 #: grouping column)``, the document `_read_document` returns for the path; and the JSON documents
 #: the command printed
+class _Group(NamedTuple):
+    """One group of a grouped fit document, while a command runs for it (`_each_group`)."""
+
+    path: object  # the document's path (its reads give `doc`)
+    doc: dict  # the group's fit document
+    by: str | None  # the grouping column
+    labels: list  # every group of the document, fitted or skipped
+
+
 _GROUP_FIT: ContextVar = ContextVar("scalinglaws_group_fit", default=None)
 _GROUP_JSON: ContextVar = ContextVar("scalinglaws_group_json", default=None)
 
@@ -153,7 +162,7 @@ def _points_of_group(table):
     from ..errors import InputError
 
     group = _GROUP_FIT.get()
-    by = None if group is None else group[2]
+    by = None if group is None else group.by
     if by is None or by not in table.columns:
         return table
 
@@ -163,13 +172,13 @@ def _points_of_group(table):
         values, texts = {g for g in labels if isinstance(g, (str, int, float))}, {str(g) for g in labels}
         return table[by].map(lambda v: v in values or str(v) in texts).to_numpy(dtype=bool)
 
-    known = naming(group[3])
+    known = naming(group.labels)
     if not known.all():  # a typo in a group's name would leave its rows out unseen
         bad = table[by].iloc[int(np.argmin(known))]
         raise InputError(f"--points row {int(np.argmin(known)) + 1} names `{by}` = "
                          f"{bad.item() if hasattr(bad, 'item') else bad!r}, which is no group of the fit (groups: "
-                         f"{', '.join(repr(g) for g in group[3][:8])}{', ...' if len(group[3]) > 8 else ''})")
-    label = group[1].get("group")
+                         f"{', '.join(repr(g) for g in group.labels[:8])}{', ...' if len(group.labels) > 8 else ''})")
+    label = group.doc.get("group")
     rows = table[naming([label])]
     if rows.empty:
         raise InputError(f"--points has no row for `{by}` = {label!r}")
@@ -203,7 +212,7 @@ def _each_group(command):
             for i, one in enumerate(fits):
                 if not isinstance(one, dict):
                     raise InputError(f"FIT `{path}`: fits[{i}] is not a fit document")
-                tokens = _GROUP_FIT.set((path, one, doc.get("by"), labels)), _GROUP_JSON.set([])
+                tokens = _GROUP_FIT.set(_Group(path, one, doc.get("by"), labels)), _GROUP_JSON.set([])
                 try:
                     with out.capture() as printed:
                         command(*args, **kwargs)
@@ -629,8 +638,8 @@ def _read_document(path: Path):
     from ..errors import InputError
 
     group = _GROUP_FIT.get()
-    if group is not None and group[0] == path:
-        return group[1]
+    if group is not None and group.path == path:
+        return group.doc
     try:
         doc = json.loads(Path(path).read_text())
     except OSError as exc:

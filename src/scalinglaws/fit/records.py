@@ -318,7 +318,7 @@ def _rivals(d: Mapping) -> tuple[Rival, ...]:
             raise InputError(f"fit document selection rival {r.law} is tied with the chosen law (the same fit): "
                              "it cannot be its rival")
     twins = next(((a, b) for i, a in enumerate(rivals) for b in rivals[i + 1:]
-                  if abs(a.score - b.score) <= TOLERANCE * min(a.score, b.score)), None)
+                  if same_score(a.score, b.score)), None)
     if twins:  # written before rivals of one fit were counted once: its average weighed that fit twice
         raise InputError(f"fit document selection rivals {twins[0].law} and {twins[1].law} score alike (one fit, "
                          "weighed twice in the average); fit again")
@@ -362,6 +362,11 @@ def same_kind(a, b) -> bool:
 RIVAL_FACTOR = 3.0
 #: relative: scores this close are the same fit (ties with the chosen law; rivals counted once)
 TOLERANCE = 1e-6
+
+
+def same_score(a: float, b: float) -> bool:
+    """Whether two held-out scores agree to `TOLERANCE`: the same fit (a tie, or rivals counted once)."""
+    return abs(a - b) <= TOLERANCE * min(a, b)
 
 
 def _json(v: float):
